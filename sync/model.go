@@ -1,0 +1,223 @@
+package sync
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// Status is the lifecycle status of a local user (SPEC.md section 3).
+type Status string
+
+// The statuses of a local user.
+const (
+	StatusStaged   Status = "staged"
+	StatusInvited  Status = "invited"
+	StatusActive   Status = "active"
+	StatusArchived Status = "archived"
+	StatusPurged   Status = "purged"
+)
+
+// Valid reports whether s is one of the known statuses.
+func (s Status) Valid() bool {
+	switch s {
+	case StatusStaged, StatusInvited, StatusActive, StatusArchived, StatusPurged:
+		return true
+	}
+	return false
+}
+
+// Origin says who owns a local user or group: the sync (provisioned) or an
+// administrator (manual).
+type Origin string
+
+// The origins of a local user or group.
+const (
+	OriginProvisioned Origin = "provisioned"
+	OriginManual      Origin = "manual"
+)
+
+// EmailSource selects which Entra attribute becomes a user's e-mail (L2).
+type EmailSource string
+
+// The e-mail sources a tenant can choose.
+const (
+	// EmailFromMail uses mail, or the userPrincipalName where mail is empty.
+	EmailFromMail EmailSource = "mail"
+	// EmailFromUPN always uses the userPrincipalName.
+	EmailFromUPN EmailSource = "upn"
+)
+
+// PathDirect is the assignment path of a user holding an app role assignment
+// itself; group paths are "group:<entra group id>".
+const PathDirect = "direct"
+
+// GroupPath returns the assignment path through the Entra group id.
+func GroupPath(groupID string) string { return "group:" + groupID }
+
+// ---- what Microsoft Graph says -------------------------------------------
+
+// EntraUser is a user as read from Microsoft Graph: only the fields entrasync uses.
+type EntraUser struct {
+	ID                string `json:"id"`
+	UserPrincipalName string `json:"userPrincipalName"`
+	Mail              string `json:"mail,omitempty"`
+	DisplayName       string `json:"displayName,omitempty"`
+	GivenName         string `json:"givenName,omitempty"`
+	Surname           string `json:"surname,omitempty"`
+	AccountEnabled    bool   `json:"accountEnabled"`
+}
+
+// Email returns the user's e-mail under the tenant's choice of source (L2):
+// mail, or the UPN where mail is empty; always the UPN with EmailFromUPN.
+func (u EntraUser) Email(src EmailSource) string {
+	mail := strings.TrimSpace(u.Mail)
+	if src == EmailFromUPN || mail == "" {
+		return strings.TrimSpace(u.UserPrincipalName)
+	}
+	return mail
+}
+
+// EntraGroup is a group assigned to the application, as read from Graph.
+type EntraGroup struct {
+	ID              string   `json:"id"`
+	DisplayName     string   `json:"displayName"`
+	SecurityEnabled bool     `json:"securityEnabled"`
+	MailEnabled     bool     `json:"mailEnabled"`
+	GroupTypes      []string `json:"groupTypes,omitempty"`
+	// Found is false when the assignment names a group Graph no longer has.
+	Found bool `json:"found"`
+	// Members are the ids of the group's direct user members (read only for
+	// supported groups).
+	Members []string `json:"members,omitempty"`
+	// Nested are the groups that are direct members of this group (S3).
+	Nested []Ref `json:"nested,omitempty"`
+	// OtherMembers counts direct members that are neither users nor groups
+	// (devices, contacts, service principals).
+	OtherMembers int `json:"otherMembers,omitempty"`
+}
+
+// Ref names a directory object: its id and display name.
+type Ref struct {
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
+}
+
+// GroupSupport applies S2: a group is supported when it exists and is
+// security-enabled, and is not a Microsoft 365 (Unified) group. It returns
+// the reason when it is not.
+func GroupSupport(g EntraGroup) (ok bool, reason string) {
+	switch {
+	case !g.Found:
+		return false, "group not found in Entra"
+	case slices.ContainsFunc(g.GroupTypes, func(t string) bool { return strings.EqualFold(t, "Unified") }):
+		return false, "Microsoft 365 group (groupTypes contains Unified) is not supported"
+	case !g.SecurityEnabled && g.MailEnabled:
+		return false, "distribution group (securityEnabled is false) is not supported"
+	case !g.SecurityEnabled:
+		return false, "not a security group (securityEnabled is false)"
+	}
+	return true, ""
+}
+
+// Snapshot is everything a cycle read from Graph about one tenant's application.
+type Snapshot struct {
+	ServicePrincipal Ref `json:"servicePrincipal"`
+	// Users holds every user the read returned: direct assignees and direct
+	// members of supported groups, keyed by object id.
+	Users map[string]EntraUser `json:"users"`
+	// DirectUsers are the ids of users holding an assignment themselves.
+	DirectUsers []string `json:"directUsers"`
+	// Groups are all groups assigned to the application, supported or not.
+	Groups []EntraGroup `json:"groups"`
+	// ServicePrincipalAssignments counts assignments whose principal is a
+	// service principal; they are ignored (S4).
+	ServicePrincipalAssignments int `json:"servicePrincipalAssignments"`
+	// Skipped lists objects the read passed over, with the reason.
+	Skipped []Skip `json:"skipped,omitempty"`
+	// GraphRequests is the number of HTTP requests the read made.
+	GraphRequests int `json:"graphRequests"`
+}
+
+// ---- the local directory --------------------------------------------------
+
+// TenantSettings are a tenant's provisioning settings and the defaults of the
+// per-user and per-group settings (SPEC.md section 3).
+type TenantSettings struct {
+	AutoInvite              bool        `json:"autoInvite"`
+	EmailSource             EmailSource `json:"emailSource"`
+	MembersMayStoreData     bool        `json:"membersMayStoreData"`
+	RequireMobileAuth       bool        `json:"requireMobileAuth"`
+	GroupRequireMobileAuth  bool        `json:"groupRequireMobileAuth"`
+	ArchiveThreshold        int         `json:"archiveThreshold"`
+	ArchiveThresholdPercent int         `json:"archiveThresholdPercent"`
+}
+
+// DefaultTenantSettings returns the defaults of SPEC.md section 3.
+func DefaultTenantSettings() TenantSettings {
+	return TenantSettings{
+		EmailSource:             EmailFromMail,
+		MembersMayStoreData:     true,
+		RequireMobileAuth:       true,
+		ArchiveThreshold:        500,
+		ArchiveThresholdPercent: 0,
+	}
+}
+
+// Tenant is one organisation's connection as the directory records it.
+type Tenant struct {
+	ID            string         `json:"id"`
+	EntraTenantID string         `json:"entraTenantId"`
+	Settings      TenantSettings `json:"settings"`
+}
+
+// User is a local user. Entra-owned attributes are copied by the sync (L2);
+// Status beyond staged and the setting overrides belong to administrators (L8).
+type User struct {
+	ID                int64      `json:"id,omitempty"`
+	EntraID           string     `json:"entraId,omitempty"`
+	Origin            Origin     `json:"origin"`
+	UserPrincipalName string     `json:"userPrincipalName,omitempty"`
+	Mail              string     `json:"mail,omitempty"`
+	Email             string     `json:"email,omitempty"`
+	DisplayName       string     `json:"displayName,omitempty"`
+	GivenName         string     `json:"givenName,omitempty"`
+	Surname           string     `json:"surname,omitempty"`
+	AccountEnabled    bool       `json:"accountEnabled"`
+	Status            Status     `json:"status"`
+	PreviousStatus    Status     `json:"previousStatus,omitempty"`
+	ArchivedAt        *time.Time `json:"archivedAt,omitempty"`
+	ArchiveReason     string     `json:"archiveReason,omitempty"`
+	Paths             []string   `json:"paths,omitempty"`
+	// RequireMobileAuth is the per-user override; nil means the tenant default.
+	RequireMobileAuth *bool `json:"requireMobileAuth,omitempty"`
+}
+
+// Group is a local group.
+type Group struct {
+	ID            int64      `json:"id,omitempty"`
+	EntraID       string     `json:"entraId,omitempty"`
+	Origin        Origin     `json:"origin"`
+	DisplayName   string     `json:"displayName"`
+	ArchivedAt    *time.Time `json:"archivedAt,omitempty"`
+	ArchiveReason string     `json:"archiveReason,omitempty"`
+	// Members are the Entra object ids of the group's provisioned local members.
+	Members []string `json:"members,omitempty"`
+	// Per-group overrides; nil means the tenant default.
+	MembersMayStoreData *bool `json:"membersMayStoreData,omitempty"`
+	RequireMobileAuth   *bool `json:"requireMobileAuth,omitempty"`
+}
+
+// Archived reports whether the group is archived.
+func (g *Group) Archived() bool { return g.ArchivedAt != nil }
+
+// State is a tenant's local directory as a cycle sees it.
+type State struct {
+	Tenant Tenant  `json:"tenant"`
+	Users  []User  `json:"users"`
+	Groups []Group `json:"groups"`
+}
+
+// EmailKey is the case-insensitive key under which e-mails are unique per
+// tenant (L10).
+func EmailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }

@@ -1,0 +1,108 @@
+package sync
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+var actionSymbol = map[Action]string{
+	ActionCreate:  "+",
+	ActionAdopt:   "+",
+	ActionUpdate:  "~",
+	ActionArchive: "↓",
+	ActionRestore: "↑",
+	ActionAdd:     "+",
+	ActionRemove:  "-",
+}
+
+// Render writes the plan as a table for people: one line per change with its
+// symbol (+ create, ~ update, ↓ archive, ↑ restore), the attributes that
+// change, then conflicts, skipped objects with their reasons, and counts.
+func (p *Plan) Render(w io.Writer) error {
+	ew := &errWriter{w: w}
+	ew.printf("Plan for tenant %s\n", p.TenantID)
+	if p.Empty() {
+		ew.printf("  no changes\n")
+	}
+	for _, section := range []Entity{EntityUser, EntityGroup, EntityMembership} {
+		first := true
+		for _, ch := range p.Changes {
+			if ch.Entity != section {
+				continue
+			}
+			if first {
+				ew.printf("\n%s\n", sectionTitle[section])
+				first = false
+			}
+			ew.printf("  %s %-8s %-40s %s\n", actionSymbol[ch.Action], ch.Action, ch.Label, ch.Reason)
+			for _, f := range ch.Fields {
+				ew.printf("      %-18s %s → %s\n", f.Name, quoteEmpty(f.Old), quoteEmpty(f.New))
+			}
+		}
+	}
+	if len(p.Conflicts) > 0 {
+		ew.printf("\nConflicts (not applied; retried next cycle)\n")
+		for _, c := range p.Conflicts {
+			ew.printf("  ! %-8s %-40s e-mail %s also used by %s: %s\n", c.Action, c.Label, c.Email, c.HolderLabel, c.Reason)
+		}
+	}
+	if len(p.Skipped) > 0 {
+		ew.printf("\nSkipped\n")
+		for _, s := range p.Skipped {
+			name := s.Name
+			if name == "" {
+				name = s.ID
+			}
+			ew.printf("  · %-12s %-40s %s\n", s.Kind, name, s.Reason)
+		}
+	}
+	if p.ServicePrincipalAssignments > 0 {
+		ew.printf("\nIgnored %d service principal assignment(s)\n", p.ServicePrincipalAssignments)
+	}
+	ew.printf("\n%s\n", p.Summary())
+	return ew.err
+}
+
+// Summary is a one-line tally of the plan.
+func (p *Plan) Summary() string {
+	c := p.Counts()
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := []string{fmt.Sprintf("%d in scope", p.InScope)}
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, c[k]))
+	}
+	if len(p.Skipped) > 0 {
+		parts = append(parts, fmt.Sprintf("skipped %d", len(p.Skipped)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+var sectionTitle = map[Entity]string{
+	EntityUser:       "Users",
+	EntityGroup:      "Groups",
+	EntityMembership: "Memberships",
+}
+
+func quoteEmpty(s string) string {
+	if s == "" {
+		return "∅"
+	}
+	return s
+}
+
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) printf(format string, args ...any) {
+	if e.err == nil {
+		_, e.err = fmt.Fprintf(e.w, format, args...)
+	}
+}

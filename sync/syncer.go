@@ -1,0 +1,239 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Source reads one tenant's picture from Microsoft Graph. Any read that fails
+// after retries fails the whole Snapshot (C4).
+type Source interface {
+	Snapshot(ctx context.Context) (*Snapshot, error)
+}
+
+// Directory is the local directory: tenants, users, groups, memberships,
+// paths, runs, the provisioning log and the event outbox.
+type Directory interface {
+	// RegisterTenant creates or updates a tenant's connection and settings.
+	RegisterTenant(ctx context.Context, t Tenant) error
+	// Begin starts a transaction on one tenant's directory that holds the
+	// tenant's lock until Commit or Rollback. ErrTenantNotFound if unknown.
+	Begin(ctx context.Context, tenantID string) (Tx, error)
+	// RecordRun records a run that applied nothing (a failed read).
+	RecordRun(ctx context.Context, run *Run) error
+	// Users lists a tenant's users, optionally by status.
+	Users(ctx context.Context, tenantID string, status Status) ([]User, error)
+	// Groups lists a tenant's groups with their members.
+	Groups(ctx context.Context, tenantID string) ([]Group, error)
+	// Runs lists a tenant's runs (all tenants for ""), newest first.
+	Runs(ctx context.Context, tenantID string, limit int) ([]Run, error)
+	// Run returns one run and its provisioning log; ErrRunNotFound if none.
+	Run(ctx context.Context, id int64) (*Run, []LogEntry, error)
+	// Events lists a tenant's outbox events with an id above after, in order.
+	Events(ctx context.Context, tenantID string, after int64, limit int) ([]Event, error)
+}
+
+// Tx is one transaction on a tenant's directory.
+type Tx interface {
+	// State loads the tenant's local directory.
+	State(ctx context.Context) (*State, error)
+	// Apply records run (setting run.ID), applies the plan's changes, writes
+	// its provisioning log and events. Changes that collide at the database
+	// come back as an ECONFLICT error and nothing is kept.
+	Apply(ctx context.Context, run *Run, plan *Plan, events []Event) error
+	// Commit makes the transaction's writes durable.
+	Commit() error
+	// Rollback discards them; it is a no-op after Commit.
+	Rollback() error
+}
+
+// Outcome is how a run ended.
+type Outcome string
+
+// The outcomes of a run.
+const (
+	OutcomeSucceeded Outcome = "succeeded"
+	OutcomeConflicts Outcome = "conflicts" // applied, with conflicts held back
+	OutcomeFailed    Outcome = "failed"
+)
+
+// Run is the record of one cycle.
+type Run struct {
+	ID            int64      `json:"id"`
+	TenantID      string     `json:"tenantId"`
+	Trigger       string     `json:"trigger"`
+	StartedAt     time.Time  `json:"startedAt"`
+	FinishedAt    time.Time  `json:"finishedAt"`
+	Outcome       Outcome    `json:"outcome"`
+	Counts        Counts     `json:"counts"`
+	GraphRequests int        `json:"graphRequests"`
+	ReadMillis    int64      `json:"readMs"`
+	ApplyMillis   int64      `json:"applyMs"`
+	Error         string     `json:"error,omitempty"`
+	Conflicts     []Conflict `json:"conflicts,omitempty"`
+}
+
+// LogEntry is one row of the provisioning log: a change a run applied or held.
+type LogEntry struct {
+	ID           int64         `json:"id"`
+	RunID        int64         `json:"runId"`
+	Status       string        `json:"status"` // applied, conflict
+	Action       Action        `json:"action"`
+	Entity       Entity        `json:"entity"`
+	EntraID      string        `json:"entraId"`
+	GroupEntraID string        `json:"groupEntraId,omitempty"`
+	Label        string        `json:"label"`
+	Reason       string        `json:"reason"`
+	Fields       []FieldChange `json:"fields,omitempty"`
+}
+
+// Event is one outbox entry for downstream consumers.
+type Event struct {
+	ID           int64             `json:"id"`
+	TenantID     string            `json:"tenantId"`
+	RunID        int64             `json:"runId,omitempty"`
+	Type         string            `json:"type"`
+	EntraID      string            `json:"entraId,omitempty"`
+	GroupEntraID string            `json:"groupEntraId,omitempty"`
+	Data         map[string]string `json:"data,omitempty"`
+	CreatedAt    time.Time         `json:"createdAt"`
+}
+
+// Events derives the outbox events of a plan's changes.
+func (p *Plan) Events() []Event {
+	var evs []Event
+	add := func(typ string, ch Change, data map[string]string) {
+		evs = append(evs, Event{TenantID: p.TenantID, Type: typ, EntraID: ch.EntraID, GroupEntraID: ch.GroupEntraID, Data: data})
+	}
+	for _, ch := range p.Changes {
+		switch ch.Entity {
+		case EntityUser:
+			switch ch.Action {
+			case ActionCreate:
+				add("user.created", ch, map[string]string{"email": ch.After.Email, "status": string(ch.After.Status)})
+				if ch.After.Status == StatusInvited {
+					add("user.invited", ch, map[string]string{"email": ch.After.Email})
+				}
+			case ActionAdopt:
+				add("user.adopted", ch, map[string]string{"email": ch.After.Email})
+			case ActionArchive:
+				add("user.archived", ch, map[string]string{"reason": ch.Reason, "previousStatus": string(ch.Before.Status)})
+			case ActionRestore:
+				add("user.restored", ch, map[string]string{"status": string(ch.After.Status)})
+			case ActionUpdate:
+				add("user.updated", ch, nil)
+			}
+			if ch.Before != nil && ch.Before.Email != ch.After.Email && ch.Action != ActionAdopt {
+				add("user.email_changed", ch, map[string]string{"old": ch.Before.Email, "new": ch.After.Email})
+			}
+		case EntityGroup:
+			typ := map[Action]string{ActionCreate: "group.created", ActionUpdate: "group.renamed",
+				ActionArchive: "group.archived", ActionRestore: "group.restored"}[ch.Action]
+			add(typ, ch, map[string]string{"displayName": ch.GroupAfter.DisplayName})
+		case EntityMembership:
+			typ := map[Action]string{ActionAdd: "membership.added", ActionRemove: "membership.removed"}[ch.Action]
+			add(typ, ch, nil)
+		}
+	}
+	return evs
+}
+
+// Result is what a cycle did: its run record and its plan.
+type Result struct {
+	Run      *Run
+	Plan     *Plan
+	Snapshot *Snapshot
+	DryRun   bool
+}
+
+// CycleOptions tune one cycle.
+type CycleOptions struct {
+	// DryRun plans and stops before applying (C3); nothing is written.
+	DryRun bool
+	// Trigger says who started the cycle (schedule, cli, api, demo).
+	Trigger string
+}
+
+// Syncer runs cycles: read → plan → apply → record.
+type Syncer struct {
+	dir    Directory
+	logger *slog.Logger
+	now    func() time.Time
+}
+
+// NewSyncer returns a Syncer over dir. A nil logger discards.
+func NewSyncer(dir Directory, logger *slog.Logger) *Syncer {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Syncer{dir: dir, logger: logger, now: time.Now}
+}
+
+// SetClock replaces the clock (tests).
+func (s *Syncer) SetClock(now func() time.Time) { s.now = now }
+
+// Log attribute keys.
+const (
+	LogTenant = "tenant"
+	LogRun    = "run"
+)
+
+// Cycle runs one full cycle of tenantID against src. A failed read applies
+// nothing and records a failed run (ErrSnapshotIncomplete in the chain); a dry
+// run writes nothing at all. The tenant's directory is loaded, planned and
+// applied in one transaction.
+func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt CycleOptions) (*Result, error) {
+	log := s.logger.With(LogTenant, tenantID)
+	run := &Run{TenantID: tenantID, Trigger: opt.Trigger, StartedAt: s.now().UTC()}
+	snap, err := src.Snapshot(ctx)
+	run.ReadMillis = time.Since(run.StartedAt).Milliseconds()
+	if snap != nil {
+		run.GraphRequests = snap.GraphRequests
+	}
+	if err != nil {
+		err = fmt.Errorf("%w: %w", ErrSnapshotIncomplete, err)
+		run.Outcome, run.Error, run.FinishedAt = OutcomeFailed, err.Error(), s.now().UTC()
+		if !opt.DryRun && !errors.Is(err, context.Canceled) {
+			if rerr := s.dir.RecordRun(context.WithoutCancel(ctx), run); rerr != nil {
+				log.Error("record failed run", "err", rerr)
+			}
+		}
+		return &Result{Run: run, DryRun: opt.DryRun}, err
+	}
+	tx, err := s.dir.Begin(ctx, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("sync: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	st, err := tx.State(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sync: load state: %w", err)
+	}
+	applyStart := s.now()
+	plan := Diff(snap, st, applyStart.UTC())
+	res := &Result{Run: run, Plan: plan, Snapshot: snap, DryRun: opt.DryRun}
+	run.Counts = plan.Counts()
+	run.Conflicts = plan.Conflicts
+	run.Outcome = OutcomeSucceeded
+	if len(plan.Conflicts) > 0 {
+		run.Outcome = OutcomeConflicts
+	}
+	if opt.DryRun {
+		run.FinishedAt = s.now().UTC()
+		return res, nil
+	}
+	run.FinishedAt = s.now().UTC()
+	run.ApplyMillis = run.FinishedAt.Sub(applyStart).Milliseconds()
+	if err := tx.Apply(ctx, run, plan, plan.Events()); err != nil {
+		return res, fmt.Errorf("sync: apply: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return res, fmt.Errorf("sync: commit: %w", err)
+	}
+	log.Info("cycle finished", LogRun, run.ID, "outcome", run.Outcome, "changes", len(plan.Changes),
+		"conflicts", len(plan.Conflicts), "graph_requests", run.GraphRequests, "read_ms", run.ReadMillis)
+	return res, nil
+}
