@@ -1,0 +1,501 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/entrasync/entrasync/sync"
+)
+
+type pgTx struct {
+	tx     *sqlx.Tx
+	tenant sync.Tenant
+	done   bool
+}
+
+func (t *pgTx) Commit() error {
+	t.done = true
+	if err := t.tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", translate(err))
+	}
+	return nil
+}
+
+func (t *pgTx) Rollback() error {
+	if t.done {
+		return nil
+	}
+	t.done = true
+	return t.tx.Rollback()
+}
+
+const userColumns = `id, entra_id, origin, user_principal_name, mail, email, display_name, given_name, surname,
+	account_enabled, status, previous_status, archived_at, archive_reason, require_mobile_auth`
+
+type userRow struct {
+	ID                int64          `db:"id"`
+	EntraID           sql.NullString `db:"entra_id"`
+	Origin            string         `db:"origin"`
+	UserPrincipalName string         `db:"user_principal_name"`
+	Mail              string         `db:"mail"`
+	Email             string         `db:"email"`
+	DisplayName       string         `db:"display_name"`
+	GivenName         string         `db:"given_name"`
+	Surname           string         `db:"surname"`
+	AccountEnabled    bool           `db:"account_enabled"`
+	Status            string         `db:"status"`
+	PreviousStatus    string         `db:"previous_status"`
+	ArchivedAt        sql.NullTime   `db:"archived_at"`
+	ArchiveReason     string         `db:"archive_reason"`
+	RequireMobileAuth sql.NullBool   `db:"require_mobile_auth"`
+}
+
+func (r *userRow) user() sync.User {
+	u := sync.User{ID: r.ID, EntraID: r.EntraID.String, Origin: sync.Origin(r.Origin),
+		UserPrincipalName: r.UserPrincipalName, Mail: r.Mail, Email: r.Email, DisplayName: r.DisplayName,
+		GivenName: r.GivenName, Surname: r.Surname, AccountEnabled: r.AccountEnabled,
+		Status: sync.Status(r.Status), PreviousStatus: sync.Status(r.PreviousStatus), ArchiveReason: r.ArchiveReason}
+	if r.ArchivedAt.Valid {
+		t := r.ArchivedAt.Time.UTC()
+		u.ArchivedAt = &t
+	}
+	if r.RequireMobileAuth.Valid {
+		v := r.RequireMobileAuth.Bool
+		u.RequireMobileAuth = &v
+	}
+	return u
+}
+
+const groupColumns = `id, entra_id, origin, display_name, archived_at, archive_reason, members_may_store_data, require_mobile_auth`
+
+type groupRow struct {
+	ID                  int64          `db:"id"`
+	EntraID             sql.NullString `db:"entra_id"`
+	Origin              string         `db:"origin"`
+	DisplayName         string         `db:"display_name"`
+	ArchivedAt          sql.NullTime   `db:"archived_at"`
+	ArchiveReason       string         `db:"archive_reason"`
+	MembersMayStoreData sql.NullBool   `db:"members_may_store_data"`
+	RequireMobileAuth   sql.NullBool   `db:"require_mobile_auth"`
+}
+
+func (r *groupRow) group() sync.Group {
+	g := sync.Group{ID: r.ID, EntraID: r.EntraID.String, Origin: sync.Origin(r.Origin), DisplayName: r.DisplayName,
+		ArchiveReason: r.ArchiveReason}
+	if r.ArchivedAt.Valid {
+		t := r.ArchivedAt.Time.UTC()
+		g.ArchivedAt = &t
+	}
+	if r.MembersMayStoreData.Valid {
+		v := r.MembersMayStoreData.Bool
+		g.MembersMayStoreData = &v
+	}
+	if r.RequireMobileAuth.Valid {
+		v := r.RequireMobileAuth.Bool
+		g.RequireMobileAuth = &v
+	}
+	return g
+}
+
+// State loads the tenant's users (purged tombstones excepted), their paths,
+// the groups and their provisioned members, in a handful of queries.
+func (t *pgTx) State(ctx context.Context) (*sync.State, error) {
+	st := &sync.State{Tenant: t.tenant}
+	users, err := loadUsers(ctx, t.tx, t.tenant.ID, "status <> 'purged'")
+	if err != nil {
+		return nil, err
+	}
+	st.Users = users
+	groups, err := loadGroups(ctx, t.tx, t.tenant.ID)
+	if err != nil {
+		return nil, err
+	}
+	st.Groups = groups
+	return st, nil
+}
+
+func loadUsers(ctx context.Context, q sqlx.QueryerContext, tenantID, where string, args ...any) ([]sync.User, error) {
+	rows, err := q.QueryxContext(ctx, `SELECT `+userColumns+` FROM users WHERE tenant_id = $1 AND `+where+` ORDER BY id`,
+		append([]any{tenantID}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("store: load users: %w", err)
+	}
+	defer rows.Close()
+	var users []sync.User
+	index := map[int64]int{}
+	for rows.Next() {
+		var r userRow
+		if err := rows.StructScan(&r); err != nil {
+			return nil, fmt.Errorf("store: scan user: %w", err)
+		}
+		index[r.ID] = len(users)
+		users = append(users, r.user())
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: load users: %w", err)
+	}
+	prow, err := q.QueryContext(ctx, `SELECT user_id, path FROM user_paths WHERE tenant_id = $1 ORDER BY user_id, path`, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("store: load paths: %w", err)
+	}
+	defer prow.Close()
+	for prow.Next() {
+		var id int64
+		var path string
+		if err := prow.Scan(&id, &path); err != nil {
+			return nil, fmt.Errorf("store: scan path: %w", err)
+		}
+		if i, ok := index[id]; ok {
+			users[i].Paths = append(users[i].Paths, path)
+		}
+	}
+	if err := prow.Err(); err != nil {
+		return nil, fmt.Errorf("store: load paths: %w", err)
+	}
+	return users, nil
+}
+
+func loadGroups(ctx context.Context, q sqlx.QueryerContext, tenantID string) ([]sync.Group, error) {
+	rows, err := q.QueryxContext(ctx, `SELECT `+groupColumns+` FROM groups WHERE tenant_id = $1 ORDER BY id`, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("store: load groups: %w", err)
+	}
+	defer rows.Close()
+	var groups []sync.Group
+	index := map[int64]int{}
+	for rows.Next() {
+		var r groupRow
+		if err := rows.StructScan(&r); err != nil {
+			return nil, fmt.Errorf("store: scan group: %w", err)
+		}
+		index[r.ID] = len(groups)
+		groups = append(groups, r.group())
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: load groups: %w", err)
+	}
+	mrows, err := q.QueryContext(ctx, `SELECT m.group_id, u.entra_id FROM memberships m JOIN users u ON u.id = m.user_id
+		WHERE m.tenant_id = $1 AND u.entra_id IS NOT NULL ORDER BY m.group_id, u.entra_id`, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("store: load memberships: %w", err)
+	}
+	defer mrows.Close()
+	for mrows.Next() {
+		var gid int64
+		var uid string
+		if err := mrows.Scan(&gid, &uid); err != nil {
+			return nil, fmt.Errorf("store: scan membership: %w", err)
+		}
+		if i, ok := index[gid]; ok {
+			groups[i].Members = append(groups[i].Members, uid)
+		}
+	}
+	if err := mrows.Err(); err != nil {
+		return nil, fmt.Errorf("store: load memberships: %w", err)
+	}
+	return groups, nil
+}
+
+// Apply writes the run, the plan's changes, the provisioning log and the
+// events with one bulk statement per kind of write.
+func (t *pgTx) Apply(ctx context.Context, run *sync.Run, plan *sync.Plan, events []sync.Event) error {
+	if err := insertRun(ctx, t.tx, run); err != nil {
+		return err
+	}
+	steps := []func(context.Context, *sync.Plan) error{t.applyUsers, t.applyGroups, t.applyMemberships}
+	for _, step := range steps {
+		if err := step(ctx, plan); err != nil {
+			return err
+		}
+	}
+	if err := t.writeLog(ctx, run.ID, plan); err != nil {
+		return err
+	}
+	return t.writeEvents(ctx, run.ID, events)
+}
+
+type userCols struct {
+	id, entra, origin, upn, mail, email, key, display, given, surname, status, prev, archivedAt, reason []string
+	ids                                                                                                  []int64
+	enabled                                                                                              []bool
+}
+
+func (c *userCols) add(id int64, u *sync.User) {
+	c.ids = append(c.ids, id)
+	c.entra = append(c.entra, u.EntraID)
+	c.origin = append(c.origin, string(u.Origin))
+	c.upn = append(c.upn, u.UserPrincipalName)
+	c.mail = append(c.mail, u.Mail)
+	c.email = append(c.email, u.Email)
+	c.key = append(c.key, sync.EmailKey(u.Email))
+	c.display = append(c.display, u.DisplayName)
+	c.given = append(c.given, u.GivenName)
+	c.surname = append(c.surname, u.Surname)
+	c.enabled = append(c.enabled, u.AccountEnabled)
+	c.status = append(c.status, string(u.Status))
+	c.prev = append(c.prev, string(u.PreviousStatus))
+	at := ""
+	if u.ArchivedAt != nil {
+		at = u.ArchivedAt.UTC().Format(time.RFC3339Nano)
+	}
+	c.archivedAt = append(c.archivedAt, at)
+	c.reason = append(c.reason, u.ArchiveReason)
+}
+
+func (t *pgTx) applyUsers(ctx context.Context, plan *sync.Plan) error {
+	var creates, updates userCols
+	var pathUsers []string // entra ids whose paths are rewritten
+	for _, ch := range plan.Changes {
+		if ch.Entity != sync.EntityUser {
+			continue
+		}
+		if ch.Action == sync.ActionCreate {
+			creates.add(0, ch.After)
+		} else {
+			updates.add(ch.Before.ID, ch.After)
+		}
+		pathUsers = append(pathUsers, ch.EntraID)
+	}
+	tid := t.tenant.ID
+	if len(creates.entra) > 0 {
+		_, err := t.tx.ExecContext(ctx, `INSERT INTO users (tenant_id, entra_id, origin, user_principal_name, mail, email,
+			email_key, display_name, given_name, surname, account_enabled, status)
+			SELECT $1, v.* FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+				$9::text[], $10::text[], $11::boolean[], $12::text[])
+				AS v(entra_id, origin, upn, mail, email, email_key, display_name, given_name, surname, enabled, status)`,
+			tid, pq.Array(creates.entra), pq.Array(creates.origin), pq.Array(creates.upn), pq.Array(creates.mail),
+			pq.Array(creates.email), pq.Array(nullIfEmpty(creates.key)), pq.Array(creates.display), pq.Array(creates.given),
+			pq.Array(creates.surname), pq.Array(creates.enabled), pq.Array(creates.status))
+		if err != nil {
+			return fmt.Errorf("store: create %d users: %w", len(creates.entra), translate(err))
+		}
+	}
+	if len(updates.ids) > 0 {
+		res, err := t.tx.ExecContext(ctx, `UPDATE users u SET entra_id = v.entra_id, origin = v.origin,
+			user_principal_name = v.upn, mail = v.mail, email = v.email, email_key = NULLIF(v.email_key, ''),
+			display_name = v.display_name, given_name = v.given_name, surname = v.surname, account_enabled = v.enabled,
+			status = v.status, previous_status = v.prev, archived_at = NULLIF(v.archived_at, '')::timestamptz,
+			archive_reason = v.reason, updated_at = now()
+			FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+				$10::text[], $11::text[], $12::boolean[], $13::text[], $14::text[], $15::text[], $16::text[])
+				AS v(id, entra_id, origin, upn, mail, email, email_key, display_name, given_name, surname, enabled, status,
+				prev, archived_at, reason)
+			WHERE u.id = v.id AND u.tenant_id = $1 AND u.status <> 'purged'`,
+			tid, pq.Array(updates.ids), pq.Array(updates.entra), pq.Array(updates.origin), pq.Array(updates.upn),
+			pq.Array(updates.mail), pq.Array(updates.email), pq.Array(updates.key), pq.Array(updates.display),
+			pq.Array(updates.given), pq.Array(updates.surname), pq.Array(updates.enabled), pq.Array(updates.status),
+			pq.Array(updates.prev), pq.Array(updates.archivedAt), pq.Array(updates.reason))
+		if err != nil {
+			return fmt.Errorf("store: update %d users: %w", len(updates.ids), translate(err))
+		}
+		if n, _ := res.RowsAffected(); n != int64(len(updates.ids)) {
+			return sync.Errorf(sync.ECONFLICT, "store: %d of %d users to update changed underneath the cycle", int64(len(updates.ids))-n, len(updates.ids))
+		}
+	}
+	if len(pathUsers) == 0 {
+		return nil
+	}
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM user_paths p USING users u
+		WHERE p.user_id = u.id AND u.tenant_id = $1 AND u.entra_id = ANY($2::text[]) AND u.purged_at IS NULL`,
+		tid, pq.Array(pathUsers)); err != nil {
+		return fmt.Errorf("store: clear paths: %w", translate(err))
+	}
+	var pu, pp []string
+	for _, ch := range plan.Changes {
+		if ch.Entity == sync.EntityUser {
+			for _, p := range ch.After.Paths {
+				pu, pp = append(pu, ch.EntraID), append(pp, p)
+			}
+		}
+	}
+	if len(pu) > 0 {
+		if _, err := t.tx.ExecContext(ctx, `INSERT INTO user_paths (user_id, tenant_id, path)
+			SELECT u.id, $1, v.path FROM unnest($2::text[], $3::text[]) AS v(entra_id, path)
+			JOIN users u ON u.tenant_id = $1 AND u.entra_id = v.entra_id AND u.purged_at IS NULL`,
+			tid, pq.Array(pu), pq.Array(pp)); err != nil {
+			return fmt.Errorf("store: write paths: %w", translate(err))
+		}
+	}
+	return nil
+}
+
+func (t *pgTx) applyGroups(ctx context.Context, plan *sync.Plan) error {
+	var cEntra, cName []string
+	var uIDs []int64
+	var uName, uArchivedAt, uReason []string
+	var archived []int64
+	for _, ch := range plan.Changes {
+		if ch.Entity != sync.EntityGroup {
+			continue
+		}
+		g := ch.GroupAfter
+		if ch.Action == sync.ActionCreate {
+			cEntra, cName = append(cEntra, g.EntraID), append(cName, g.DisplayName)
+			continue
+		}
+		at := ""
+		if g.ArchivedAt != nil {
+			at = g.ArchivedAt.UTC().Format(time.RFC3339Nano)
+			archived = append(archived, ch.GroupBefore.ID)
+		}
+		uIDs, uName, uArchivedAt, uReason = append(uIDs, ch.GroupBefore.ID), append(uName, g.DisplayName), append(uArchivedAt, at), append(uReason, g.ArchiveReason)
+	}
+	tid := t.tenant.ID
+	if len(cEntra) > 0 {
+		if _, err := t.tx.ExecContext(ctx, `INSERT INTO groups (tenant_id, entra_id, origin, display_name)
+			SELECT $1, v.entra_id, 'provisioned', v.name FROM unnest($2::text[], $3::text[]) AS v(entra_id, name)`,
+			tid, pq.Array(cEntra), pq.Array(cName)); err != nil {
+			return fmt.Errorf("store: create %d groups: %w", len(cEntra), translate(err))
+		}
+	}
+	if len(uIDs) > 0 {
+		if _, err := t.tx.ExecContext(ctx, `UPDATE groups g SET display_name = v.name,
+			archived_at = NULLIF(v.archived_at, '')::timestamptz, archive_reason = v.reason, updated_at = now()
+			FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS v(id, name, archived_at, reason)
+			WHERE g.id = v.id AND g.tenant_id = $1`,
+			tid, pq.Array(uIDs), pq.Array(uName), pq.Array(uArchivedAt), pq.Array(uReason)); err != nil {
+			return fmt.Errorf("store: update %d groups: %w", len(uIDs), translate(err))
+		}
+	}
+	if len(archived) > 0 {
+		if _, err := t.tx.ExecContext(ctx, `DELETE FROM memberships WHERE tenant_id = $1 AND group_id = ANY($2::bigint[])`,
+			tid, pq.Array(archived)); err != nil {
+			return fmt.Errorf("store: clear memberships of archived groups: %w", translate(err))
+		}
+	}
+	return nil
+}
+
+func (t *pgTx) applyMemberships(ctx context.Context, plan *sync.Plan) error {
+	var addG, addU, remG, remU []string
+	for _, ch := range plan.Changes {
+		switch {
+		case ch.Entity != sync.EntityMembership:
+		case ch.Action == sync.ActionAdd:
+			addG, addU = append(addG, ch.GroupEntraID), append(addU, ch.EntraID)
+		case ch.Action == sync.ActionRemove:
+			remG, remU = append(remG, ch.GroupEntraID), append(remU, ch.EntraID)
+		}
+	}
+	tid := t.tenant.ID
+	if len(remG) > 0 {
+		if _, err := t.tx.ExecContext(ctx, `DELETE FROM memberships m USING unnest($2::text[], $3::text[]) AS v(g, u), groups g, users u
+			WHERE g.tenant_id = $1 AND g.entra_id = v.g AND u.tenant_id = $1 AND u.entra_id = v.u AND u.purged_at IS NULL
+			AND m.group_id = g.id AND m.user_id = u.id`, tid, pq.Array(remG), pq.Array(remU)); err != nil {
+			return fmt.Errorf("store: remove %d memberships: %w", len(remG), translate(err))
+		}
+	}
+	if len(addG) > 0 {
+		res, err := t.tx.ExecContext(ctx, `INSERT INTO memberships (group_id, user_id, tenant_id)
+			SELECT g.id, u.id, $1 FROM unnest($2::text[], $3::text[]) AS v(g, u)
+			JOIN groups g ON g.tenant_id = $1 AND g.entra_id = v.g
+			JOIN users u ON u.tenant_id = $1 AND u.entra_id = v.u AND u.purged_at IS NULL
+			ON CONFLICT DO NOTHING`, tid, pq.Array(addG), pq.Array(addU))
+		if err != nil {
+			return fmt.Errorf("store: add %d memberships: %w", len(addG), translate(err))
+		}
+		if n, _ := res.RowsAffected(); n != int64(len(addG)) {
+			return sync.Errorf(sync.EINTERNAL, "store: %d of %d memberships name a group or user that does not exist", int64(len(addG))-n, len(addG))
+		}
+	}
+	return nil
+}
+
+func (t *pgTx) writeLog(ctx context.Context, runID int64, plan *sync.Plan) error {
+	n := len(plan.Changes) + len(plan.Conflicts)
+	if n == 0 {
+		return nil
+	}
+	status, action, entity, entra, group, label, reason, fields, before, after :=
+		make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n),
+		make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]sql.NullString, 0, n), make([]sql.NullString, 0, n)
+	for _, ch := range plan.Changes {
+		f, _ := json.Marshal(ch.Fields)
+		var b, a sql.NullString
+		switch {
+		case ch.Entity == sync.EntityUser:
+			b, a = jsonOrNull(ch.Before), jsonOrNull(ch.After)
+		case ch.Entity == sync.EntityGroup:
+			b, a = jsonOrNull(ch.GroupBefore), jsonOrNull(ch.GroupAfter)
+		}
+		status, action, entity = append(status, "applied"), append(action, string(ch.Action)), append(entity, string(ch.Entity))
+		entra, group, label, reason = append(entra, ch.EntraID), append(group, ch.GroupEntraID), append(label, ch.Label), append(reason, ch.Reason)
+		fields, before, after = append(fields, nullJSON(f)), append(before, b), append(after, a)
+	}
+	for _, c := range plan.Conflicts {
+		status, action, entity = append(status, "conflict"), append(action, string(c.Action)), append(entity, string(sync.EntityUser))
+		entra, group, label = append(entra, c.EntraID), append(group, ""), append(label, c.Label)
+		reason = append(reason, fmt.Sprintf("%s: e-mail %s is held by %s", c.Reason, c.Email, c.HolderLabel))
+		fields, before, after = append(fields, "[]"), append(before, sql.NullString{}), append(after, sql.NullString{})
+	}
+	if _, err := t.tx.ExecContext(ctx, `INSERT INTO provisioning_log (run_id, tenant_id, status, action, entity, entra_id,
+		group_entra_id, label, reason, fields, before, after)
+		SELECT $1, $2, v.status, v.action, v.entity, v.entra, v.grp, v.label, v.reason, v.fields::jsonb, v.before::jsonb, v.after::jsonb
+		FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
+		AS v(status, action, entity, entra, grp, label, reason, fields, before, after)`,
+		runID, t.tenant.ID, pq.Array(status), pq.Array(action), pq.Array(entity), pq.Array(entra), pq.Array(group),
+		pq.Array(label), pq.Array(reason), pq.Array(fields), pq.Array(before), pq.Array(after)); err != nil {
+		return fmt.Errorf("store: write provisioning log: %w", translate(err))
+	}
+	return nil
+}
+
+func (t *pgTx) writeEvents(ctx context.Context, runID int64, events []sync.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	typ, entra, group, data := make([]string, len(events)), make([]string, len(events)), make([]string, len(events)), make([]string, len(events))
+	for i, e := range events {
+		d, _ := json.Marshal(e.Data)
+		if e.Data == nil {
+			d = []byte("{}")
+		}
+		typ[i], entra[i], group[i], data[i] = e.Type, e.EntraID, e.GroupEntraID, string(d)
+	}
+	if _, err := t.tx.ExecContext(ctx, `INSERT INTO events (tenant_id, run_id, type, entra_id, group_entra_id, data)
+		SELECT $1, $2, v.type, v.entra, v.grp, v.data::jsonb FROM unnest($3::text[], $4::text[], $5::text[], $6::text[])
+		WITH ORDINALITY AS v(type, entra, grp, data, n) ORDER BY v.n`,
+		t.tenant.ID, runID, pq.Array(typ), pq.Array(entra), pq.Array(group), pq.Array(data)); err != nil {
+		return fmt.Errorf("store: write events: %w", translate(err))
+	}
+	return nil
+}
+
+func jsonOrNull(v any) sql.NullString {
+	switch x := v.(type) {
+	case *sync.User:
+		if x == nil {
+			return sql.NullString{}
+		}
+	case *sync.Group:
+		if x == nil {
+			return sql.NullString{}
+		}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: string(b), Valid: true}
+}
+
+func nullJSON(b []byte) string {
+	if string(b) == "null" {
+		return "[]"
+	}
+	return string(b)
+}
+
+func nullIfEmpty(s []string) []sql.NullString {
+	out := make([]sql.NullString, len(s))
+	for i, v := range s {
+		out[i] = sql.NullString{String: v, Valid: v != ""}
+	}
+	return out
+}
