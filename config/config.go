@@ -1,0 +1,322 @@
+// Package config holds entrasync's configuration: plain structs, defaults,
+// parsing from a YAML file plus environment variables, and validation that
+// names the field at fault. It imports nothing of entrasync's.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Secret is a credential. It prints, logs and marshals as "[redacted]";
+// Reveal returns the value for the one place that needs it.
+type Secret string
+
+const redacted = "[redacted]"
+
+// Reveal returns the secret's value.
+func (s Secret) Reveal() string { return string(s) }
+
+// String implements fmt.Stringer without revealing the value.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+
+// GoString keeps %#v from revealing the value.
+func (s Secret) GoString() string { return s.String() }
+
+// LogValue keeps log/slog from revealing the value.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalJSON keeps JSON output from revealing the value.
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + s.String() + `"`), nil }
+
+// MarshalText keeps text encoders (YAML included) from revealing the value.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Clouds maps a national cloud's name to its Graph and login endpoints.
+var Clouds = map[string][2]string{
+	"public":    {"https://graph.microsoft.com", "https://login.microsoftonline.com"},
+	"usgov":     {"https://graph.microsoft.us", "https://login.microsoftonline.us"},
+	"usgov-dod": {"https://dod-graph.microsoft.us", "https://login.microsoftonline.us"},
+	"china":     {"https://microsoftgraph.chinacloudapi.cn", "https://login.chinacloudapi.cn"},
+}
+
+// DefaultSchedule syncs every tenant every 45 minutes.
+const DefaultSchedule = "@every 45m"
+
+// Config is the whole configuration.
+type Config struct {
+	// Database is a PostgreSQL URL (postgres://…). Env: ENTRASYNC_DATABASE_URL.
+	Database Secret   `yaml:"database"`
+	Log      Log      `yaml:"log"`
+	Graph    Graph    `yaml:"graph"`
+	Tenants  []Tenant `yaml:"tenants"`
+}
+
+// Log configures logging. Env: ENTRASYNC_LOG_FORMAT, ENTRASYNC_LOG_LEVEL.
+type Log struct {
+	Format string `yaml:"format"` // text or json
+	Level  string `yaml:"level"`  // debug, info, warn, error
+}
+
+// Graph holds defaults for every tenant's Graph access.
+type Graph struct {
+	Cloud         string        `yaml:"cloud"`          // public, usgov, usgov-dod, china
+	Endpoint      string        `yaml:"endpoint"`       // overrides the cloud's Graph endpoint
+	LoginEndpoint string        `yaml:"login_endpoint"` // overrides the cloud's login endpoint
+	Concurrency   int           `yaml:"concurrency"`    // parallel reads per tenant
+	MaxRetries    int           `yaml:"max_retries"`    // per throttled request
+	RetryDelay    time.Duration `yaml:"retry_delay"`    // back-off without Retry-After
+}
+
+// Tenant is one organisation's connection.
+type Tenant struct {
+	// Name is the local id of the tenant: lower-case letters, digits, '-'.
+	Name     string `yaml:"name"`
+	TenantID string `yaml:"tenant_id"`
+	ClientID string `yaml:"client_id"`
+	// ClientSecret is never read from the file itself: it comes from the
+	// environment variable ClientSecretEnv (default
+	// ENTRASYNC_<NAME>_CLIENT_SECRET) or the file ClientSecretFile.
+	ClientSecret     Secret `yaml:"-"`
+	ClientSecretEnv  string `yaml:"client_secret_env"`
+	ClientSecretFile string `yaml:"client_secret_file"`
+	// ServicePrincipalID (object id) or AppID names the enterprise application.
+	ServicePrincipalID string `yaml:"service_principal_id"`
+	AppID              string `yaml:"app_id"`
+	// Schedule is a cron expression or "@every <duration>"; default 45 minutes.
+	Schedule    string `yaml:"schedule"`
+	AutoInvite  bool   `yaml:"auto_invite"`
+	EmailSource string `yaml:"email_source"` // mail (default) or upn
+	// Cloud and endpoints override the graph section for this tenant.
+	Cloud         string `yaml:"cloud"`
+	GraphEndpoint string `yaml:"graph_endpoint"`
+	LoginEndpoint string `yaml:"login_endpoint"`
+}
+
+// SecretEnv returns the environment variable the tenant's secret is read from.
+func (t *Tenant) SecretEnv() string {
+	if t.ClientSecretEnv != "" {
+		return t.ClientSecretEnv
+	}
+	return "ENTRASYNC_" + strings.ToUpper(strings.ReplaceAll(t.Name, "-", "_")) + "_CLIENT_SECRET"
+}
+
+// Default returns a configuration with every default set and no tenants.
+func Default() *Config {
+	return &Config{
+		Log:   Log{Format: "text", Level: "info"},
+		Graph: Graph{Cloud: "public", Concurrency: 4, MaxRetries: 5, RetryDelay: 2 * time.Second},
+	}
+}
+
+// Parse reads YAML from r (nil or empty: defaults only), applies environment
+// overrides through getenv, fills per-tenant defaults and reads secrets from
+// the environment or files. It does not validate; call Validate.
+func Parse(r io.Reader, getenv func(string) string) (*Config, error) {
+	c := Default()
+	if r != nil {
+		body, err := io.ReadAll(r)
+		if err != nil {
+			return nil, fmt.Errorf("config: read: %w", err)
+		}
+		if len(bytes.TrimSpace(body)) > 0 {
+			dec := yaml.NewDecoder(bytes.NewReader(body))
+			dec.KnownFields(true)
+			if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+				return nil, fmt.Errorf("config: %w", err)
+			}
+		}
+	}
+	if v := getenv("ENTRASYNC_DATABASE_URL"); v != "" {
+		c.Database = Secret(v)
+	}
+	if v := getenv("ENTRASYNC_LOG_FORMAT"); v != "" {
+		c.Log.Format = v
+	}
+	if v := getenv("ENTRASYNC_LOG_LEVEL"); v != "" {
+		c.Log.Level = v
+	}
+	for i := range c.Tenants {
+		t := &c.Tenants[i]
+		if t.Schedule == "" {
+			t.Schedule = DefaultSchedule
+		}
+		if t.EmailSource == "" {
+			t.EmailSource = "mail"
+		}
+		if t.Cloud == "" {
+			t.Cloud = c.Graph.Cloud
+		}
+		if e, ok := Clouds[t.Cloud]; ok {
+			t.GraphEndpoint = first(t.GraphEndpoint, c.Graph.Endpoint, e[0])
+			t.LoginEndpoint = first(t.LoginEndpoint, c.Graph.LoginEndpoint, e[1])
+		}
+		switch {
+		case t.ClientSecretFile != "":
+			b, err := os.ReadFile(t.ClientSecretFile)
+			if err != nil {
+				return nil, fmt.Errorf("config: tenants[%d].client_secret_file: %w", i, err)
+			}
+			t.ClientSecret = Secret(strings.TrimSpace(string(b)))
+		default:
+			t.ClientSecret = Secret(getenv(t.SecretEnv()))
+		}
+	}
+	return c, nil
+}
+
+// Load parses the file at path ("" for none) with the process environment.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	if path == "" {
+		return Parse(nil, getenv)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	return Parse(f, getenv)
+}
+
+var (
+	nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	// Entra tenant ids are GUIDs or verified domain names.
+	tenantRE = regexp.MustCompile(`^[0-9A-Za-z.-]{1,253}$`)
+)
+
+// FieldError names the configuration field at fault.
+type FieldError struct {
+	Field   string
+	Problem string
+}
+
+// Error implements error.
+func (e *FieldError) Error() string { return "config: " + e.Field + ": " + e.Problem }
+
+// Validate checks the configuration and returns a *FieldError naming the
+// first field at fault. Tenants are optional here; commands that need one
+// say so.
+func (c *Config) Validate() error {
+	if c.Database != "" {
+		u, err := url.Parse(c.Database.Reveal())
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			return &FieldError{"database", "must be a postgres:// URL"}
+		}
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return &FieldError{"log.format", fmt.Sprintf("%q is not text or json", c.Log.Format)}
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		return &FieldError{"log.level", fmt.Sprintf("%q is not debug, info, warn or error", c.Log.Level)}
+	}
+	if _, ok := Clouds[c.Graph.Cloud]; !ok {
+		return &FieldError{"graph.cloud", fmt.Sprintf("%q is not one of public, usgov, usgov-dod, china", c.Graph.Cloud)}
+	}
+	if c.Graph.Concurrency < 1 || c.Graph.Concurrency > 32 {
+		return &FieldError{"graph.concurrency", "must be between 1 and 32"}
+	}
+	if c.Graph.MaxRetries < 0 || c.Graph.MaxRetries > 10 {
+		return &FieldError{"graph.max_retries", "must be between 0 and 10"}
+	}
+	seen := map[string]bool{}
+	for i := range c.Tenants {
+		if err := c.Tenants[i].validate(fmt.Sprintf("tenants[%d]", i)); err != nil {
+			return err
+		}
+		if seen[c.Tenants[i].Name] {
+			return &FieldError{fmt.Sprintf("tenants[%d].name", i), fmt.Sprintf("%q is used twice", c.Tenants[i].Name)}
+		}
+		seen[c.Tenants[i].Name] = true
+	}
+	return nil
+}
+
+func (t *Tenant) validate(p string) error {
+	switch {
+	case !nameRE.MatchString(t.Name):
+		return &FieldError{p + ".name", "required: lower-case letters, digits and '-', at most 63"}
+	case t.TenantID == "":
+		return &FieldError{p + ".tenant_id", "required (the Entra directory id)"}
+	case !tenantRE.MatchString(t.TenantID):
+		return &FieldError{p + ".tenant_id", "must be a GUID or a domain name"}
+	case t.ClientID == "":
+		return &FieldError{p + ".client_id", "required (the application id of entrasync's registration)"}
+	case !guidRE.MatchString(t.ClientID):
+		return &FieldError{p + ".client_id", "must be a GUID"}
+	case t.ClientSecret == "":
+		src := "environment variable " + t.SecretEnv()
+		if t.ClientSecretFile != "" {
+			src = "file " + t.ClientSecretFile
+		}
+		return &FieldError{p + ".client_secret", "empty: set it in the " + src}
+	case t.ServicePrincipalID == "" && t.AppID == "":
+		return &FieldError{p + ".service_principal_id", "service_principal_id or app_id is required"}
+	case t.ServicePrincipalID != "" && t.AppID != "":
+		return &FieldError{p + ".app_id", "give service_principal_id or app_id, not both"}
+	case t.ServicePrincipalID != "" && !guidRE.MatchString(t.ServicePrincipalID):
+		return &FieldError{p + ".service_principal_id", "must be a GUID"}
+	case t.AppID != "" && !guidRE.MatchString(t.AppID):
+		return &FieldError{p + ".app_id", "must be a GUID"}
+	case t.EmailSource != "mail" && t.EmailSource != "upn":
+		return &FieldError{p + ".email_source", fmt.Sprintf("%q is not mail or upn", t.EmailSource)}
+	}
+	if _, ok := Clouds[t.Cloud]; !ok {
+		return &FieldError{p + ".cloud", fmt.Sprintf("%q is not one of public, usgov, usgov-dod, china", t.Cloud)}
+	}
+	for _, f := range []struct{ name, v string }{{"graph_endpoint", t.GraphEndpoint}, {"login_endpoint", t.LoginEndpoint}} {
+		u, err := url.Parse(f.v)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			return &FieldError{p + "." + f.name, fmt.Sprintf("%q must be an https URL", f.v)}
+		}
+	}
+	if d, ok := strings.CutPrefix(t.Schedule, "@every "); ok {
+		if dur, err := time.ParseDuration(d); err != nil || dur < time.Minute {
+			return &FieldError{p + ".schedule", fmt.Sprintf("%q: @every needs a duration of at least 1m", t.Schedule)}
+		}
+	}
+	return nil
+}
+
+// Tenant returns the tenant named name, or an error listing the names.
+func (c *Config) Tenant(name string) (*Tenant, error) {
+	var names []string
+	for i := range c.Tenants {
+		if c.Tenants[i].Name == name {
+			return &c.Tenants[i], nil
+		}
+		names = append(names, c.Tenants[i].Name)
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("config: no tenants configured (add one under tenants: in the config file)")
+	}
+	return nil, fmt.Errorf("config: no tenant named %q (configured: %s)", name, strings.Join(names, ", "))
+}
+
+func first(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,123 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const good = `
+database: postgres://u:pw@db/entrasync
+tenants:
+  - name: contoso
+    tenant_id: 11111111-1111-1111-1111-111111111111
+    client_id: 22222222-2222-2222-2222-222222222222
+    app_id: 33333333-3333-3333-3333-333333333333
+`
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestParseDefaultsAndEnv(t *testing.T) {
+	c, err := Parse(strings.NewReader(good), env(map[string]string{
+		"ENTRASYNC_CONTOSO_CLIENT_SECRET": "s3cret-value",
+		"ENTRASYNC_LOG_FORMAT":            "json",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	tn := c.Tenants[0]
+	if tn.Schedule != DefaultSchedule || tn.EmailSource != "mail" || tn.GraphEndpoint != "https://graph.microsoft.com" ||
+		tn.LoginEndpoint != "https://login.microsoftonline.com" || tn.ClientSecret.Reveal() != "s3cret-value" || c.Log.Format != "json" {
+		t.Fatalf("parsed %+v", c)
+	}
+}
+
+func TestSecretsNeverPrinted(t *testing.T) {
+	c, err := Parse(strings.NewReader(good), env(map[string]string{"ENTRASYNC_CONTOSO_CLIENT_SECRET": "s3cret-value"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "%v %+v %#v %s", c, c, c, c.Tenants[0].ClientSecret)
+	j, _ := json.Marshal(c)
+	buf.Write(j)
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("cfg", "secret", c.Tenants[0].ClientSecret, "db", c.Database)
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("cfg", "tenant", c.Tenants[0])
+	for _, leak := range []string{"s3cret-value", "pw@"} {
+		if strings.Contains(buf.String(), leak) {
+			t.Fatalf("output reveals %q: %s", leak, buf.String())
+		}
+	}
+}
+
+func TestSecretFromFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(p, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse(strings.NewReader(good+"    client_secret_file: "+p+"\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Tenants[0].ClientSecret.Reveal() != "from-file" {
+		t.Fatalf("secret = %q", c.Tenants[0].ClientSecret.Reveal())
+	}
+	if _, err := Parse(strings.NewReader(good+"    client_secret_file: /nonexistent/x\n"), env(nil)); err == nil ||
+		!strings.Contains(err.Error(), "tenants[0].client_secret_file") {
+		t.Fatalf("missing file error = %v", err)
+	}
+}
+
+func TestValidateNamesField(t *testing.T) {
+	secret := env(map[string]string{"ENTRASYNC_CONTOSO_CLIENT_SECRET": "x"})
+	cases := []struct {
+		name, yaml, field string
+		getenv            func(string) string
+	}{
+		{"missing secret", good, "tenants[0].client_secret", env(nil)},
+		{"bad name", strings.Replace(good, "contoso", "Con toso", 1), "tenants[0].name", secret},
+		{"bad client id", strings.Replace(good, "22222222-2222-2222-2222-222222222222", "nope", 1), "tenants[0].client_id", secret},
+		{"no app", strings.Replace(good, "app_id", "#", 1), "tenants[0].service_principal_id", secret},
+		{"bad email source", good + "    email_source: phone\n", "tenants[0].email_source", secret},
+		{"bad cloud", good + "    cloud: mars\n", "tenants[0].cloud", secret},
+		{"bad schedule", good + "    schedule: \"@every 5s\"\n", "tenants[0].schedule", secret},
+		{"http endpoint", good + "    graph_endpoint: http://graph.example\n", "tenants[0].graph_endpoint", secret},
+		{"bad database", strings.Replace(good, "postgres://u:pw@db/entrasync", "mysql://x", 1), "database", secret},
+		{"bad log format", good + "log:\n  format: xml\n", "log.format", secret},
+		{"duplicate tenant", good + strings.SplitN(good, "tenants:\n", 2)[1], "tenants[1].name", secret},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse(strings.NewReader(tc.yaml), tc.getenv)
+			if err != nil {
+				t.Fatalf("parse: %v", err)
+			}
+			err = c.Validate()
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Field != tc.field {
+				t.Fatalf("Validate() = %v, want a FieldError on %s", err, tc.field)
+			}
+		})
+	}
+}
+
+func TestParseRejectsUnknownFieldsAndBadYAML(t *testing.T) {
+	for _, in := range []string{"tenantz: []\n", "tenants: [\n", "tenants:\n  - name: a\n    colour: red\n"} {
+		if _, err := Parse(strings.NewReader(in), env(nil)); err == nil {
+			t.Errorf("Parse(%q) succeeded", in)
+		}
+	}
+	c, err := Parse(strings.NewReader(""), env(nil))
+	if err != nil || c.Validate() != nil || len(c.Tenants) != 0 {
+		t.Fatalf("empty config: %v %v", c, err)
+	}
+}

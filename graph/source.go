@@ -1,0 +1,513 @@
+// Package graph implements sync.Source with msgraph-sdk-go and azidentity:
+// it reads an enterprise application's assignments, the assigned groups and
+// their direct members, and the directly assigned users, from Microsoft Graph.
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sort"
+	gosync "sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	khttp "github.com/microsoft/kiota-http-go"
+	msgraph "github.com/microsoftgraph/msgraph-sdk-go"
+	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
+	graphauth "github.com/microsoftgraph/msgraph-sdk-go-core/authentication"
+	"github.com/microsoftgraph/msgraph-sdk-go/groups"
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+	"github.com/microsoftgraph/msgraph-sdk-go/serviceprincipals"
+	"github.com/microsoftgraph/msgraph-sdk-go/serviceprincipalswithappid"
+	"github.com/microsoftgraph/msgraph-sdk-go/users"
+
+	"github.com/entrasync/entrasync/sync"
+)
+
+// Default endpoints of the public cloud.
+const (
+	DefaultGraphEndpoint = "https://graph.microsoft.com"
+	DefaultLoginEndpoint = "https://login.microsoftonline.com"
+)
+
+// PageSize is the $top of every listing: Graph's maximum.
+const PageSize = 999
+
+var (
+	userFields       = []string{"id", "userPrincipalName", "mail", "displayName", "givenName", "surname", "accountEnabled"}
+	memberFields     = userFields
+	groupFields      = []string{"id", "displayName", "securityEnabled", "mailEnabled", "groupTypes"}
+	assignmentFields = []string{"id", "principalId", "principalType", "principalDisplayName"}
+	spFields         = []string{"id", "appId", "displayName"}
+)
+
+// Config says how to reach one tenant's application in Graph.
+type Config struct {
+	TenantID     string // Entra tenant id (directory id)
+	ClientID     string // application (client) id of entrasync's own registration
+	ClientSecret string // never logged
+	// ServicePrincipalID or AppID names the enterprise application to read.
+	ServicePrincipalID string
+	AppID              string
+	// GraphEndpoint and LoginEndpoint default to the public cloud.
+	GraphEndpoint string
+	LoginEndpoint string
+	// Transport is the base HTTP transport (nil: http.DefaultTransport); tests
+	// pass one that trusts the simulated tenant's certificate.
+	Transport http.RoundTripper
+	// Concurrency bounds parallel reads (groups, user look-ups); default 4.
+	Concurrency int
+	// MaxRetries of a throttled or unavailable request (429/503/504); default 5.
+	MaxRetries int
+	// RetryDelay is the base back-off when Graph sends no Retry-After; default 2s.
+	RetryDelay time.Duration
+	// Credential overrides the client-secret credential (managed identity etc.).
+	Credential azcore.TokenCredential
+}
+
+// Source reads one tenant's application from Graph. It is safe for
+// concurrent use, but entrasync never runs two snapshots of a tenant at once.
+type Source struct {
+	cfg    Config
+	client *msgraph.GraphServiceClient
+	logger *slog.Logger
+}
+
+var _ sync.Source = (*Source)(nil)
+
+// New builds a Source: the azidentity credential, the kiota authentication
+// provider (its valid hosts derived from the Graph endpoint), the request
+// adapter and its retry policy. It does not contact Graph. Errors are
+// EINVALID and name the field at fault.
+func New(cfg Config, logger *slog.Logger) (*Source, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.GraphEndpoint == "" {
+		cfg.GraphEndpoint = DefaultGraphEndpoint
+	}
+	if cfg.LoginEndpoint == "" {
+		cfg.LoginEndpoint = DefaultLoginEndpoint
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 4
+	}
+	if cfg.MaxRetries <= 0 {
+		cfg.MaxRetries = 5
+	}
+	if cfg.RetryDelay <= 0 {
+		cfg.RetryDelay = 2 * time.Second
+	}
+	if cfg.Transport == nil {
+		cfg.Transport = http.DefaultTransport
+	}
+	if cfg.ServicePrincipalID == "" && cfg.AppID == "" {
+		return nil, sync.Errorf(sync.EINVALID, "graph: service_principal_id or app_id is required")
+	}
+	graphURL, err := url.Parse(cfg.GraphEndpoint)
+	if err != nil || graphURL.Host == "" || graphURL.Scheme != "https" {
+		return nil, sync.Errorf(sync.EINVALID, "graph: graph endpoint %q must be an https URL", cfg.GraphEndpoint)
+	}
+	cred := cfg.Credential
+	if cred == nil {
+		if cfg.TenantID == "" || cfg.ClientID == "" || cfg.ClientSecret == "" {
+			return nil, sync.Errorf(sync.EINVALID, "graph: tenant_id, client_id and a client secret are required")
+		}
+		c, err := azidentity.NewClientSecretCredential(cfg.TenantID, cfg.ClientID, cfg.ClientSecret,
+			&azidentity.ClientSecretCredentialOptions{
+				ClientOptions: azcore.ClientOptions{
+					Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: cfg.LoginEndpoint},
+					Transport: &http.Client{Transport: cfg.Transport, Timeout: 60 * time.Second},
+				},
+				// MSAL would otherwise ask the public cloud about a custom authority.
+				DisableInstanceDiscovery: true,
+			})
+		if err != nil {
+			return nil, &sync.Error{Code: sync.EINVALID, Message: "graph: client secret credential", Err: err}
+		}
+		cred = c
+	}
+	// The provider attaches tokens only to the hosts it is told are valid:
+	// derive them from the configured endpoint, or national clouds and the
+	// simulated tenant would silently get no token.
+	auth, err := graphauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(cred,
+		[]string{graphURL.Scheme + "://" + graphURL.Host + "/.default"}, []string{graphURL.Hostname()})
+	if err != nil {
+		return nil, fmt.Errorf("graph: authentication provider: %w", err)
+	}
+	opts := msgraph.GetDefaultClientOptions()
+	mw := msgraphcore.GetDefaultMiddlewaresWithOptions(&opts)
+	maxDelay := 3 * time.Minute
+	for i, m := range mw {
+		switch m.(type) {
+		case *khttp.RetryHandler, khttp.RetryHandler:
+			mw[i] = khttp.NewRetryHandlerWithOptions(khttp.RetryHandlerOptions{
+				MaxRetries:   cfg.MaxRetries,
+				DelaySeconds: int(cfg.RetryDelay / time.Second),
+				ShouldRetry: func(cumulative time.Duration, _ int, _ *http.Request, _ *http.Response) bool {
+					return cumulative < maxDelay
+				},
+			})
+		}
+	}
+	httpClient := &http.Client{
+		Transport: khttp.NewCustomTransportWithParentTransport(&countingTransport{base: cfg.Transport}, mw...),
+		Timeout:   100 * time.Second,
+	}
+	adapter, err := msgraph.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, nil, nil, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("graph: request adapter: %w", err)
+	}
+	adapter.SetBaseUrl(graphURL.Scheme + "://" + graphURL.Host + "/v1.0")
+	return &Source{cfg: cfg, client: msgraph.NewGraphServiceClient(adapter), logger: logger}, nil
+}
+
+// Snapshot reads the whole picture. Any failed read fails it (C4); a group
+// that no longer exists is reported, not failed. GraphRequests counts every
+// HTTP request made, retries included.
+func (s *Source) Snapshot(ctx context.Context) (*sync.Snapshot, error) {
+	ctr := &requestCounter{}
+	ctx = context.WithValue(ctx, counterKey{}, ctr)
+	snap := &sync.Snapshot{Users: map[string]sync.EntraUser{}}
+	err := s.read(ctx, snap)
+	snap.GraphRequests = int(ctr.n.Load())
+	if err != nil {
+		return snap, err
+	}
+	return snap, nil
+}
+
+func (s *Source) read(ctx context.Context, snap *sync.Snapshot) error {
+	sp, err := s.servicePrincipal(ctx)
+	if err != nil {
+		return err
+	}
+	snap.ServicePrincipal = sp
+	direct, groupRefs, err := s.assignments(ctx, sp.ID, snap)
+	if err != nil {
+		return err
+	}
+	snap.DirectUsers = direct
+	groupsRead := make([]sync.EntraGroup, len(groupRefs))
+	members := make([]map[string]sync.EntraUser, len(groupRefs))
+	err = s.parallel(ctx, len(groupRefs), func(ctx context.Context, i int) error {
+		g, users, err := s.group(ctx, groupRefs[i])
+		groupsRead[i], members[i] = g, users
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	snap.Groups = groupsRead
+	for _, m := range members {
+		for id, u := range m {
+			snap.Users[id] = u
+		}
+	}
+	var missing []string
+	for _, id := range direct {
+		if _, ok := snap.Users[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	found := make([]*sync.EntraUser, len(missing))
+	err = s.parallel(ctx, len(missing), func(ctx context.Context, i int) error {
+		u, err := s.user(ctx, missing[i])
+		found[i] = u
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for i, u := range found {
+		if u == nil {
+			snap.Skipped = append(snap.Skipped, sync.Skip{Kind: sync.SkipUser, ID: missing[i],
+				Reason: "assigned user not found in Entra (deleted, or not replicated yet); left unchanged"})
+			continue
+		}
+		snap.Users[u.ID] = *u
+	}
+	return nil
+}
+
+func (s *Source) servicePrincipal(ctx context.Context) (sync.Ref, error) {
+	var sp models.ServicePrincipalable
+	var err error
+	if s.cfg.ServicePrincipalID != "" {
+		sp, err = s.client.ServicePrincipals().ByServicePrincipalId(s.cfg.ServicePrincipalID).Get(ctx,
+			&serviceprincipals.ServicePrincipalItemRequestBuilderGetRequestConfiguration{
+				QueryParameters: &serviceprincipals.ServicePrincipalItemRequestBuilderGetQueryParameters{Select: spFields}})
+	} else {
+		appID := s.cfg.AppID
+		sp, err = s.client.ServicePrincipalsWithAppId(&appID).Get(ctx,
+			&serviceprincipalswithappid.ServicePrincipalsWithAppIdRequestBuilderGetRequestConfiguration{
+				QueryParameters: &serviceprincipalswithappid.ServicePrincipalsWithAppIdRequestBuilderGetQueryParameters{Select: spFields}})
+	}
+	what := "service principal " + s.cfg.ServicePrincipalID
+	if s.cfg.ServicePrincipalID == "" {
+		what = "service principal of app " + s.cfg.AppID
+	}
+	if err != nil {
+		return sync.Ref{}, readError(what, err)
+	}
+	if sp == nil || sp.GetId() == nil || *sp.GetId() == "" {
+		return sync.Ref{}, malformed(what, "response has no id")
+	}
+	return sync.Ref{ID: *sp.GetId(), Name: str(sp.GetDisplayName())}, nil
+}
+
+// assignments pages appRoleAssignedTo and sorts principals into direct users
+// and groups; service principals are counted (S4), unknown types skipped.
+func (s *Source) assignments(ctx context.Context, spID string, snap *sync.Snapshot) (direct []string, grps []sync.Ref, err error) {
+	top := int32(PageSize)
+	b := s.client.ServicePrincipals().ByServicePrincipalId(spID).AppRoleAssignedTo()
+	page, err := b.Get(ctx, &serviceprincipals.ItemAppRoleAssignedToRequestBuilderGetRequestConfiguration{
+		QueryParameters: &serviceprincipals.ItemAppRoleAssignedToRequestBuilderGetQueryParameters{Select: assignmentFields, Top: &top}})
+	seenUser, seenGroup := map[string]bool{}, map[string]bool{}
+	for n := 1; ; n++ {
+		what := fmt.Sprintf("appRoleAssignedTo of %s, page %d", spID, n)
+		if err != nil {
+			return nil, nil, readError(what, err)
+		}
+		if page == nil || page.GetValue() == nil {
+			return nil, nil, malformed(what, "page has no value array")
+		}
+		for i, a := range page.GetValue() {
+			pid := ""
+			if p := a.GetPrincipalId(); p != nil {
+				pid = p.String()
+			}
+			if pid == "" {
+				return nil, nil, malformed(what, fmt.Sprintf("assignment %d has no principalId", i))
+			}
+			switch typ := str(a.GetPrincipalType()); typ {
+			case "User":
+				if !seenUser[pid] {
+					seenUser[pid] = true
+					direct = append(direct, pid)
+				}
+			case "Group":
+				if !seenGroup[pid] {
+					seenGroup[pid] = true
+					grps = append(grps, sync.Ref{ID: pid, Name: str(a.GetPrincipalDisplayName())})
+				}
+			case "ServicePrincipal":
+				snap.ServicePrincipalAssignments++
+			default:
+				snap.Skipped = append(snap.Skipped, sync.Skip{Kind: sync.SkipPrincipal, ID: pid, Name: str(a.GetPrincipalDisplayName()),
+					Reason: fmt.Sprintf("unknown principal type %q; ignored", typ)})
+			}
+		}
+		next := str(page.GetOdataNextLink())
+		if next == "" {
+			break
+		}
+		page, err = b.WithUrl(next).Get(ctx, nil)
+	}
+	sort.Strings(direct)
+	return direct, grps, nil
+}
+
+// group reads an assigned group's properties and, when it is supported (S2),
+// its direct members: users are kept, nested groups recorded (S3), anything
+// else counted.
+func (s *Source) group(ctx context.Context, ref sync.Ref) (sync.EntraGroup, map[string]sync.EntraUser, error) {
+	eg := sync.EntraGroup{ID: ref.ID, DisplayName: ref.Name}
+	g, err := s.client.Groups().ByGroupId(ref.ID).Get(ctx, &groups.GroupItemRequestBuilderGetRequestConfiguration{
+		QueryParameters: &groups.GroupItemRequestBuilderGetQueryParameters{Select: groupFields}})
+	if isNotFound(err) {
+		return eg, nil, nil // Found stays false: the group is gone
+	}
+	if err != nil {
+		return eg, nil, readError("group "+ref.ID, err)
+	}
+	if g == nil || str(g.GetId()) == "" {
+		return eg, nil, malformed("group "+ref.ID, "response has no id")
+	}
+	eg.Found = true
+	eg.DisplayName = str(g.GetDisplayName())
+	eg.SecurityEnabled = boolean(g.GetSecurityEnabled())
+	eg.MailEnabled = boolean(g.GetMailEnabled())
+	eg.GroupTypes = g.GetGroupTypes()
+	if ok, _ := sync.GroupSupport(eg); !ok {
+		return eg, nil, nil
+	}
+	top := int32(PageSize)
+	b := s.client.Groups().ByGroupId(ref.ID).Members()
+	page, err := b.Get(ctx, &groups.ItemMembersRequestBuilderGetRequestConfiguration{
+		QueryParameters: &groups.ItemMembersRequestBuilderGetQueryParameters{Select: memberFields, Top: &top}})
+	users := map[string]sync.EntraUser{}
+	for n := 1; ; n++ {
+		what := fmt.Sprintf("members of group %s, page %d", ref.ID, n)
+		if err != nil {
+			return eg, nil, readError(what, err)
+		}
+		if page == nil || page.GetValue() == nil {
+			return eg, nil, malformed(what, "page has no value array")
+		}
+		for i, m := range page.GetValue() {
+			id := str(m.GetId())
+			if id == "" {
+				return eg, nil, malformed(what, fmt.Sprintf("member %d has no id", i))
+			}
+			switch v := m.(type) {
+			case models.Userable:
+				users[id] = entraUser(v)
+				eg.Members = append(eg.Members, id)
+			case models.Groupable:
+				eg.Nested = append(eg.Nested, sync.Ref{ID: id, Name: str(v.GetDisplayName())})
+			default:
+				eg.OtherMembers++
+			}
+		}
+		next := str(page.GetOdataNextLink())
+		if next == "" {
+			break
+		}
+		page, err = b.WithUrl(next).Get(ctx, nil)
+	}
+	sort.Strings(eg.Members)
+	return eg, users, nil
+}
+
+// user reads one directly assigned user; nil when Graph does not know it.
+func (s *Source) user(ctx context.Context, id string) (*sync.EntraUser, error) {
+	u, err := s.client.Users().ByUserId(id).Get(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
+		QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: userFields}})
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, readError("user "+id, err)
+	}
+	if u == nil || str(u.GetId()) == "" {
+		return nil, malformed("user "+id, "response has no id")
+	}
+	eu := entraUser(u)
+	return &eu, nil
+}
+
+// parallel runs fn for 0..n-1 with at most Concurrency at once; the first
+// error cancels the rest and is returned.
+func (s *Source) parallel(ctx context.Context, n int, fn func(context.Context, int) error) error {
+	if n == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sem := make(chan struct{}, s.cfg.Concurrency)
+	var wg gosync.WaitGroup
+	var once gosync.Once
+	var first error
+	for i := 0; i < n; i++ {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := fn(ctx, i); err != nil {
+				once.Do(func() { first = err; cancel(err) })
+			}
+		}(i)
+	}
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
+}
+
+func entraUser(u models.Userable) sync.EntraUser {
+	return sync.EntraUser{
+		ID:                str(u.GetId()),
+		UserPrincipalName: str(u.GetUserPrincipalName()),
+		Mail:              str(u.GetMail()),
+		DisplayName:       str(u.GetDisplayName()),
+		GivenName:         str(u.GetGivenName()),
+		Surname:           str(u.GetSurname()),
+		AccountEnabled:    boolean(u.GetAccountEnabled()),
+	}
+}
+
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func boolean(p *bool) bool { return p != nil && *p }
+
+// readError wraps a failed read with what was being read and Graph's error
+// code, status and message. It never includes tokens or secrets.
+func readError(what string, err error) error {
+	var oe *odataerrors.ODataError
+	if errors.As(err, &oe) {
+		code, msg := "", ""
+		if m := oe.GetErrorEscaped(); m != nil {
+			code, msg = str(m.GetCode()), str(m.GetMessage())
+		}
+		c := sync.EUNAVAILABLE
+		switch oe.ResponseStatusCode {
+		case 401, 403:
+			c = sync.EUNAUTHORIZED
+		case 404:
+			c = sync.ENOTFOUND
+		}
+		return &sync.Error{Code: c, Message: fmt.Sprintf("graph: read %s: HTTP %d %s: %s", what, oe.ResponseStatusCode, code, msg)}
+	}
+	var ae *azidentity.AuthenticationFailedError
+	if errors.As(err, &ae) {
+		return &sync.Error{Code: sync.EUNAUTHORIZED, Message: fmt.Sprintf("graph: read %s: could not obtain a token (check tenant_id, client_id and the client secret)", what), Err: tokenError(ae)}
+	}
+	return &sync.Error{Code: sync.EUNAVAILABLE, Message: "graph: read " + what, Err: err}
+}
+
+// tokenError keeps the status of a failed token request but drops the body
+// and request dump azidentity includes.
+func tokenError(ae *azidentity.AuthenticationFailedError) error {
+	if ae.RawResponse != nil {
+		return fmt.Errorf("token endpoint answered HTTP %d", ae.RawResponse.StatusCode)
+	}
+	return errors.New("token request failed")
+}
+
+func malformed(what, why string) error {
+	return &sync.Error{Code: sync.EUNAVAILABLE, Message: fmt.Sprintf("graph: read %s: malformed response: %s", what, why)}
+}
+
+func isNotFound(err error) bool {
+	var oe *odataerrors.ODataError
+	return errors.As(err, &oe) && oe.ResponseStatusCode == http.StatusNotFound
+}
+
+// ---- request counting ------------------------------------------------------
+
+type counterKey struct{}
+
+type requestCounter struct{ n atomic.Int64 }
+
+// countingTransport sits below the SDK's middleware, so it sees every HTTP
+// request, retries included.
+type countingTransport struct{ base http.RoundTripper }
+
+func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if c, ok := req.Context().Value(counterKey{}).(*requestCounter); ok {
+		c.n.Add(1)
+	}
+	return t.base.RoundTrip(req)
+}
