@@ -1,0 +1,449 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/entrasync/entrasync/config"
+	"github.com/entrasync/entrasync/graph"
+	"github.com/entrasync/entrasync/store"
+	"github.com/entrasync/entrasync/sync"
+)
+
+const usage = `entrasync — pull-based provisioning from Microsoft Entra ID
+
+Usage:
+  entrasync [--config FILE] [--database URL] <command> [flags]
+
+Commands:
+  demo                      run two cycles against a built-in simulated tenant
+  sync  [--tenant T]        run a full cycle now and apply it
+  plan  [--tenant T]        dry run: print the plan, change nothing
+  users list [--status S]   list local users (staged, invited, active, archived, purged)
+  groups list               list local groups and their members
+  runs list                 list recent runs
+  runs show ID              show one run and its changes
+  version                   print the version
+
+Every listing takes --json. Configuration: --config or ENTRASYNC_CONFIG (YAML),
+database: --database or ENTRASYNC_DATABASE_URL.
+
+Exit codes: 0 ok, 1 failure, 2 bad usage or configuration, 3 applied with conflicts.
+`
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// env is what every command gets: streams, configuration and the environment.
+type env struct {
+	ctx            context.Context
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	configPath     string
+	databaseURL    string
+	logger         *slog.Logger
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("entrasync", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	e := &env{ctx: ctx, stdout: stdout, stderr: stderr, getenv: getenv}
+	fs.StringVar(&e.configPath, "config", getenv("ENTRASYNC_CONFIG"), "configuration file (YAML)")
+	fs.StringVar(&e.databaseURL, "database", "", "database URL (overrides the configuration)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			_, _ = io.WriteString(stdout, usage)
+			return nil
+		}
+		return usagef("%v\n\n%s", err, usage)
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		_, _ = io.WriteString(stdout, usage)
+		return usagef("no command given")
+	}
+	cmd, rest := rest[0], rest[1:]
+	switch cmd {
+	case "help", "-h", "--help":
+		_, err := io.WriteString(stdout, usage)
+		return err
+	case "version":
+		_, err := fmt.Fprintln(stdout, "entrasync", version)
+		return err
+	case "demo":
+		return e.demo(rest)
+	case "sync":
+		return e.sync(rest, false)
+	case "plan":
+		return e.sync(rest, true)
+	case "users", "groups", "runs":
+		if len(rest) == 0 {
+			return usagef("%s needs a subcommand (see entrasync help)", cmd)
+		}
+		switch cmd + " " + rest[0] {
+		case "users list":
+			return e.usersList(rest[1:])
+		case "groups list":
+			return e.groupsList(rest[1:])
+		case "runs list":
+			return e.runsList(rest[1:])
+		case "runs show":
+			return e.runsShow(rest[1:])
+		}
+		return usagef("unknown command %q (see entrasync help)", cmd+" "+rest[0])
+	}
+	return usagef("unknown command %q (see entrasync help)", cmd)
+}
+
+// loadConfig reads and validates the configuration.
+func (e *env) loadConfig() (*config.Config, error) {
+	cfg, err := config.Load(e.configPath, e.getenv)
+	if err != nil {
+		return nil, &usageError{err}
+	}
+	if e.databaseURL != "" {
+		cfg.Database = config.Secret(e.databaseURL)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	e.logger = newLogger(cfg.Log, e.stderr)
+	return cfg, nil
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// openStore opens the configured database and registers every configured tenant.
+func (e *env) openStore(cfg *config.Config) (*store.DB, error) {
+	if cfg.Database == "" {
+		return nil, usagef("no database configured: pass --database, set ENTRASYNC_DATABASE_URL, or database: in the config file")
+	}
+	db, err := store.Open(e.ctx, cfg.Database.Reveal(), e.logger)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range cfg.Tenants {
+		if err := db.RegisterTenant(e.ctx, tenantOf(t)); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+	}
+	return db, nil
+}
+
+func tenantOf(t config.Tenant) sync.Tenant {
+	s := sync.DefaultTenantSettings()
+	s.AutoInvite = t.AutoInvite
+	s.EmailSource = sync.EmailSource(t.EmailSource)
+	return sync.Tenant{ID: t.Name, EntraTenantID: t.TenantID, Settings: s}
+}
+
+func sourceOf(cfg *config.Config, t config.Tenant, logger *slog.Logger) (*graph.Source, error) {
+	return graph.New(graph.Config{
+		TenantID: t.TenantID, ClientID: t.ClientID, ClientSecret: t.ClientSecret.Reveal(),
+		ServicePrincipalID: t.ServicePrincipalID, AppID: t.AppID,
+		GraphEndpoint: t.GraphEndpoint, LoginEndpoint: t.LoginEndpoint,
+		Concurrency: cfg.Graph.Concurrency, MaxRetries: cfg.Graph.MaxRetries, RetryDelay: cfg.Graph.RetryDelay,
+	}, logger.With(sync.LogTenant, t.Name))
+}
+
+// commandFlags are the flags most commands share.
+type commandFlags struct {
+	*flag.FlagSet
+	json   bool
+	tenant string
+}
+
+func newFlags(name string, withTenant bool) *commandFlags {
+	f := &commandFlags{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError)}
+	f.SetOutput(io.Discard)
+	f.BoolVar(&f.json, "json", false, "print JSON")
+	if withTenant {
+		f.StringVar(&f.tenant, "tenant", "", "tenant name (default: the only one configured)")
+	}
+	return f
+}
+
+func (f *commandFlags) parse(args []string) error {
+	if err := f.Parse(args); err != nil {
+		return usagef("%s: %v", f.Name(), err)
+	}
+	return nil
+}
+
+// pickTenants returns the tenant named by --tenant, or all of them.
+func pickTenants(cfg *config.Config, name string) ([]config.Tenant, error) {
+	if name != "" {
+		t, err := cfg.Tenant(name)
+		if err != nil {
+			return nil, &usageError{err}
+		}
+		return []config.Tenant{*t}, nil
+	}
+	if len(cfg.Tenants) == 0 {
+		return nil, usagef("no tenants configured: add one under tenants: in the config file (see README)")
+	}
+	return cfg.Tenants, nil
+}
+
+// oneTenant returns the tenant for listings: --tenant, or the only one.
+func oneTenant(cfg *config.Config, name string) (string, error) {
+	if name != "" {
+		if _, err := cfg.Tenant(name); err != nil {
+			return "", &usageError{err}
+		}
+		return name, nil
+	}
+	if len(cfg.Tenants) == 1 {
+		return cfg.Tenants[0].Name, nil
+	}
+	return "", usagef("several or no tenants configured: pass --tenant")
+}
+
+func (e *env) sync(args []string, dryRun bool) error {
+	name := "sync"
+	if dryRun {
+		name = "plan"
+	}
+	f := newFlags(name, true)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return err
+	}
+	tenants, err := pickTenants(cfg, f.tenant)
+	if err != nil {
+		return err
+	}
+	db, err := e.openStore(cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	syncer := sync.NewSyncer(db, e.logger)
+	var failed, conflicts int
+	var results []*sync.Result
+	for _, t := range tenants {
+		src, err := sourceOf(cfg, t, e.logger)
+		if err != nil {
+			return err
+		}
+		res, err := syncer.Cycle(e.ctx, t.Name, src, sync.CycleOptions{DryRun: dryRun, Trigger: "cli"})
+		if err != nil {
+			failed++
+			fmt.Fprintf(e.stderr, "entrasync: tenant %s: %v\n", t.Name, err)
+		}
+		if res == nil {
+			continue
+		}
+		results = append(results, res)
+		if res.Plan != nil && len(res.Plan.Conflicts) > 0 {
+			conflicts++
+		}
+		if !f.json {
+			if err := printResult(e.stdout, res); err != nil {
+				return err
+			}
+		}
+	}
+	if f.json {
+		if err := writeJSON(e.stdout, resultsJSON(results)); err != nil {
+			return err
+		}
+	}
+	switch {
+	case failed > 0:
+		return fmt.Errorf("%d of %d tenant cycle(s) failed", failed, len(tenants))
+	case conflicts > 0 && !dryRun:
+		return errConflicts
+	}
+	return nil
+}
+
+type resultJSON struct {
+	Run    *sync.Run  `json:"run"`
+	DryRun bool       `json:"dryRun"`
+	Plan   *sync.Plan `json:"plan,omitempty"`
+}
+
+func resultsJSON(rs []*sync.Result) []resultJSON {
+	out := make([]resultJSON, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, resultJSON{Run: r.Run, DryRun: r.DryRun, Plan: r.Plan})
+	}
+	return out
+}
+
+func printResult(w io.Writer, res *sync.Result) error {
+	if res.Plan != nil {
+		if err := res.Plan.Render(w); err != nil {
+			return err
+		}
+	}
+	r := res.Run
+	if res.DryRun {
+		_, err := fmt.Fprintf(w, "Dry run: nothing applied (%d Graph requests)\n\n", r.GraphRequests)
+		return err
+	}
+	_, err := fmt.Fprintf(w, "Run %d: %s, %d Graph requests, read %d ms, apply %d ms\n\n", r.ID, r.Outcome, r.GraphRequests, r.ReadMillis, r.ApplyMillis)
+	return err
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// listing opens the configuration and store for a read-only command.
+func (e *env) listing(f *commandFlags, args []string) (*store.DB, string, error) {
+	if err := f.parse(args); err != nil {
+		return nil, "", err
+	}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return nil, "", err
+	}
+	tenant := ""
+	if f.Lookup("tenant") != nil {
+		if tenant, err = oneTenant(cfg, f.tenant); err != nil {
+			return nil, "", err
+		}
+	}
+	db, err := e.openStore(cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	return db, tenant, nil
+}
+
+func (e *env) usersList(args []string) error {
+	f := newFlags("users list", true)
+	status := f.String("status", "", "only users with this status")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if *status != "" && !sync.Status(*status).Valid() {
+		return usagef("users list: unknown status %q (staged, invited, active, archived, purged)", *status)
+	}
+	db, tenant, err := e.listing(f, nil)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	users, err := db.Users(e.ctx, tenant, sync.Status(*status))
+	if err != nil {
+		return err
+	}
+	if f.json {
+		return writeJSON(e.stdout, nonNil(users))
+	}
+	return printUsers(e.stdout, users)
+}
+
+func (e *env) groupsList(args []string) error {
+	f := newFlags("groups list", true)
+	db, tenant, err := e.listing(f, args)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	groups, err := db.Groups(e.ctx, tenant)
+	if err != nil {
+		return err
+	}
+	if f.json {
+		return writeJSON(e.stdout, nonNil(groups))
+	}
+	return printGroups(e.stdout, groups)
+}
+
+func (e *env) runsList(args []string) error {
+	f := newFlags("runs list", true)
+	limit := f.Int("limit", 20, "how many runs")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return err
+	}
+	db, err := e.openStore(cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	runs, err := db.Runs(e.ctx, f.tenant, *limit)
+	if err != nil {
+		return err
+	}
+	if f.json {
+		return writeJSON(e.stdout, nonNil(runs))
+	}
+	return printRuns(e.stdout, runs)
+}
+
+func (e *env) runsShow(args []string) error {
+	f := newFlags("runs show", false)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if f.NArg() != 1 {
+		return usagef("runs show: give one run id")
+	}
+	id, err := strconv.ParseInt(f.Arg(0), 10, 64)
+	if err != nil || id <= 0 {
+		return usagef("runs show: %q is not a run id", f.Arg(0))
+	}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return err
+	}
+	db, err := e.openStore(cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	run, log, err := db.Run(e.ctx, id)
+	if err != nil {
+		return err
+	}
+	if f.json {
+		return writeJSON(e.stdout, struct {
+			Run     *sync.Run       `json:"run"`
+			Changes []sync.LogEntry `json:"changes"`
+		}{run, nonNil(log)})
+	}
+	return printRun(e.stdout, run, log)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func joinOr(s []string, empty string) string {
+	if len(s) == 0 {
+		return empty
+	}
+	return strings.Join(s, ",")
+}
