@@ -149,3 +149,32 @@ func (s *DB) Events(ctx context.Context, tenantID string, after int64, limit int
 	}
 	return evs, rows.Err()
 }
+
+// PurgeUser erases a user's personal data (L5), keeping a tombstone with its
+// ids and times; its memberships and paths go. ENOTFOUND if there is no such
+// live user. A purged user that comes back into scope is created anew.
+func (s *DB) PurgeUser(ctx context.Context, tenantID string, id int64) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: purge: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	res, err := tx.ExecContext(ctx, `UPDATE users SET status = 'purged', purged_at = now(), updated_at = now(),
+		user_principal_name = '', mail = '', email = '', email_key = NULL, display_name = '', given_name = '', surname = '',
+		archive_reason = '' WHERE tenant_id = $1 AND id = $2 AND status <> 'purged'`, tenantID, id)
+	if err != nil {
+		return fmt.Errorf("store: purge user %d: %w", id, translate(err))
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return sync.Errorf(sync.ENOTFOUND, "store: no live user %d in tenant %s", id, tenantID)
+	}
+	for _, q := range []string{`DELETE FROM memberships WHERE user_id = $1`, `DELETE FROM user_paths WHERE user_id = $1`} {
+		if _, err := tx.ExecContext(ctx, q, id); err != nil {
+			return fmt.Errorf("store: purge user %d: %w", id, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO events (tenant_id, type, data) VALUES ($1, 'user.purged', jsonb_build_object('userId', $2::bigint))`, tenantID, id); err != nil {
+		return fmt.Errorf("store: purge user %d: %w", id, err)
+	}
+	return tx.Commit()
+}
