@@ -222,8 +222,8 @@ func (t *pgTx) Apply(ctx context.Context, run *sync.Run, plan *sync.Plan, events
 
 type userCols struct {
 	id, entra, origin, upn, mail, email, key, display, given, surname, status, prev, archivedAt, reason []string
-	ids                                                                                                  []int64
-	enabled                                                                                              []bool
+	ids                                                                                                 []int64
+	enabled                                                                                             []bool
 }
 
 func (c *userCols) add(id int64, u *sync.User) {
