@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Action is what a Change does.
@@ -218,11 +219,13 @@ func (d *differ) user(id string) {
 		return
 	}
 	email := eu.Email(d.settings.EmailSource)
-	if seen && email == "" {
-		d.plan.Skipped = append(d.plan.Skipped, Skip{Kind: SkipUser, ID: id, Name: eu.DisplayName,
-			Reason: "user has neither mail nor userPrincipalName; left unchanged"})
-		d.keep(local)
-		return
+	if seen {
+		if problem := invalidUser(eu, email); problem != "" {
+			d.plan.Skipped = append(d.plan.Skipped, Skip{Kind: SkipUser, ID: id, Name: clipName(eu.UserPrincipalName),
+				Reason: problem + "; left unchanged"})
+			d.keep(local)
+			return
+		}
 	}
 	inScope := seen && eu.AccountEnabled && len(paths) > 0 // S1
 	if local == nil {
@@ -493,6 +496,36 @@ func (d *differ) userName(id string) string {
 }
 
 // ---- helpers ---------------------------------------------------------------
+
+// MaxAttributeLength bounds every Entra attribute entrasync stores; Entra's own
+// limits are far lower (256 for displayName, 113 for a UPN).
+const MaxAttributeLength = 1024
+
+// invalidUser returns why a user read from Graph cannot be provisioned, or "".
+func invalidUser(eu EntraUser, email string) string {
+	if email == "" {
+		return "user has neither mail nor userPrincipalName"
+	}
+	for _, f := range []struct{ name, v string }{{"userPrincipalName", eu.UserPrincipalName}, {"mail", eu.Mail},
+		{"displayName", eu.DisplayName}, {"givenName", eu.GivenName}, {"surname", eu.Surname}} {
+		switch {
+		case len(f.v) > MaxAttributeLength:
+			return fmt.Sprintf("%s is %d bytes long (limit %d)", f.name, len(f.v), MaxAttributeLength)
+		case !utf8.ValidString(f.v):
+			return f.name + " is not valid UTF-8"
+		case strings.ContainsRune(f.v, 0):
+			return f.name + " contains a NUL character"
+		}
+	}
+	return ""
+}
+
+func clipName(s string) string {
+	if len(s) > 80 || !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+		return strings.ToValidUTF8(strings.ReplaceAll(s[:min(len(s), 80)], "\x00", ""), "?")
+	}
+	return s
+}
 
 func copyEntraAttrs(u *User, eu EntraUser, email string) {
 	u.UserPrincipalName, u.Mail, u.Email = eu.UserPrincipalName, eu.Mail, email

@@ -685,3 +685,24 @@ func TestGraphRequestsAreCounted(t *testing.T) {
 		t.Fatalf("run counted %d Graph requests, server saw %d, want 5", got, want)
 	}
 }
+
+func TestBadInput_OddUsersAreSkippedTheRestApplies(t *testing.T) {
+	t.Parallel()
+	tn := baseTenant()
+	tn.Users[0].DisplayName = "nul\x00byte"                  // user 1
+	tn.Users[1].DisplayName = strings.Repeat("é", 3000)      // user 2: 6000 bytes
+	tn.Users[4].UserPrincipalName, tn.Users[4].Mail = "", "" // user 5: neither mail nor UPN
+	tn.Users[2].DisplayName = "Zoë 👩‍💻 ' \" ; DROP TABLE users; --"
+	tn.Assignments = append(tn.Assignments, graphtest.Assignment{PrincipalID: gid(5)})
+	h := MustHarness(t, tn, nil)
+	res := h.cycle(t)
+	for n, why := range map[int]string{1: "NUL", 2: "bytes long", 5: "neither mail nor userPrincipalName"} {
+		if s := skipped(res.Plan, sync.SkipUser, gid(n)); s == nil || !strings.Contains(s.Reason, why) {
+			t.Errorf("user %d not skipped with %q: %+v", n, why, res.Plan.Skipped)
+		}
+	}
+	us := h.users(t)
+	if len(us) != 1 || us[gid(3)].DisplayName != tn.Users[2].DisplayName {
+		t.Fatalf("users = %+v, want user 3 only, its name stored exactly", us)
+	}
+}
