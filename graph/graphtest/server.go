@@ -1,0 +1,434 @@
+package graphtest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Server is a running simulated tenant. It serves Microsoft Graph v1.0 under
+// /v1.0 and the identity platform endpoints for the tenant under
+// /{tenantId}/..., over HTTPS with a self-signed certificate that Client and
+// CertPool trust. All methods are safe for concurrent use.
+type Server struct {
+	srv       *httptest.Server
+	latency   time.Duration
+	closed    chan struct{}
+	closeOnce sync.Once
+	started   time.Time
+
+	mu        sync.RWMutex // guards tenant, idx and created
+	tenant    *Tenant
+	idx       index
+	created   map[string]time.Time // assignment id -> createdDateTime
+	tokMu     sync.Mutex
+	tokens    map[string]time.Time // access token -> expiry
+	cntMu     sync.Mutex
+	counts    map[string]int
+	graphReqs int
+	faultMu   sync.Mutex
+	faults    []*faultState
+}
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithLatency makes the server sleep d before answering each Graph, token or
+// discovery HTTP request (once per $batch, not per item). The sleep ends early
+// when the request's context is cancelled or the server is closed.
+func WithLatency(d time.Duration) Option {
+	return func(s *Server) { s.latency = d }
+}
+
+// NewServer starts an HTTPS server (httptest, HTTP/2 enabled) serving a clone
+// of t; later changes to t do not affect the server (use Update). A nil t
+// serves an empty tenant. NewServer does not validate t: objects referenced
+// but missing (dangling members or assignments) are simply not listed. Use
+// Tenant.Validate to check a tenant built in Go. Close the server with Close.
+func NewServer(t *Tenant, opts ...Option) *Server {
+	if t == nil {
+		t = &Tenant{}
+	}
+	s := &Server{
+		closed:  make(chan struct{}),
+		started: time.Now().UTC().Truncate(time.Second),
+		tenant:  t.Clone(),
+		created: map[string]time.Time{},
+		tokens:  map[string]time.Time{},
+		counts:  map[string]int{},
+	}
+	for _, o := range opts {
+		if o != nil {
+			o(s)
+		}
+	}
+	s.reindex()
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
+	s.srv.EnableHTTP2 = true
+	// Clients that do not trust the certificate make the server log TLS
+	// handshake errors; they are noise in test output.
+	s.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	s.srv.StartTLS()
+	return s
+}
+
+// URL returns the server's base URL, https://127.0.0.1:PORT.
+func (s *Server) URL() string { return s.srv.URL }
+
+// GraphEndpoint returns the Graph base URL (same as URL). The API is served
+// under GraphEndpoint()+"/v1.0" and tokens are issued for the scope
+// GraphEndpoint()+"/.default".
+func (s *Server) GraphEndpoint() string { return s.srv.URL }
+
+// LoginEndpoint returns the authority host (same as URL), to be used as
+// cloud.Configuration.ActiveDirectoryAuthorityHost. The authority of the
+// tenant is LoginEndpoint()+"/"+TenantID.
+func (s *Server) LoginEndpoint() string { return s.srv.URL }
+
+// Client returns an http.Client that trusts the server's certificate. It
+// implements azcore's policy.Transporter, so it can be used as
+// azcore.ClientOptions.Transport.
+func (s *Server) Client() *http.Client { return s.srv.Client() }
+
+// CertPool returns a pool holding the server's certificate.
+func (s *Server) CertPool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(s.srv.Certificate())
+	return p
+}
+
+// Close stops the server. Requests sleeping because of WithLatency are
+// abandoned; Close waits for the others to finish.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		s.srv.Close()
+	})
+}
+
+// Update calls fn with the served tenant under the server's write lock, so
+// requests see either the state before or after fn. fn may change anything
+// (assign, unassign, add or remove members, rename, disable, change e-mail,
+// delete...); it must not keep t after returning. Assignments added without an
+// id or appRoleId get generated ones. Update does not validate the result.
+func (s *Server) Update(fn func(t *Tenant)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer s.reindexLocked()
+	fn(s.tenant)
+}
+
+// Tenant returns a deep copy of the current state of the served tenant.
+func (s *Server) Tenant() *Tenant {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.tenant.Clone()
+}
+
+// Assign assigns principalID (a user, group or service principal) to the
+// Application with the default app role. It does nothing when that assignment
+// already exists.
+func (s *Server) Assign(principalID string) {
+	s.Update(func(t *Tenant) {
+		for _, a := range t.Assignments {
+			if strings.EqualFold(a.PrincipalID, principalID) && (a.AppRoleID == "" || a.AppRoleID == DefaultAppRoleID) {
+				return
+			}
+		}
+		t.Assignments = append(t.Assignments, Assignment{PrincipalID: principalID})
+	})
+}
+
+// Unassign removes every assignment of principalID to the Application.
+func (s *Server) Unassign(principalID string) {
+	s.Update(func(t *Tenant) {
+		t.Assignments = slices.DeleteFunc(t.Assignments, func(a Assignment) bool {
+			return strings.EqualFold(a.PrincipalID, principalID)
+		})
+	})
+}
+
+// AddMember makes memberID a direct member of groupID. It does nothing when
+// the group does not exist or memberID is already a member.
+func (s *Server) AddMember(groupID, memberID string) {
+	s.Update(func(t *Tenant) {
+		for i := range t.Groups {
+			g := &t.Groups[i]
+			if !strings.EqualFold(g.ID, groupID) {
+				continue
+			}
+			if !slices.ContainsFunc(g.Members, func(m string) bool { return strings.EqualFold(m, memberID) }) {
+				g.Members = append(g.Members, memberID)
+			}
+			return
+		}
+	})
+}
+
+// RemoveMember removes memberID from the direct members of groupID.
+func (s *Server) RemoveMember(groupID, memberID string) {
+	s.Update(func(t *Tenant) {
+		for i := range t.Groups {
+			if strings.EqualFold(t.Groups[i].ID, groupID) {
+				t.Groups[i].Members = removeID(t.Groups[i].Members, memberID)
+			}
+		}
+	})
+}
+
+// SetUser adds u, or replaces the user with the same id.
+func (s *Server) SetUser(u User) {
+	s.Update(func(t *Tenant) {
+		for i := range t.Users {
+			if strings.EqualFold(t.Users[i].ID, u.ID) {
+				t.Users[i] = u
+				return
+			}
+		}
+		t.Users = append(t.Users, u)
+	})
+}
+
+// SetGroup adds g, or replaces the group with the same id (members included).
+func (s *Server) SetGroup(g Group) {
+	g.GroupTypes = slices.Clone(g.GroupTypes)
+	g.Members = slices.Clone(g.Members)
+	s.Update(func(t *Tenant) {
+		for i := range t.Groups {
+			if strings.EqualFold(t.Groups[i].ID, g.ID) {
+				t.Groups[i] = g
+				return
+			}
+		}
+		t.Groups = append(t.Groups, g)
+	})
+}
+
+// DeleteUser deletes the user with id, its assignments and its group
+// memberships, as Entra does.
+func (s *Server) DeleteUser(id string) {
+	s.Update(func(t *Tenant) {
+		t.Users = slices.DeleteFunc(t.Users, func(u User) bool { return strings.EqualFold(u.ID, id) })
+		deleteReferences(t, id)
+	})
+}
+
+// DeleteGroup deletes the group with id, its assignments and its memberships
+// in other groups, as Entra does.
+func (s *Server) DeleteGroup(id string) {
+	s.Update(func(t *Tenant) {
+		t.Groups = slices.DeleteFunc(t.Groups, func(g Group) bool { return strings.EqualFold(g.ID, id) })
+		deleteReferences(t, id)
+	})
+}
+
+func deleteReferences(t *Tenant, id string) {
+	t.Assignments = slices.DeleteFunc(t.Assignments, func(a Assignment) bool {
+		return strings.EqualFold(a.PrincipalID, id)
+	})
+	for i := range t.Groups {
+		t.Groups[i].Members = removeID(t.Groups[i].Members, id)
+	}
+}
+
+func removeID(ids []string, id string) []string {
+	return slices.DeleteFunc(ids, func(m string) bool { return strings.EqualFold(m, id) })
+}
+
+// RevokeTokens invalidates every access token issued so far; later Graph
+// requests carrying them get 401 InvalidAuthenticationToken.
+func (s *Server) RevokeTokens() {
+	s.tokMu.Lock()
+	defer s.tokMu.Unlock()
+	clear(s.tokens)
+}
+
+// Requests returns the number of requests per normalized endpoint, such as
+// "GET /v1.0/servicePrincipals/{id}/appRoleAssignedTo",
+// "GET /v1.0/servicePrincipals(appId='{appId}')", "GET /v1.0/groups/{id}",
+// "GET /v1.0/groups/{id}/members", "GET /v1.0/users/{id}", "GET /v1.0/users",
+// "POST /v1.0/$batch", "POST /token" or
+// "GET /{tenant}/v2.0/.well-known/openid-configuration". Every HTTP request
+// counts once; every item of a $batch counts once more under its own endpoint.
+// Paths that match no endpoint are counted under their literal path.
+func (s *Server) Requests() map[string]int {
+	s.cntMu.Lock()
+	defer s.cntMu.Unlock()
+	m := make(map[string]int, len(s.counts))
+	for k, v := range s.counts {
+		m[k] = v
+	}
+	return m
+}
+
+// GraphRequests returns the number of HTTP requests made to /v1.0 (items of a
+// $batch are not HTTP requests; token and discovery requests are not Graph).
+func (s *Server) GraphRequests() int {
+	s.cntMu.Lock()
+	defer s.cntMu.Unlock()
+	return s.graphReqs
+}
+
+// ResetCounts sets all request counts to zero.
+func (s *Server) ResetCounts() {
+	s.cntMu.Lock()
+	defer s.cntMu.Unlock()
+	clear(s.counts)
+	s.graphReqs = 0
+}
+
+func (s *Server) count(key string, graphHTTP bool) {
+	s.cntMu.Lock()
+	defer s.cntMu.Unlock()
+	s.counts[key]++
+	if graphHTTP {
+		s.graphReqs++
+	}
+}
+
+// sleep waits for the configured latency. It returns false when the request
+// was cancelled or the server closed meanwhile.
+func (s *Server) sleep(ctx context.Context) bool {
+	if s.latency <= 0 {
+		return true
+	}
+	t := time.NewTimer(s.latency)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-s.closed:
+		return false
+	}
+}
+
+// abandon ends a request whose latency sleep was interrupted: nothing is sent
+// to a client that went away; a closing server answers 503.
+func (s *Server) abandon(w http.ResponseWriter) {
+	select {
+	case <-s.closed:
+		w.Header().Set("Connection", "close")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	default:
+	}
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.EscapedPath()
+	if p == "/v1.0" || strings.HasPrefix(p, "/v1.0/") {
+		s.serveGraph(w, r, strings.TrimPrefix(p, "/v1.0"))
+		return
+	}
+	s.serveIdentity(w, r, p)
+}
+
+// kinds of directory objects.
+const (
+	kindUser = iota + 1
+	kindGroup
+	kindSP  // an entry of Tenant.ServicePrincipals
+	kindApp // Tenant.Application
+)
+
+type ref struct {
+	kind int
+	i    int
+}
+
+// index maps lower-cased ids, user principal names and appIds to objects.
+type index struct {
+	byID    map[string]ref
+	byUPN   map[string]int
+	byAppID map[string]ref
+}
+
+func (s *Server) reindex() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reindexLocked()
+}
+
+func (s *Server) reindexLocked() {
+	t := s.tenant
+	t.normalize()
+	for _, a := range t.Assignments {
+		if _, ok := s.created[a.ID]; !ok {
+			s.created[a.ID] = time.Now().UTC().Truncate(time.Second)
+		}
+	}
+	idx := index{
+		byID:    make(map[string]ref, len(t.Users)+len(t.Groups)+len(t.ServicePrincipals)+1),
+		byUPN:   make(map[string]int, len(t.Users)),
+		byAppID: make(map[string]ref, len(t.ServicePrincipals)+1),
+	}
+	add := func(m map[string]ref, k string, r ref) {
+		if k == "" {
+			return
+		}
+		k = strings.ToLower(k)
+		if _, ok := m[k]; !ok {
+			m[k] = r
+		}
+	}
+	add(idx.byID, t.Application.ID, ref{kind: kindApp})
+	add(idx.byAppID, t.Application.AppID, ref{kind: kindApp})
+	for i, u := range t.Users {
+		add(idx.byID, u.ID, ref{kindUser, i})
+		if k := strings.ToLower(u.UserPrincipalName); k != "" {
+			if _, ok := idx.byUPN[k]; !ok {
+				idx.byUPN[k] = i
+			}
+		}
+	}
+	for i, g := range t.Groups {
+		add(idx.byID, g.ID, ref{kindGroup, i})
+	}
+	for i, sp := range t.ServicePrincipals {
+		add(idx.byID, sp.ID, ref{kindSP, i})
+		add(idx.byAppID, sp.AppID, ref{kindSP, i})
+	}
+	s.idx = idx
+}
+
+// lookup finds a directory object by id. Callers hold s.mu.
+func (s *Server) lookup(id string) (ref, bool) {
+	r, ok := s.idx.byID[strings.ToLower(id)]
+	return r, ok
+}
+
+// sp returns the service principal r refers to. Callers hold s.mu.
+func (s *Server) sp(r ref) *ServicePrincipal {
+	if r.kind == kindApp {
+		return &s.tenant.Application
+	}
+	return &s.tenant.ServicePrincipals[r.i]
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return b
+}
+
+func newAssignmentID() string {
+	return base64.RawURLEncoding.EncodeToString(randomBytes(32))
+}
+
+func newUUID() string {
+	b := randomBytes(16)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
