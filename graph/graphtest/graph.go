@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -280,6 +281,11 @@ func (s *Server) route(g *greq) *route {
 			pattern, rt = "/users", route{listing: true, handler: s.listUsers}
 		case 2:
 			pattern, rt = "/users/{id}", route{id: segs[1], handler: s.getUser}
+		case 3:
+			if !strings.EqualFold(segs[2], "memberOf") {
+				return unknown(segs[2])
+			}
+			pattern, rt = "/users/{id}/memberOf", route{id: segs[1], listing: true, handler: s.listMemberOf}
 		default:
 			return unknown(segs[2])
 		}
@@ -605,6 +611,37 @@ func (s *Server) listMembers(g *greq, rt *route) *gresp {
 	}
 	return s.listing(g, rt, ctx, sel, len(members), func(i int) object {
 		return s.directoryObject(members[i], sel)
+	})
+}
+
+// listMemberOf lists the groups a user is a direct member of (not
+// transitive), in tenant order.
+func (s *Server) listMemberOf(g *greq, rt *route) *gresp {
+	sel, errResp := s.selection(g, "microsoft.graph.directoryObject", groupProps)
+	if errResp != nil {
+		return errResp
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	r, ok := s.lookup(rt.id)
+	if !ok || r.kind != kindUser {
+		return s.notFound(g, rt.id)
+	}
+	uid := s.tenant.Users[r.i].ID
+	var groups []ref
+	for _, grp := range s.tenant.Groups {
+		if slices.Contains(grp.Members, uid) {
+			if gr, ok := s.lookup(grp.ID); ok {
+				groups = append(groups, gr)
+			}
+		}
+	}
+	ctx := s.URL() + "/v1.0/$metadata#directoryObjects"
+	if sel != nil {
+		ctx += "(" + strings.Join(sel, ",") + ")"
+	}
+	return s.listing(g, rt, ctx, sel, len(groups), func(i int) object {
+		return s.directoryObject(groups[i], sel)
 	})
 }
 
