@@ -1,0 +1,104 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/entrasync/entrasync/sync"
+)
+
+var _ sync.Leaser = (*DB)(nil)
+
+// ClaimTenant takes tenantID's cycle lease for holder until ttl from the
+// database's clock. With dueOnly it succeeds only when the tenant's next
+// scheduled cycle is due. It returns false when another holder's lease is
+// live (or, with dueOnly, when nothing is due). The clock is PostgreSQL's, so
+// processes on several hosts agree.
+func (s *DB) ClaimTenant(ctx context.Context, tenantID, holder string, ttl time.Duration, dueOnly bool) (bool, error) {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO tenant_schedule (tenant_id) SELECT id FROM tenants WHERE id = $1
+		ON CONFLICT (tenant_id) DO NOTHING`, tenantID); err != nil {
+		return false, fmt.Errorf("store: schedule of %s: %w", tenantID, translate(err))
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE tenant_schedule SET lease_holder = $2,
+		lease_until = now() + $3 * interval '1 millisecond', updated_at = now()
+		WHERE tenant_id = $1 AND (lease_until IS NULL OR lease_until < now())
+		AND (NOT $4 OR next_due_at <= now())`, tenantID, holder, ttl.Milliseconds(), dueOnly)
+	if err != nil {
+		return false, fmt.Errorf("store: claim %s: %w", tenantID, translate(err))
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// RenewLease extends holder's lease; false when holder no longer holds it.
+func (s *DB) RenewLease(ctx context.Context, tenantID, holder string, ttl time.Duration) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE tenant_schedule SET lease_until = now() + $3 * interval '1 millisecond'
+		WHERE tenant_id = $1 AND lease_holder = $2 AND lease_until >= now()`, tenantID, holder, ttl.Milliseconds())
+	if err != nil {
+		return false, fmt.Errorf("store: renew lease of %s: %w", tenantID, translate(err))
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// ReleaseTenant ends holder's lease. A positive after schedules the tenant's
+// next cycle that long from now (database clock); zero leaves it unchanged.
+func (s *DB) ReleaseTenant(ctx context.Context, tenantID, holder string, after time.Duration) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE tenant_schedule SET lease_holder = '', lease_until = NULL, updated_at = now(),
+		next_due_at = CASE WHEN $3 > 0 THEN now() + $3 * interval '1 millisecond' ELSE next_due_at END
+		WHERE tenant_id = $1 AND lease_holder = $2`, tenantID, holder, after.Milliseconds())
+	if err != nil {
+		return fmt.Errorf("store: release %s: %w", tenantID, translate(err))
+	}
+	return nil
+}
+
+// Schedule returns when tenantID's next cycle is due and who holds its lease.
+func (s *DB) Schedule(ctx context.Context, tenantID string) (sync.Schedule, error) {
+	var sc sync.Schedule
+	var until sql.NullTime
+	err := s.db.QueryRowxContext(ctx, `SELECT next_due_at, lease_holder, lease_until FROM tenant_schedule WHERE tenant_id = $1`, tenantID).
+		Scan(&sc.NextDue, &sc.LeaseHolder, &until)
+	if errors.Is(err, sql.ErrNoRows) {
+		return sc, fmt.Errorf("store: schedule of %q: %w", tenantID, sync.ErrTenantNotFound)
+	}
+	if err != nil {
+		return sc, fmt.Errorf("store: schedule of %s: %w", tenantID, err)
+	}
+	sc.NextDue = sc.NextDue.UTC()
+	if until.Valid {
+		t := until.Time.UTC()
+		sc.LeaseUntil = &t
+	}
+	return sc, nil
+}
+
+// RotateAPIToken stores the hash of a new admin API token and revokes every
+// other one, in one transaction: the old token stops working at once.
+func (s *DB) RotateAPIToken(ctx context.Context, hash string) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: rotate token: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = now() WHERE revoked_at IS NULL`); err != nil {
+		return fmt.Errorf("store: revoke tokens: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (token_hash) VALUES ($1)`, hash); err != nil {
+		return fmt.Errorf("store: store token: %w", translate(err))
+	}
+	return tx.Commit()
+}
+
+// APITokenValid reports whether hash is the hash of a live admin API token.
+func (s *DB) APITokenValid(ctx context.Context, hash string) (bool, error) {
+	var ok bool
+	err := s.db.GetContext(ctx, &ok, `SELECT EXISTS (SELECT 1 FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL)`, hash)
+	if err != nil {
+		return false, fmt.Errorf("store: check token: %w", err)
+	}
+	return ok, nil
+}

@@ -1,0 +1,294 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	gosync "sync"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// Leaser is the directory's record of each tenant's schedule and cycle lease.
+// Several processes sharing one database agree through it on who runs a
+// tenant's cycle (C1, C5). Times come from the database's clock.
+type Leaser interface {
+	// ClaimTenant takes the tenant's lease for holder for ttl. With dueOnly,
+	// only when its next scheduled cycle is due. False when someone holds it.
+	ClaimTenant(ctx context.Context, tenantID, holder string, ttl time.Duration, dueOnly bool) (bool, error)
+	// RenewLease extends holder's lease; false when holder lost it.
+	RenewLease(ctx context.Context, tenantID, holder string, ttl time.Duration) (bool, error)
+	// ReleaseTenant ends holder's lease; a positive after schedules the next
+	// cycle that long from now.
+	ReleaseTenant(ctx context.Context, tenantID, holder string, after time.Duration) error
+}
+
+// Schedule is a tenant's next due time and lease, for status displays.
+type Schedule struct {
+	NextDue     time.Time  `json:"nextDue"`
+	LeaseHolder string     `json:"leaseHolder,omitempty"`
+	LeaseUntil  *time.Time `json:"leaseUntil,omitempty"`
+}
+
+// ErrCycleRunning is returned when a cycle of the tenant is already running,
+// in this process or another.
+var ErrCycleRunning = &Error{Code: ECONFLICT, Message: "a cycle of this tenant is already running"}
+
+// ErrUnknownTenant is returned for a tenant the worker does not serve.
+var ErrUnknownTenant = &Error{Code: ENOTFOUND, Message: "unknown tenant"}
+
+// ParseSchedule parses a tenant's schedule: a standard five-field cron
+// expression, a descriptor such as @hourly, or "@every <duration>".
+func ParseSchedule(spec string) (cron.Schedule, error) {
+	s, err := cron.ParseStandard(spec)
+	if err != nil {
+		return nil, &Error{Code: EINVALID, Message: fmt.Sprintf("schedule %q", spec), Err: err}
+	}
+	return s, nil
+}
+
+// WorkerTenant is one tenant the worker schedules.
+type WorkerTenant struct {
+	ID       string
+	Source   Source
+	Schedule cron.Schedule
+}
+
+// Observer is told about every finished cycle (metrics).
+type Observer interface {
+	CycleFinished(tenantID, trigger string, res *Result, err error, d time.Duration)
+}
+
+// WorkerConfig tunes a Worker.
+type WorkerConfig struct {
+	// Holder names this process in leases; it must be unique per process.
+	Holder string
+	// Poll is how often due tenants are looked for (default 10s, at least 1s).
+	Poll time.Duration
+	// LeaseTTL bounds how long a dead process blocks a tenant (default 2m).
+	LeaseTTL time.Duration
+	// ShutdownGrace is how long running cycles may finish on shutdown before
+	// they are cancelled and rolled back (default 30s).
+	ShutdownGrace time.Duration
+	Observer      Observer
+}
+
+// Worker runs scheduled and on-demand cycles of many tenants, at most one at
+// a time per tenant across every process sharing the directory.
+type Worker struct {
+	syncer  *Syncer
+	leases  Leaser
+	tenants map[string]WorkerTenant
+	order   []string
+	cfg     WorkerConfig
+	logger  *slog.Logger
+
+	mu      gosync.Mutex
+	running map[string]bool
+	base    context.Context
+	cancel  context.CancelFunc
+	wg      gosync.WaitGroup
+}
+
+// NewWorker returns a Worker over the tenants.
+func NewWorker(syncer *Syncer, leases Leaser, tenants []WorkerTenant, cfg WorkerConfig, logger *slog.Logger) *Worker {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Poll < time.Second {
+		cfg.Poll = 10 * time.Second
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = 2 * time.Minute
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = 30 * time.Second
+	}
+	w := &Worker{syncer: syncer, leases: leases, tenants: map[string]WorkerTenant{}, cfg: cfg, logger: logger,
+		running: map[string]bool{}}
+	for _, t := range tenants {
+		w.tenants[t.ID] = t
+		w.order = append(w.order, t.ID)
+	}
+	w.base, w.cancel = context.WithCancel(context.Background())
+	return w
+}
+
+// Run schedules cycles until ctx ends, then stops starting new ones, lets
+// running cycles finish for ShutdownGrace, cancels (rolls back) the rest and
+// returns.
+func (w *Worker) Run(ctx context.Context) error {
+	c := cron.New()
+	c.Schedule(cron.Every(w.cfg.Poll), cron.FuncJob(w.poll))
+	c.Start()
+	w.logger.Info("worker started", "tenants", len(w.order), "poll", w.cfg.Poll.String(), "holder", w.cfg.Holder)
+	go w.poll() // do not wait a whole poll interval for the first look
+	<-ctx.Done()
+	<-c.Stop().Done()
+	done := make(chan struct{})
+	go func() { w.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(w.cfg.ShutdownGrace):
+		w.logger.Warn("shutdown grace over; cancelling running cycles")
+		w.cancel()
+		<-done
+	}
+	w.cancel()
+	w.logger.Info("worker stopped")
+	return nil
+}
+
+// poll starts a cycle for every due tenant this process can claim.
+func (w *Worker) poll() {
+	for _, id := range w.order {
+		if w.base.Err() != nil {
+			return
+		}
+		if !w.markRunning(id) {
+			continue
+		}
+		claimed, err := w.leases.ClaimTenant(w.base, id, w.cfg.Holder, w.cfg.LeaseTTL, true)
+		if err != nil || !claimed {
+			w.unmarkRunning(id)
+			if err != nil && !errors.Is(err, context.Canceled) {
+				w.logger.Error("claim tenant", LogTenant, id, "err", err)
+			}
+			continue
+		}
+		w.wg.Add(1)
+		go func(id string) {
+			defer w.wg.Done()
+			defer w.unmarkRunning(id)
+			t := w.tenants[id]
+			_, _ = w.leased(w.base, t, CycleOptions{Trigger: "schedule"}, true)
+		}(id)
+	}
+}
+
+// RunNow runs a full cycle of tenantID now (C2), unless one is already
+// running anywhere: then ErrCycleRunning. The tenant's schedule is unchanged.
+func (w *Worker) RunNow(ctx context.Context, tenantID string, opt CycleOptions) (*Result, error) {
+	var res *Result
+	err := w.WithLease(ctx, tenantID, func(ctx context.Context, src Source) error {
+		start := time.Now()
+		var err error
+		res, err = w.syncer.Cycle(ctx, tenantID, src, opt)
+		w.observe(tenantID, opt.Trigger, res, err, time.Since(start))
+		return err
+	})
+	return res, err
+}
+
+// WithLease runs fn holding tenantID's lease (ErrCycleRunning when it is
+// held), renewing it while fn runs; fn's context ends if the lease is lost.
+func (w *Worker) WithLease(ctx context.Context, tenantID string, fn func(ctx context.Context, src Source) error) error {
+	t, ok := w.tenants[tenantID]
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownTenant, tenantID)
+	}
+	if !w.markRunning(tenantID) {
+		return ErrCycleRunning
+	}
+	defer w.unmarkRunning(tenantID)
+	claimed, err := w.leases.ClaimTenant(ctx, tenantID, w.cfg.Holder, w.cfg.LeaseTTL, false)
+	if err != nil {
+		return err
+	}
+	if !claimed {
+		return ErrCycleRunning
+	}
+	return w.hold(ctx, t, 0, func(ctx context.Context) error { return fn(ctx, t.Source) })
+}
+
+// leased runs a scheduled cycle under a lease already claimed.
+func (w *Worker) leased(ctx context.Context, t WorkerTenant, opt CycleOptions, scheduled bool) (*Result, error) {
+	var res *Result
+	start := time.Now()
+	next := time.Duration(0)
+	if scheduled && t.Schedule != nil {
+		next = time.Until(t.Schedule.Next(start))
+		if next <= 0 {
+			next = time.Second
+		}
+	}
+	err := w.hold(ctx, t, next, func(ctx context.Context) error {
+		var err error
+		res, err = w.syncer.Cycle(ctx, t.ID, t.Source, opt)
+		return err
+	})
+	w.observe(t.ID, opt.Trigger, res, err, time.Since(start))
+	if err != nil && !errors.Is(err, context.Canceled) {
+		w.logger.Error("scheduled cycle failed", LogTenant, t.ID, "err", err)
+	}
+	return res, err
+}
+
+// hold runs fn while renewing the lease, then releases it.
+func (w *Worker) hold(ctx context.Context, t WorkerTenant, next time.Duration, fn func(context.Context) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := make(chan struct{})
+	var hb gosync.WaitGroup
+	hb.Add(1)
+	go func() {
+		defer hb.Done()
+		tick := time.NewTicker(w.cfg.LeaseTTL / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				ok, err := w.leases.RenewLease(ctx, t.ID, w.cfg.Holder, w.cfg.LeaseTTL)
+				if err == nil && !ok {
+					w.logger.Error("lease lost; abandoning the cycle", LogTenant, t.ID)
+					cancel(errors.New("lease lost"))
+					return
+				}
+			}
+		}
+	}()
+	err := fn(ctx)
+	close(stop)
+	hb.Wait()
+	if rerr := w.leases.ReleaseTenant(context.WithoutCancel(ctx), t.ID, w.cfg.Holder, next); rerr != nil {
+		w.logger.Error("release lease", LogTenant, t.ID, "err", rerr)
+	}
+	return err
+}
+
+func (w *Worker) observe(tenantID, trigger string, res *Result, err error, d time.Duration) {
+	if w.cfg.Observer != nil {
+		w.cfg.Observer.CycleFinished(tenantID, trigger, res, err, d)
+	}
+}
+
+func (w *Worker) markRunning(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.running[id] {
+		return false
+	}
+	w.running[id] = true
+	return true
+}
+
+func (w *Worker) unmarkRunning(id string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.running, id)
+}
+
+// Tenants returns the ids of the tenants the worker serves, in order.
+func (w *Worker) Tenants() []string { return append([]string(nil), w.order...) }
+
+// Tenant returns one served tenant.
+func (w *Worker) Tenant(id string) (WorkerTenant, bool) {
+	t, ok := w.tenants[id]
+	return t, ok
+}
