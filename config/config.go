@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 )
 
@@ -64,7 +65,20 @@ type Config struct {
 	Database Secret   `yaml:"database"`
 	Log      Log      `yaml:"log"`
 	Graph    Graph    `yaml:"graph"`
+	Worker   Worker   `yaml:"worker"`
 	Tenants  []Tenant `yaml:"tenants"`
+}
+
+// Worker configures `entrasync run`. Env: ENTRASYNC_LISTEN.
+type Worker struct {
+	// Listen is the admin API, /metrics, /healthz and /readyz address.
+	Listen string `yaml:"listen"`
+	// Poll is how often each process looks for due tenants.
+	Poll time.Duration `yaml:"poll"`
+	// LeaseTTL bounds how long a dead process blocks a tenant.
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
+	// ShutdownGrace is how long a running cycle may finish on SIGTERM.
+	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
 }
 
 // Log configures logging. Env: ENTRASYNC_LOG_FORMAT, ENTRASYNC_LOG_LEVEL.
@@ -119,8 +133,9 @@ func (t *Tenant) SecretEnv() string {
 // Default returns a configuration with every default set and no tenants.
 func Default() *Config {
 	return &Config{
-		Log:   Log{Format: "text", Level: "info"},
-		Graph: Graph{Cloud: "public", Concurrency: 4, MaxRetries: 5, RetryDelay: 2 * time.Second},
+		Log:    Log{Format: "text", Level: "info"},
+		Graph:  Graph{Cloud: "public", Concurrency: 4, MaxRetries: 5, RetryDelay: 2 * time.Second},
+		Worker: Worker{Listen: "127.0.0.1:8080", Poll: 10 * time.Second, LeaseTTL: 2 * time.Minute, ShutdownGrace: 30 * time.Second},
 	}
 }
 
@@ -150,6 +165,9 @@ func Parse(r io.Reader, getenv func(string) string) (*Config, error) {
 	}
 	if v := getenv("ENTRASYNC_LOG_LEVEL"); v != "" {
 		c.Log.Level = v
+	}
+	if v := getenv("ENTRASYNC_LISTEN"); v != "" {
+		c.Worker.Listen = v
 	}
 	for i := range c.Tenants {
 		t := &c.Tenants[i]
@@ -238,6 +256,16 @@ func (c *Config) Validate() error {
 	if c.Graph.MaxRetries < 0 || c.Graph.MaxRetries > 10 {
 		return &FieldError{"graph.max_retries", "must be between 0 and 10"}
 	}
+	switch {
+	case c.Worker.Listen == "" || !strings.Contains(c.Worker.Listen, ":"):
+		return &FieldError{"worker.listen", fmt.Sprintf("%q is not host:port", c.Worker.Listen)}
+	case c.Worker.Poll < time.Second:
+		return &FieldError{"worker.poll", "must be at least 1s"}
+	case c.Worker.LeaseTTL < 10*time.Second:
+		return &FieldError{"worker.lease_ttl", "must be at least 10s"}
+	case c.Worker.ShutdownGrace < 0:
+		return &FieldError{"worker.shutdown_grace", "must not be negative"}
+	}
 	seen := map[string]bool{}
 	for i := range c.Tenants {
 		if err := c.Tenants[i].validate(fmt.Sprintf("tenants[%d]", i)); err != nil {
@@ -288,6 +316,9 @@ func (t *Tenant) validate(p string) error {
 		if err != nil || u.Scheme != "https" || u.Host == "" {
 			return &FieldError{p + "." + f.name, fmt.Sprintf("%q must be an https URL", f.v)}
 		}
+	}
+	if _, err := cron.ParseStandard(t.Schedule); err != nil {
+		return &FieldError{p + ".schedule", fmt.Sprintf("%q: %v", t.Schedule, err)}
 	}
 	if d, ok := strings.CutPrefix(t.Schedule, "@every "); ok {
 		if dur, err := time.ParseDuration(d); err != nil || dur < time.Minute {

@@ -90,6 +90,8 @@ func TestValidateNamesField(t *testing.T) {
 		{"bad email source", good + "    email_source: phone\n", "tenants[0].email_source", secret},
 		{"bad cloud", good + "    cloud: mars\n", "tenants[0].cloud", secret},
 		{"bad schedule", good + "    schedule: \"@every 5s\"\n", "tenants[0].schedule", secret},
+		{"bad cron", good + "    schedule: \"61 * * * *\"\n", "tenants[0].schedule", secret},
+		{"bad listen", good + "worker:\n  listen: nowhere\n", "worker.listen", secret},
 		{"http endpoint", good + "    graph_endpoint: http://graph.example\n", "tenants[0].graph_endpoint", secret},
 		{"bad database", strings.Replace(good, "postgres://u:pw@db/entrasync", "mysql://x", 1), "database", secret},
 		{"bad log format", good + "log:\n  format: xml\n", "log.format", secret},

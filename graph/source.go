@@ -10,7 +10,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sort"
+	"strconv"
+	"strings"
 	gosync "sync"
 	"sync/atomic"
 	"time"
@@ -71,6 +74,10 @@ type Config struct {
 	RetryDelay time.Duration
 	// Credential overrides the client-secret credential (managed identity etc.).
 	Credential azcore.TokenCredential
+	// Observe, when set, is told about every HTTP response from Graph: the
+	// endpoint with ids replaced by {id}, the status (0 for a transport
+	// error) and, on 429/503, the Retry-After it asked for (metrics).
+	Observe func(endpoint string, status int, retryAfter time.Duration)
 }
 
 // Source reads one tenant's application from Graph. It is safe for
@@ -159,7 +166,7 @@ func New(cfg Config, logger *slog.Logger) (*Source, error) {
 		}
 	}
 	httpClient := &http.Client{
-		Transport: khttp.NewCustomTransportWithParentTransport(&countingTransport{base: cfg.Transport}, mw...),
+		Transport: khttp.NewCustomTransportWithParentTransport(&countingTransport{base: cfg.Transport, observe: cfg.Observe}, mw...),
 		Timeout:   100 * time.Second,
 	}
 	adapter, err := msgraph.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, nil, nil, httpClient)
@@ -503,11 +510,47 @@ type requestCounter struct{ n atomic.Int64 }
 
 // countingTransport sits below the SDK's middleware, so it sees every HTTP
 // request, retries included.
-type countingTransport struct{ base http.RoundTripper }
+type countingTransport struct {
+	base    http.RoundTripper
+	observe func(endpoint string, status int, retryAfter time.Duration)
+}
 
 func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if c, ok := req.Context().Value(counterKey{}).(*requestCounter); ok {
 		c.n.Add(1)
 	}
-	return t.base.RoundTrip(req)
+	resp, err := t.base.RoundTrip(req)
+	if t.observe != nil && strings.Contains(req.URL.Path, "/v1.0/") {
+		status, wait := 0, time.Duration(0)
+		if resp != nil {
+			status = resp.StatusCode
+			if secs, perr := strconv.ParseFloat(resp.Header.Get("Retry-After"), 64); perr == nil && (status == 429 || status == 503) {
+				wait = time.Duration(secs * float64(time.Second))
+			}
+		}
+		t.observe(req.Method+" "+Endpoint(req.URL.Path), status, wait)
+	}
+	return resp, err
+}
+
+var idSegment = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$|@|\(`)
+
+// Endpoint normalises a Graph URL path for metrics: object ids, UPNs and
+// alternate keys become {id}, so label values stay few.
+func Endpoint(path string) string {
+	_, rest, ok := strings.Cut(path, "/v1.0/")
+	if !ok {
+		return path
+	}
+	segs := strings.Split(rest, "/")
+	for i, s := range segs {
+		if idSegment.MatchString(s) {
+			if j := strings.Index(s, "("); j > 0 {
+				segs[i] = s[:j] + "({id})"
+			} else {
+				segs[i] = "{id}"
+			}
+		}
+	}
+	return "/" + strings.Join(segs, "/")
 }
