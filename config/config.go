@@ -95,6 +95,9 @@ type Graph struct {
 	Concurrency   int           `yaml:"concurrency"`    // parallel reads per tenant
 	MaxRetries    int           `yaml:"max_retries"`    // per throttled request
 	RetryDelay    time.Duration `yaml:"retry_delay"`    // back-off without Retry-After
+	// CAFile is a PEM file of extra root certificates to trust for Graph and
+	// login (a TLS-inspecting proxy, a test tenant).
+	CAFile string `yaml:"ca_file"`
 }
 
 // Tenant is one organisation's connection.

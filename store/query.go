@@ -178,3 +178,6 @@ func (s *DB) PurgeUser(ctx context.Context, tenantID string, id int64) error {
 	}
 	return tx.Commit()
 }
+
+// Ping checks the database answers.
+func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }

@@ -2,14 +2,19 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/entrasync/entrasync/config"
 	"github.com/entrasync/entrasync/graph"
@@ -24,8 +29,12 @@ Usage:
 
 Commands:
   demo                      run two cycles against a built-in simulated tenant
+  run [--listen ADDR]       the worker: schedule, admin API, /metrics, /healthz, /readyz
   sync  [--tenant T]        run a full cycle now and apply it
   plan  [--tenant T]        dry run: print the plan, change nothing
+  provision user ID|UPN     provision one user now (--dry-run shows the steps only)
+  provision group ID|NAME   provision one group now
+  token rotate              print a new admin API token; older ones stop working
   users list [--status S]   list local users (staged, invited, active, archived, purged)
   groups list               list local groups and their members
   runs list                 list recent runs
@@ -79,6 +88,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	case "demo":
 		return e.demo(rest)
+	case "run":
+		return e.runWorker(rest)
+	case "provision":
+		return e.provision(rest)
+	case "token":
+		return e.tokenRotate(rest)
 	case "sync":
 		return e.sync(rest, false)
 	case "plan":
@@ -153,13 +168,39 @@ func tenantOf(t config.Tenant) sync.Tenant {
 	return sync.Tenant{ID: t.Name, EntraTenantID: t.TenantID, Settings: s}
 }
 
-func sourceOf(cfg *config.Config, t config.Tenant, logger *slog.Logger) (*graph.Source, error) {
-	return graph.New(graph.Config{
+func sourceOf(cfg *config.Config, t config.Tenant, logger *slog.Logger, observe func(string, int, time.Duration)) (*graph.Source, error) {
+	transport, err := transportOf(cfg.Graph.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	return graph.New(graph.Config{Observe: observe, Transport: transport,
 		TenantID: t.TenantID, ClientID: t.ClientID, ClientSecret: t.ClientSecret.Reveal(),
 		ServicePrincipalID: t.ServicePrincipalID, AppID: t.AppID,
 		GraphEndpoint: t.GraphEndpoint, LoginEndpoint: t.LoginEndpoint,
 		Concurrency: cfg.Graph.Concurrency, MaxRetries: cfg.Graph.MaxRetries, RetryDelay: cfg.Graph.RetryDelay,
 	}, logger.With(sync.LogTenant, t.Name))
+}
+
+// transportOf returns the HTTP transport for Graph and login: the default,
+// or one that also trusts the certificates in caFile.
+func transportOf(caFile string) (http.RoundTripper, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, &config.FieldError{Field: "graph.ca_file", Problem: err.Error()}
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, &config.FieldError{Field: "graph.ca_file", Problem: "no PEM certificate in " + caFile}
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return t, nil
 }
 
 // commandFlags are the flags most commands share.
@@ -237,15 +278,28 @@ func (e *env) sync(args []string, dryRun bool) error {
 		return err
 	}
 	defer db.Close()
-	syncer := sync.NewSyncer(db, e.logger)
+	dir, err := workerDir(db)
+	if err != nil {
+		return err
+	}
+	worker, syncer, err := e.newWorker(cfg, dir, nil, f.tenant)
+	if err != nil {
+		return err
+	}
 	var failed, conflicts int
 	var results []*sync.Result
 	for _, t := range tenants {
-		src, err := sourceOf(cfg, t, e.logger)
+		src, err := sourceOf(cfg, t, e.logger, nil)
 		if err != nil {
 			return err
 		}
-		res, err := syncer.Cycle(e.ctx, t.Name, src, sync.CycleOptions{DryRun: dryRun, Trigger: "cli"})
+		var res *sync.Result
+		if dryRun {
+			res, err = syncer.Cycle(e.ctx, t.Name, src, sync.CycleOptions{DryRun: true, Trigger: "cli"})
+		} else {
+			// Take the tenant's lease, as the worker does: never two cycles at once.
+			res, err = worker.RunNow(e.ctx, t.Name, sync.CycleOptions{Trigger: "cli"})
+		}
 		if err != nil {
 			failed++
 			fmt.Fprintf(e.stderr, "entrasync: tenant %s: %v\n", t.Name, err)

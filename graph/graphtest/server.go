@@ -100,6 +100,9 @@ func (s *Server) LoginEndpoint() string { return s.srv.URL }
 // azcore.ClientOptions.Transport.
 func (s *Server) Client() *http.Client { return s.srv.Client() }
 
+// Certificate returns the server's self-signed certificate.
+func (s *Server) Certificate() *x509.Certificate { return s.srv.Certificate() }
+
 // CertPool returns a pool holding the server's certificate.
 func (s *Server) CertPool() *x509.CertPool {
 	p := x509.NewCertPool()

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/entrasync/entrasync/graph"
+	"github.com/entrasync/entrasync/graph/graphtest"
+	"github.com/entrasync/entrasync/store"
+	"github.com/entrasync/entrasync/store/storetest"
+	"github.com/entrasync/entrasync/sync"
+)
+
+type apiHarness struct {
+	srv    *httptest.Server
+	graph  *graphtest.Server
+	db     *store.DB
+	worker *sync.Worker
+	token  string
+}
+
+func MustAPI(tb testing.TB) *apiHarness {
+	tb.Helper()
+	gs := graphtest.NewServer(demoTenant())
+	tb.Cleanup(gs.Close)
+	db := storetest.MustOpen(tb)
+	t := gs.Tenant()
+	if err := db.RegisterTenant(context.Background(), sync.Tenant{ID: "demo", EntraTenantID: t.TenantID, Settings: sync.DefaultTenantSettings()}); err != nil {
+		tb.Fatal(err)
+	}
+	m := newMetrics()
+	src, err := graph.New(graph.Config{TenantID: t.TenantID, ClientID: t.ClientID, ClientSecret: t.ClientSecret,
+		ServicePrincipalID: t.Application.ID, GraphEndpoint: gs.GraphEndpoint(), LoginEndpoint: gs.LoginEndpoint(),
+		Transport: gs.Client().Transport, Observe: m.graphObserver("demo")}, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	syncer := sync.NewSyncer(db, nil)
+	w := sync.NewWorker(syncer, db, []sync.WorkerTenant{{ID: "demo", Source: src, Schedule: cron.Every(time.Hour)}},
+		sync.WorkerConfig{Holder: "api-test", Observer: m}, nil)
+	a := &api{worker: w, syncer: syncer, dir: db, metrics: m, logger: slog.New(slog.DiscardHandler)}
+	srv := httptest.NewServer(a.handler())
+	tb.Cleanup(srv.Close)
+	token, hash, err := newToken()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := db.RotateAPIToken(context.Background(), hash); err != nil {
+		tb.Fatal(err)
+	}
+	return &apiHarness{srv: srv, graph: gs, db: db, worker: w, token: token}
+}
+
+func (h *apiHarness) do(tb testing.TB, method, path, token string) (int, string) {
+	tb.Helper()
+	req, _ := http.NewRequest(method, h.srv.URL+path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestAPIAuthentication(t *testing.T) {
+	h := MustAPI(t)
+	for _, tok := range []string{"", "es_wrong", h.token + "x"} {
+		code, body := h.do(t, "GET", "/api/v1/tenants", tok)
+		if code != 401 || strings.TrimSpace(body) != "{\n  \"error\": \"unauthorized\"\n}" {
+			t.Fatalf("token %q: %d %s, want 401 without detail", tok, code, body)
+		}
+	}
+	if code, _ := h.do(t, "GET", "/api/v1/tenants", h.token); code != 200 {
+		t.Fatalf("valid token: %d", code)
+	}
+	// Rotation: the old token stops working at once.
+	newTok, hash, _ := newToken()
+	if err := h.db.RotateAPIToken(context.Background(), hash); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := h.do(t, "GET", "/api/v1/tenants", h.token); code != 401 {
+		t.Fatalf("rotated-out token: %d, want 401", code)
+	}
+	if code, _ := h.do(t, "GET", "/api/v1/tenants", newTok); code != 200 {
+		t.Fatalf("new token: %d", code)
+	}
+	// Health, readiness and metrics need no token.
+	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
+		if code, _ := h.do(t, "GET", p, ""); code != 200 {
+			t.Fatalf("%s: %d", p, code)
+		}
+	}
+}
+
+func TestAPIBadInput(t *testing.T) {
+	h := MustAPI(t)
+	cases := []struct {
+		method, path string
+		code         int
+		msg          string
+	}{
+		{"POST", "/api/v1/tenants/demo/cycles?dry_run=maybe", 400, "dry_run must be true or false"},
+		{"GET", "/api/v1/tenants/demo/runs?limit=-1", 400, "limit must be an integer"},
+		{"GET", "/api/v1/tenants/demo/users?status=gone", 400, "status must be"},
+		{"GET", "/api/v1/runs/abc", 400, "run id must be a positive integer"},
+		{"GET", "/api/v1/runs/999999", 404, "run not found"},
+		{"GET", "/api/v1/tenants/nope/users", 404, "unknown tenant"},
+		{"GET", "/api/v1/tenants/demo/events?after=x", 400, "after must be an integer"},
+		{"POST", "/api/v1/tenants/demo/provision/users/x?dry_run=2", 400, "dry_run"},
+	}
+	for _, c := range cases {
+		code, body := h.do(t, c.method, c.path, h.token)
+		if code != c.code || !strings.Contains(body, c.msg) {
+			t.Errorf("%s %s = %d %s, want %d with %q", c.method, c.path, code, body, c.code, c.msg)
+		}
+	}
+}
+
+func TestAPICycleRunsUsersGroupsEventsMetrics(t *testing.T) {
+	h := MustAPI(t)
+	code, body := h.do(t, "POST", "/api/v1/tenants/demo/cycles?dry_run=true", h.token)
+	if code != 200 || !strings.Contains(body, `"dryRun": true`) {
+		t.Fatalf("dry run: %d %s", code, body)
+	}
+	if code, body := h.do(t, "GET", "/api/v1/tenants/demo/users", h.token); code != 200 || strings.TrimSpace(body) != "[]" {
+		t.Fatalf("dry run wrote users: %s", body)
+	}
+	code, body = h.do(t, "POST", "/api/v1/tenants/demo/cycles", h.token)
+	var res struct {
+		Run sync.Run `json:"run"`
+	}
+	if code != 200 || json.Unmarshal([]byte(body), &res) != nil || res.Run.ID == 0 || res.Run.Counts["user.create"] != 5 {
+		t.Fatalf("cycle: %d %s", code, body)
+	}
+	if code, body := h.do(t, "GET", "/api/v1/tenants/demo/runs", h.token); code != 200 || !strings.Contains(body, `"trigger": "api"`) {
+		t.Fatalf("runs: %d %s", code, body)
+	}
+	code, body = h.do(t, "GET", "/api/v1/runs/"+strconv.FormatInt(res.Run.ID, 10), h.token)
+	if code != 200 || !strings.Contains(body, "alice@contoso.test") {
+		t.Fatalf("run: %d %s", code, body)
+	}
+	if _, body := h.do(t, "GET", "/api/v1/tenants/demo/users?status=staged", h.token); strings.Count(body, `"entraId"`) != 5 {
+		t.Fatalf("users: %s", body)
+	}
+	if _, body := h.do(t, "GET", "/api/v1/tenants/demo/groups", h.token); !strings.Contains(body, "Engineering") {
+		t.Fatalf("groups: %s", body)
+	}
+	if _, body := h.do(t, "GET", "/api/v1/tenants/demo/events?after=0&limit=2", h.token); strings.Count(body, `"type"`) != 2 {
+		t.Fatalf("events: %s", body)
+	}
+	_, metrics := h.do(t, "GET", "/metrics", "")
+	for _, want := range []string{`entrasync_cycles_total{outcome="succeeded",tenant="demo",trigger="api"} 1`,
+		`entrasync_changes_total{change="user.create",tenant="demo"} 5`,
+		`entrasync_graph_requests_total{endpoint="GET /servicePrincipals/{id}/appRoleAssignedTo",status="200",tenant="demo"}`,
+		`entrasync_last_success_timestamp_seconds{tenant="demo"}`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+func TestAPITriggerWhileACycleRunsIsAConflict(t *testing.T) {
+	h := MustAPI(t)
+	hold := make(chan struct{})
+	held := make(chan struct{})
+	go func() {
+		_ = h.worker.WithLease(context.Background(), "demo", func(ctx context.Context, _ sync.Source) error {
+			close(held)
+			<-hold
+			return nil
+		})
+	}()
+	<-held
+	for _, p := range []string{"/api/v1/tenants/demo/cycles", "/api/v1/tenants/demo/provision/users/alice@contoso.test"} {
+		code, body := h.do(t, "POST", p, h.token)
+		if code != 409 || !strings.Contains(body, "already running") {
+			t.Errorf("POST %s during a cycle = %d %s, want 409", p, code, body)
+		}
+	}
+	close(hold)
+	if code, _ := h.do(t, "POST", "/api/v1/tenants/demo/cycles", h.token); code != 200 {
+		t.Fatalf("after the cycle: %d", code)
+	}
+}
+
+func TestAPIProvisionOnDemand(t *testing.T) {
+	h := MustAPI(t)
+	code, body := h.do(t, "POST", "/api/v1/tenants/demo/provision/users/alice@contoso.test", h.token)
+	if code != 200 || !strings.Contains(body, `"name": "scope"`) || !strings.Contains(body, "in scope through direct") {
+		t.Fatalf("provision user: %d %s", code, body)
+	}
+	code, body = h.do(t, "POST", "/api/v1/tenants/demo/provision/groups/Engineering?dry_run=true", h.token)
+	if code != 200 || !strings.Contains(body, `"dryRun": true`) || !strings.Contains(body, "nested") {
+		t.Fatalf("provision group: %d %s", code, body)
+	}
+}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/entrasync/entrasync/sync"
+)
+
+// metrics are the worker's Prometheus metrics, on a registry of their own.
+type metrics struct {
+	reg           *prometheus.Registry
+	cycles        *prometheus.CounterVec
+	cycleDuration *prometheus.HistogramVec
+	changes       *prometheus.CounterVec
+	graphRequests *prometheus.CounterVec
+	throttleWait  *prometheus.CounterVec
+	lastSuccess   *prometheus.GaugeVec
+	conflicts     *prometheus.GaugeVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		cycles: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "entrasync_cycles_total",
+			Help: "Cycles run, by tenant, trigger and outcome (succeeded, conflicts, failed, dry_run, already_running)."}, []string{"tenant", "trigger", "outcome"}),
+		cycleDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "entrasync_cycle_duration_seconds",
+			Help: "Wall time of a cycle, read to commit.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 14)}, []string{"tenant"}),
+		changes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "entrasync_changes_total",
+			Help: "Changes applied, by tenant and entity.action (user.create, membership.add ...)."}, []string{"tenant", "change"}),
+		graphRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "entrasync_graph_requests_total",
+			Help: "HTTP requests to Microsoft Graph, by tenant, endpoint and status (0: transport error)."}, []string{"tenant", "endpoint", "status"}),
+		throttleWait: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "entrasync_graph_throttle_wait_seconds_total",
+			Help: "Retry-After asked for by throttled (429) or unavailable (503) Graph responses."}, []string{"tenant"}),
+		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "entrasync_last_success_timestamp_seconds",
+			Help: "Unix time of the tenant's last successful cycle."}, []string{"tenant"}),
+		conflicts: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "entrasync_conflicts",
+			Help: "E-mail conflicts held back by the tenant's last cycle."}, []string{"tenant"}),
+	}
+	m.reg.MustRegister(m.cycles, m.cycleDuration, m.changes, m.graphRequests, m.throttleWait, m.lastSuccess, m.conflicts,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// CycleFinished implements sync.Observer.
+func (m *metrics) CycleFinished(tenant, trigger string, res *sync.Result, err error, d time.Duration) {
+	outcome := "failed"
+	switch {
+	case errors.Is(err, sync.ErrCycleRunning):
+		outcome = "already_running"
+	case err == nil && res != nil && res.DryRun:
+		outcome = "dry_run"
+	case err == nil && res != nil && res.Run != nil:
+		outcome = string(res.Run.Outcome)
+	}
+	m.cycles.WithLabelValues(tenant, trigger, outcome).Inc()
+	if outcome == "already_running" {
+		return
+	}
+	m.cycleDuration.WithLabelValues(tenant).Observe(d.Seconds())
+	if err != nil || res == nil || res.Plan == nil || res.DryRun {
+		return
+	}
+	for k, n := range res.Plan.Counts() {
+		if k != "conflict" {
+			m.changes.WithLabelValues(tenant, k).Add(float64(n))
+		}
+	}
+	m.conflicts.WithLabelValues(tenant).Set(float64(len(res.Plan.Conflicts)))
+	m.lastSuccess.WithLabelValues(tenant).Set(float64(time.Now().Unix()))
+}
+
+// graphObserver returns the graph.Config.Observe hook of a tenant.
+func (m *metrics) graphObserver(tenant string) func(string, int, time.Duration) {
+	return func(endpoint string, status int, wait time.Duration) {
+		m.graphRequests.WithLabelValues(tenant, endpoint, strconv.Itoa(status)).Inc()
+		if wait > 0 {
+			m.throttleWait.WithLabelValues(tenant).Add(wait.Seconds())
+		}
+	}
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/pem"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/entrasync/entrasync/graph/graphtest"
+	"github.com/entrasync/entrasync/store/storetest"
+)
+
+// syncBuffer is a bytes.Buffer safe for the worker's log writes.
+type syncBuffer struct {
+	mu  chan struct{}
+	buf bytes.Buffer
+}
+
+func newSyncBuffer() *syncBuffer { return &syncBuffer{mu: make(chan struct{}, 1)} }
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu <- struct{}{}
+	defer func() { <-b.mu }()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu <- struct{}{}
+	defer func() { <-b.mu }()
+	return b.buf.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestRunWorkerEndToEnd starts `entrasync run` with a config file against the
+// simulated tenant, waits for its first scheduled cycle through the API and
+// metrics, then stops it like SIGTERM would.
+func TestRunWorkerEndToEnd(t *testing.T) {
+	gs := graphtest.NewServer(demoTenant())
+	defer gs.Close()
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: gs.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tn := gs.Tenant()
+	cfgFile := filepath.Join(dir, "entrasync.yaml")
+	cfg := fmt.Sprintf(`graph:
+  endpoint: %s
+  login_endpoint: %s
+  ca_file: %s
+worker:
+  poll: 1s
+  lease_ttl: 30s
+  shutdown_grace: 5s
+tenants:
+  - name: demo
+    tenant_id: %s
+    client_id: %s
+    service_principal_id: %s
+`, gs.GraphEndpoint(), gs.LoginEndpoint(), ca, tn.TenantID, tn.ClientID, tn.Application.ID)
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"ENTRASYNC_DEMO_CLIENT_SECRET": tn.ClientSecret, "ENTRASYNC_DATABASE_URL": storetest.MustSchemaURL(t)}
+	getenv := func(k string) string { return env[k] }
+
+	// A token first, as an administrator would.
+	var tokOut, tokErr bytes.Buffer
+	if err := run(context.Background(), []string{"--config", cfgFile, "token", "rotate"}, getenv, &tokOut, &tokErr); err != nil {
+		t.Fatalf("token rotate: %v %s", err, tokErr.String())
+	}
+	token := strings.TrimSpace(tokOut.String())
+
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs := newSyncBuffer()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"--config", cfgFile, "run", "--listen", addr}, getenv, logs, logs) }()
+
+	get := func(path string) (int, string) {
+		req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(resp.Body)
+		return resp.StatusCode, b.String()
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, body := get("/api/v1/tenants/demo/runs")
+		if code == 200 && strings.Contains(body, `"trigger": "schedule"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no scheduled cycle: %d %s\nlogs:\n%s", code, body, logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, `entrasync_cycles_total{outcome="succeeded",tenant="demo",trigger="schedule"} 1`) {
+		t.Fatalf("metrics: %d\n%s", code, body)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run returned %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not stop within its shutdown grace")
+	}
+	if strings.Contains(logs.String(), tn.ClientSecret) || strings.Contains(logs.String(), token) {
+		t.Fatal("logs reveal a secret")
+	}
+	if !strings.Contains(logs.String(), "tenant=demo") {
+		t.Fatalf("log lines do not carry the tenant:\n%s", logs.String())
+	}
+}
