@@ -25,7 +25,7 @@ func (s *Source) ReadUsers(ctx context.Context, queries []string) (*sync.OnDeman
 	ctx = context.WithValue(ctx, counterKey{}, ctr)
 	read := &sync.OnDemandRead{}
 	err := s.readUsers(ctx, read, queries)
-	read.GraphRequests = int(ctr.n.Load())
+	read.GraphRequests = int(ctr.requests.Load())
 	return read, err
 }
 
@@ -121,7 +121,7 @@ func (s *Source) ReadGroup(ctx context.Context, query string, moreUsers func(g *
 	ctx = context.WithValue(ctx, counterKey{}, ctr)
 	read := &sync.OnDemandRead{}
 	err := s.readGroup(ctx, read, query, moreUsers)
-	read.GraphRequests = int(ctr.n.Load())
+	read.GraphRequests = int(ctr.requests.Load())
 	return read, err
 }
 

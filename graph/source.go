@@ -5,6 +5,7 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	abstractions "github.com/microsoft/kiota-abstractions-go"
 	khttp "github.com/microsoft/kiota-http-go"
 	msgraph "github.com/microsoftgraph/msgraph-sdk-go"
 	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
@@ -72,6 +74,9 @@ type Config struct {
 	MaxRetries int
 	// RetryDelay is the base back-off when Graph sends no Retry-After; default 2s.
 	RetryDelay time.Duration
+	// MaxThrottleWait caps the time one snapshot may spend waiting out
+	// throttling (429/503/504); past it the read fails cleanly. Default 5m.
+	MaxThrottleWait time.Duration
 	// Credential overrides the client-secret credential (managed identity etc.).
 	Credential azcore.TokenCredential
 	// Observe, when set, is told about every HTTP response from Graph: the
@@ -83,9 +88,10 @@ type Config struct {
 // Source reads one tenant's application from Graph. It is safe for
 // concurrent use, but entrasync never runs two snapshots of a tenant at once.
 type Source struct {
-	cfg    Config
-	client *msgraph.GraphServiceClient
-	logger *slog.Logger
+	cfg     Config
+	client  *msgraph.GraphServiceClient
+	adapter *msgraph.GraphRequestAdapter
+	logger  *slog.Logger
 }
 
 var _ sync.Source = (*Source)(nil)
@@ -112,6 +118,9 @@ func New(cfg Config, logger *slog.Logger) (*Source, error) {
 	}
 	if cfg.RetryDelay <= 0 {
 		cfg.RetryDelay = 2 * time.Second
+	}
+	if cfg.MaxThrottleWait <= 0 {
+		cfg.MaxThrottleWait = 5 * time.Minute
 	}
 	if cfg.Transport == nil {
 		cfg.Transport = http.DefaultTransport
@@ -152,15 +161,24 @@ func New(cfg Config, logger *slog.Logger) (*Source, error) {
 	}
 	opts := msgraph.GetDefaultClientOptions()
 	mw := msgraphcore.GetDefaultMiddlewaresWithOptions(&opts)
-	maxDelay := 3 * time.Minute
 	for i, m := range mw {
 		switch m.(type) {
 		case *khttp.RetryHandler, khttp.RetryHandler:
 			mw[i] = khttp.NewRetryHandlerWithOptions(khttp.RetryHandlerOptions{
 				MaxRetries:   cfg.MaxRetries,
-				DelaySeconds: int(cfg.RetryDelay / time.Second),
-				ShouldRetry: func(cumulative time.Duration, _ int, _ *http.Request, _ *http.Response) bool {
-					return cumulative < maxDelay
+				DelaySeconds: max(1, int(cfg.RetryDelay/time.Second)),
+				// Retry-After is honoured by the handler; this counts the wait
+				// against the snapshot's cap and stops retrying past it.
+				ShouldRetry: func(_ time.Duration, n int, req *http.Request, resp *http.Response) bool {
+					c, ok := req.Context().Value(counterKey{}).(*requestCounter)
+					if !ok {
+						return true
+					}
+					d := cfg.RetryDelay << n
+					if ra := retryAfter(map[string]string{"Retry-After": resp.Header.Get("Retry-After")}); ra > 0 || resp.Header.Get("Retry-After") != "" {
+						d = ra
+					}
+					return time.Duration(c.waited.Add(int64(d))) <= cfg.MaxThrottleWait
 				},
 			})
 		}
@@ -174,7 +192,7 @@ func New(cfg Config, logger *slog.Logger) (*Source, error) {
 		return nil, fmt.Errorf("graph: request adapter: %w", err)
 	}
 	adapter.SetBaseUrl(graphURL.Scheme + "://" + graphURL.Host + "/v1.0")
-	return &Source{cfg: cfg, client: msgraph.NewGraphServiceClient(adapter), logger: logger}, nil
+	return &Source{cfg: cfg, client: msgraph.NewGraphServiceClient(adapter), adapter: adapter, logger: logger}, nil
 }
 
 // Snapshot reads the whole picture. Any failed read fails it (C4); a group
@@ -185,7 +203,7 @@ func (s *Source) Snapshot(ctx context.Context) (*sync.Snapshot, error) {
 	ctx = context.WithValue(ctx, counterKey{}, ctr)
 	snap := &sync.Snapshot{Users: map[string]sync.EntraUser{}}
 	err := s.read(ctx, snap)
-	snap.GraphRequests = int(ctr.n.Load())
+	ctr.fill(snap)
 	if err != nil {
 		return snap, err
 	}
@@ -202,12 +220,19 @@ func (s *Source) read(ctx context.Context, snap *sync.Snapshot) error {
 	if err != nil {
 		return err
 	}
+	assignments := len(direct) + len(groupRefs) + snap.ServicePrincipalAssignments + len(snap.Skipped)
 	snap.DirectUsers = direct
-	groupsRead := make([]sync.EntraGroup, len(groupRefs))
-	members := make([]map[string]sync.EntraUser, len(groupRefs))
-	err = s.parallel(ctx, len(groupRefs), func(ctx context.Context, i int) error {
-		g, users, err := s.group(ctx, groupRefs[i])
-		groupsRead[i], members[i] = g, users
+	groupsRead, err := s.groupProps(ctx, groupRefs)
+	if err != nil {
+		return err
+	}
+	members := make([]map[string]sync.EntraUser, len(groupsRead))
+	err = s.parallel(ctx, len(groupsRead), func(ctx context.Context, i int) error {
+		if ok, _ := sync.GroupSupport(groupsRead[i]); !ok {
+			return nil
+		}
+		var err error
+		members[i], err = s.members(ctx, &groupsRead[i])
 		return err
 	})
 	if err != nil {
@@ -225,15 +250,11 @@ func (s *Source) read(ctx context.Context, snap *sync.Snapshot) error {
 			missing = append(missing, id)
 		}
 	}
-	found := make([]*sync.EntraUser, len(missing))
-	err = s.parallel(ctx, len(missing), func(ctx context.Context, i int) error {
-		u, err := s.user(ctx, missing[i])
-		found[i] = u
-		return err
-	})
+	found, tenantUsers, err := s.lookUp(ctx, missing)
 	if err != nil {
 		return err
 	}
+	snap.LowerBound = lowerBound(snap, assignments, len(missing), tenantUsers)
 	for i, u := range found {
 		if u == nil {
 			snap.Skipped = append(snap.Skipped, sync.Skip{Kind: sync.SkipUser, ID: missing[i],
@@ -323,9 +344,8 @@ func (s *Source) assignments(ctx context.Context, spID string, snap *sync.Snapsh
 	return direct, grps, nil
 }
 
-// group reads an assigned group's properties and, when it is supported (S2),
-// its direct members: users are kept, nested groups recorded (S3), anything
-// else counted.
+// group reads one group's properties and, when it is supported (S2), its
+// direct members (provision on demand).
 func (s *Source) group(ctx context.Context, ref sync.Ref) (sync.EntraGroup, map[string]sync.EntraUser, error) {
 	eg := sync.EntraGroup{ID: ref.ID, DisplayName: ref.Name}
 	g, err := s.client.Groups().ByGroupId(ref.ID).Get(ctx, &groups.GroupItemRequestBuilderGetRequestConfiguration{
@@ -347,23 +367,69 @@ func (s *Source) group(ctx context.Context, ref sync.Ref) (sync.EntraGroup, map[
 	if ok, _ := sync.GroupSupport(eg); !ok {
 		return eg, nil, nil
 	}
+	users, err := s.members(ctx, &eg)
+	return eg, users, err
+}
+
+// groupProps reads the properties of the assigned groups, 20 to a $batch.
+// A group Graph no longer has keeps Found false.
+func (s *Source) groupProps(ctx context.Context, refs []sync.Ref) ([]sync.EntraGroup, error) {
+	out := make([]sync.EntraGroup, len(refs))
+	infos := make([]*abstractions.RequestInformation, len(refs))
+	for i, ref := range refs {
+		out[i] = sync.EntraGroup{ID: ref.ID, DisplayName: ref.Name}
+		info, err := s.client.Groups().ByGroupId(ref.ID).ToGetRequestInformation(ctx, &groups.GroupItemRequestBuilderGetRequestConfiguration{
+			QueryParameters: &groups.GroupItemRequestBuilderGetQueryParameters{Select: groupFields}})
+		if err != nil {
+			return nil, fmt.Errorf("graph: group request: %w", err)
+		}
+		infos[i] = info
+	}
+	res, err := s.batchGet(ctx, infos, "assigned groups")
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range res {
+		what := "group " + refs[i].ID
+		switch {
+		case r.status == 404:
+			continue
+		case r.status != 200:
+			return nil, itemError(what, r)
+		}
+		var g wireGroup
+		if err := json.Unmarshal(r.body, &g); err != nil {
+			return nil, malformed(what, err.Error())
+		}
+		if g.ID == "" {
+			return nil, malformed(what, "response has no id")
+		}
+		out[i] = sync.EntraGroup{ID: refs[i].ID, Found: true, DisplayName: g.DisplayName, SecurityEnabled: boolean(g.SecurityEnabled),
+			MailEnabled: boolean(g.MailEnabled), GroupTypes: g.GroupTypes}
+	}
+	return out, nil
+}
+
+// members pages a supported group's direct members: users are kept (only
+// the fields used), nested groups recorded (S3), anything else counted.
+func (s *Source) members(ctx context.Context, eg *sync.EntraGroup) (map[string]sync.EntraUser, error) {
 	top := int32(PageSize)
-	b := s.client.Groups().ByGroupId(ref.ID).Members()
+	b := s.client.Groups().ByGroupId(eg.ID).Members()
 	page, err := b.Get(ctx, &groups.ItemMembersRequestBuilderGetRequestConfiguration{
 		QueryParameters: &groups.ItemMembersRequestBuilderGetQueryParameters{Select: memberFields, Top: &top}})
 	users := map[string]sync.EntraUser{}
 	for n := 1; ; n++ {
-		what := fmt.Sprintf("members of group %s, page %d", ref.ID, n)
+		what := fmt.Sprintf("members of group %s, page %d", eg.ID, n)
 		if err != nil {
-			return eg, nil, readError(what, err)
+			return nil, readError(what, err)
 		}
 		if page == nil || page.GetValue() == nil {
-			return eg, nil, malformed(what, "page has no value array")
+			return nil, malformed(what, "page has no value array")
 		}
 		for i, m := range page.GetValue() {
 			id := str(m.GetId())
 			if id == "" {
-				return eg, nil, malformed(what, fmt.Sprintf("member %d has no id", i))
+				return nil, malformed(what, fmt.Sprintf("member %d has no id", i))
 			}
 			switch v := m.(type) {
 			case models.Userable:
@@ -382,7 +448,162 @@ func (s *Source) group(ctx context.Context, ref sync.Ref) (sync.EntraGroup, map[
 		page, err = b.WithUrl(next).Get(ctx, nil)
 	}
 	sort.Strings(eg.Members)
-	return eg, users, nil
+	return users, nil
+}
+
+// ListThreshold is the number of missing direct users above which entrasync
+// asks Graph how many users the tenant has, to choose between $batch
+// look-ups (20 users a round trip) and listing every user (999 a page).
+const ListThreshold = 1000
+
+// lookUp reads the directly assigned users no member page returned, by the
+// cheaper of two strategies; nil entries are users Graph does not know. It
+// returns the tenant's user count when it asked for it (else 0).
+func (s *Source) lookUp(ctx context.Context, ids []string) ([]*sync.EntraUser, int, error) {
+	if len(ids) == 0 {
+		return nil, 0, nil
+	}
+	if len(ids) > ListThreshold {
+		n, err := s.userCount(ctx)
+		if err == nil && pages(n, PageSize) < pages(len(ids), BatchSize) {
+			found, err := s.listUsers(ctx, ids)
+			return found, n, err
+		}
+		if err != nil {
+			s.logger.Warn("user count unavailable; looking users up in batches", "err", err)
+		}
+	}
+	found, err := s.batchUsers(ctx, ids)
+	return found, 0, err
+}
+
+func pages(n, size int) int { return (n + size - 1) / size }
+
+// userCount asks for the tenant's number of users (an advisory figure from
+// the eventually consistent index; only used to pick a strategy).
+func (s *Source) userCount(ctx context.Context) (int, error) {
+	h := abstractions.NewRequestHeaders()
+	h.Add("ConsistencyLevel", "eventual")
+	n, err := s.client.Users().Count().Get(ctx, &users.CountRequestBuilderGetRequestConfiguration{Headers: h})
+	if err != nil {
+		return 0, readError("user count", err)
+	}
+	if n == nil {
+		return 0, malformed("user count", "empty")
+	}
+	return int(*n), nil
+}
+
+// batchUsers looks users up by id, 20 to a $batch.
+func (s *Source) batchUsers(ctx context.Context, ids []string) ([]*sync.EntraUser, error) {
+	infos := make([]*abstractions.RequestInformation, len(ids))
+	for i, id := range ids {
+		info, err := s.client.Users().ByUserId(id).ToGetRequestInformation(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
+			QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: userFields}})
+		if err != nil {
+			return nil, fmt.Errorf("graph: user request: %w", err)
+		}
+		infos[i] = info
+	}
+	res, err := s.batchGet(ctx, infos, "assigned users")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*sync.EntraUser, len(ids))
+	for i, r := range res {
+		what := "user " + ids[i]
+		switch {
+		case r.status == 404:
+			continue
+		case r.status != 200:
+			return nil, itemError(what, r)
+		}
+		var u wireUser
+		if err := json.Unmarshal(r.body, &u); err != nil {
+			return nil, malformed(what, err.Error())
+		}
+		if u.ID == "" {
+			return nil, malformed(what, "response has no id")
+		}
+		out[i] = &sync.EntraUser{ID: u.ID, UserPrincipalName: u.UserPrincipalName, Mail: u.Mail, DisplayName: u.DisplayName,
+			GivenName: u.GivenName, Surname: u.Surname, AccountEnabled: boolean(u.AccountEnabled)}
+	}
+	return out, nil
+}
+
+// listUsers pages every user of the tenant and keeps those asked for.
+func (s *Source) listUsers(ctx context.Context, ids []string) ([]*sync.EntraUser, error) {
+	want := make(map[string]int, len(ids))
+	for i, id := range ids {
+		want[id] = i
+	}
+	out := make([]*sync.EntraUser, len(ids))
+	top := int32(PageSize)
+	b := s.client.Users()
+	page, err := b.Get(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
+		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Select: userFields, Top: &top}})
+	for n := 1; ; n++ {
+		what := fmt.Sprintf("users, page %d", n)
+		if err != nil {
+			return nil, readError(what, err)
+		}
+		if page == nil || page.GetValue() == nil {
+			return nil, malformed(what, "page has no value array")
+		}
+		for i, u := range page.GetValue() {
+			id := str(u.GetId())
+			if id == "" {
+				return nil, malformed(what, fmt.Sprintf("user %d has no id", i))
+			}
+			if j, ok := want[id]; ok {
+				eu := entraUser(u)
+				out[j] = &eu
+			}
+		}
+		next := str(page.GetOdataNextLink())
+		if next == "" {
+			break
+		}
+		page, err = b.WithUrl(next).Get(ctx, nil)
+	}
+	return out, nil
+}
+
+// itemError describes a failed $batch item.
+func itemError(what string, r batchResult) error {
+	var body struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(r.body, &body)
+	c := sync.EUNAVAILABLE
+	if r.status == 401 || r.status == 403 {
+		c = sync.EUNAUTHORIZED
+	}
+	return &sync.Error{Code: c, Message: fmt.Sprintf("graph: read %s: HTTP %d %s: %s", what, r.status, body.Error.Code, body.Error.Message)}
+}
+
+// lowerBound is the fewest round trips the data allows: the service
+// principal, the assignment pages, the group properties 20 to a batch, each
+// supported group's member pages, and the missing direct users by the
+// cheaper strategy.
+func lowerBound(snap *sync.Snapshot, assignments, missing, tenantUsers int) int {
+	lb := 1 + max(1, pages(assignments, PageSize)) + pages(len(snap.Groups), BatchSize)
+	for _, g := range snap.Groups {
+		if ok, _ := sync.GroupSupport(g); ok {
+			lb += max(1, pages(len(g.Members)+len(g.Nested)+g.OtherMembers, PageSize))
+		}
+	}
+	if missing > 0 {
+		m := pages(missing, BatchSize)
+		if tenantUsers > 0 {
+			m = min(m, pages(tenantUsers, PageSize))
+		}
+		lb += m
+	}
+	return lb
 }
 
 // user reads one directly assigned user; nil when Graph does not know it.
@@ -506,7 +727,17 @@ func isNotFound(err error) bool {
 
 type counterKey struct{}
 
-type requestCounter struct{ n atomic.Int64 }
+// requestCounter counts one snapshot's HTTP round trips, its Graph requests
+// (each $batch item counts, the envelope does not) and its throttling waits.
+type requestCounter struct {
+	n, requests, waited atomic.Int64
+}
+
+func (c *requestCounter) fill(snap *sync.Snapshot) {
+	snap.RoundTrips = int(c.n.Load())
+	snap.GraphRequests = int(c.requests.Load())
+	snap.ThrottleWait = time.Duration(c.waited.Load())
+}
 
 // countingTransport sits below the SDK's middleware, so it sees every HTTP
 // request, retries included.
@@ -518,6 +749,7 @@ type countingTransport struct {
 func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if c, ok := req.Context().Value(counterKey{}).(*requestCounter); ok {
 		c.n.Add(1)
+		c.requests.Add(1)
 	}
 	resp, err := t.base.RoundTrip(req)
 	if t.observe != nil && strings.Contains(req.URL.Path, "/v1.0/") {

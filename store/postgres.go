@@ -185,9 +185,10 @@ func insertRun(ctx context.Context, q execer, run *sync.Run) error {
 		conflicts = []byte("[]")
 	}
 	err := sqlx.GetContext(ctx, q, &run.ID, `INSERT INTO runs (tenant_id, trigger, started_at, finished_at, outcome, counts,
-		conflicts, graph_requests, read_ms, apply_ms, error) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) RETURNING id`,
+		conflicts, graph_requests, read_ms, apply_ms, error, round_trips, lower_bound, plan_ms, throttle_wait_ms)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) RETURNING id`,
 		run.TenantID, run.Trigger, run.StartedAt, run.FinishedAt, run.Outcome, counts, conflicts,
-		run.GraphRequests, run.ReadMillis, run.ApplyMillis, run.Error)
+		run.GraphRequests, run.ReadMillis, run.ApplyMillis, run.Error, run.RoundTrips, run.LowerBound, run.PlanMillis, run.ThrottleMs)
 	if err != nil {
 		return fmt.Errorf("store: record run: %w", translate(err))
 	}

@@ -45,12 +45,17 @@ type runRow struct {
 	ReadMillis    int64     `db:"read_ms"`
 	ApplyMillis   int64     `db:"apply_ms"`
 	Error         string    `db:"error"`
+	RoundTrips    int       `db:"round_trips"`
+	LowerBound    int       `db:"lower_bound"`
+	PlanMillis    int64     `db:"plan_ms"`
+	ThrottleMs    int64     `db:"throttle_wait_ms"`
 }
 
 func (r *runRow) run() (sync.Run, error) {
 	run := sync.Run{ID: r.ID, TenantID: r.TenantID, Trigger: r.Trigger, StartedAt: r.StartedAt.UTC(),
 		FinishedAt: r.FinishedAt.UTC(), Outcome: sync.Outcome(r.Outcome), GraphRequests: r.GraphRequests,
-		ReadMillis: r.ReadMillis, ApplyMillis: r.ApplyMillis, Error: r.Error}
+		ReadMillis: r.ReadMillis, ApplyMillis: r.ApplyMillis, Error: r.Error, RoundTrips: r.RoundTrips, LowerBound: r.LowerBound,
+		PlanMillis: r.PlanMillis, ThrottleMs: r.ThrottleMs}
 	if err := json.Unmarshal(r.Counts, &run.Counts); err != nil {
 		return run, fmt.Errorf("store: run %d counts: %w", r.ID, err)
 	}
@@ -60,7 +65,8 @@ func (r *runRow) run() (sync.Run, error) {
 	return run, nil
 }
 
-const runColumns = `id, tenant_id, trigger, started_at, finished_at, outcome, counts, conflicts, graph_requests, read_ms, apply_ms, error`
+const runColumns = `id, tenant_id, trigger, started_at, finished_at, outcome, counts, conflicts, graph_requests, read_ms, apply_ms, error,
+	round_trips, lower_bound, plan_ms, throttle_wait_ms`
 
 // Runs lists runs newest first, of one tenant or of all for "".
 func (s *DB) Runs(ctx context.Context, tenantID string, limit int) ([]sync.Run, error) {
@@ -173,7 +179,7 @@ func (s *DB) PurgeUser(ctx context.Context, tenantID string, id int64) error {
 			return fmt.Errorf("store: purge user %d: %w", id, err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO events (tenant_id, type, data) VALUES ($1, 'user.purged', jsonb_build_object('userId', $2::bigint))`, tenantID, id); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO events (tenant_id, type, data) VALUES ($1, 'user.purged', jsonb_build_object('userId', $2::text))`, tenantID, id); err != nil {
 		return fmt.Errorf("store: purge user %d: %w", id, err)
 	}
 	return tx.Commit()

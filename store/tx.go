@@ -205,14 +205,17 @@ func loadGroups(ctx context.Context, q sqlx.QueryerContext, tenantID string) ([]
 // Apply writes the run, the plan's changes, the provisioning log and the
 // events with one bulk statement per kind of write.
 func (t *pgTx) Apply(ctx context.Context, run *sync.Run, plan *sync.Plan, events []sync.Event) error {
-	if err := insertRun(ctx, t.tx, run); err != nil {
-		return err
-	}
+	start := time.Now()
 	steps := []func(context.Context, *sync.Plan) error{t.applyUsers, t.applyGroups, t.applyMemberships}
 	for _, step := range steps {
 		if err := step(ctx, plan); err != nil {
 			return err
 		}
+	}
+	run.ApplyMillis = time.Since(start).Milliseconds()
+	run.FinishedAt = time.Now().UTC()
+	if err := insertRun(ctx, t.tx, run); err != nil {
+		return err
 	}
 	if err := t.writeLog(ctx, run.ID, plan); err != nil {
 		return err
@@ -297,6 +300,12 @@ func (t *pgTx) applyUsers(ctx context.Context, plan *sync.Plan) error {
 		if n, _ := res.RowsAffected(); n != int64(len(updates.ids)) {
 			return sync.Errorf(sync.ECONFLICT, "store: %d of %d users to update changed underneath the cycle", int64(len(updates.ids))-n, len(updates.ids))
 		}
+	}
+	// Check e-mail uniqueness now rather than at commit, so Apply reports a
+	// collision (the deferred constraint let the statements above move
+	// e-mails between users in any order).
+	if _, err := t.tx.ExecContext(ctx, `SET CONSTRAINTS users_email_unique IMMEDIATE`); err != nil {
+		return fmt.Errorf("store: check e-mails: %w", translate(err))
 	}
 	if len(pathUsers) == 0 {
 		return nil

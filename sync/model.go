@@ -135,8 +135,14 @@ type Snapshot struct {
 	ServicePrincipalAssignments int `json:"servicePrincipalAssignments"`
 	// Skipped lists objects the read passed over, with the reason.
 	Skipped []Skip `json:"skipped,omitempty"`
-	// GraphRequests is the number of HTTP requests the read made.
+	// GraphRequests counts the Graph requests the read made (each item of a
+	// $batch counts); RoundTrips the HTTP round trips (a $batch is one).
 	GraphRequests int `json:"graphRequests"`
+	RoundTrips    int `json:"roundTrips"`
+	// LowerBound is the fewest round trips the data allowed.
+	LowerBound int `json:"lowerBound"`
+	// ThrottleWait is how long the read waited out throttling.
+	ThrottleWait time.Duration `json:"throttleWait"`
 }
 
 // ---- the local directory --------------------------------------------------

@@ -40,8 +40,8 @@ type Directory interface {
 type Tx interface {
 	// State loads the tenant's local directory.
 	State(ctx context.Context) (*State, error)
-	// Apply records run (setting run.ID), applies the plan's changes, writes
-	// its provisioning log and events. Changes that collide at the database
+	// Apply applies the plan's changes, then records run (setting its ID,
+	// ApplyMillis and FinishedAt), its provisioning log and events. Changes that collide at the database
 	// come back as an ECONFLICT error and nothing is kept.
 	Apply(ctx context.Context, run *Run, plan *Plan, events []Event) error
 	// Commit makes the transaction's writes durable.
@@ -70,7 +70,11 @@ type Run struct {
 	Outcome       Outcome    `json:"outcome"`
 	Counts        Counts     `json:"counts"`
 	GraphRequests int        `json:"graphRequests"`
+	RoundTrips    int        `json:"roundTrips"`
+	LowerBound    int        `json:"lowerBound"`
+	ThrottleMs    int64      `json:"throttleWaitMs"`
 	ReadMillis    int64      `json:"readMs"`
+	PlanMillis    int64      `json:"planMs"`
 	ApplyMillis   int64      `json:"applyMs"`
 	Error         string     `json:"error,omitempty"`
 	Conflicts     []Conflict `json:"conflicts,omitempty"`
@@ -191,7 +195,8 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 	snap, err := src.Snapshot(ctx)
 	run.ReadMillis = time.Since(run.StartedAt).Milliseconds()
 	if snap != nil {
-		run.GraphRequests = snap.GraphRequests
+		run.GraphRequests, run.RoundTrips, run.LowerBound = snap.GraphRequests, snap.RoundTrips, snap.LowerBound
+		run.ThrottleMs = snap.ThrottleWait.Milliseconds()
 	}
 	if err != nil {
 		err = fmt.Errorf("%w: %w", ErrSnapshotIncomplete, err)
@@ -212,8 +217,10 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 	if err != nil {
 		return nil, fmt.Errorf("sync: load state: %w", err)
 	}
+	planStart := s.now()
+	plan := Diff(snap, st, planStart.UTC())
 	applyStart := s.now()
-	plan := Diff(snap, st, applyStart.UTC())
+	run.PlanMillis = applyStart.Sub(planStart).Milliseconds()
 	res := &Result{Run: run, Plan: plan, Snapshot: snap, DryRun: opt.DryRun}
 	run.Counts = plan.Counts()
 	run.Conflicts = plan.Conflicts
@@ -225,8 +232,6 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 		run.FinishedAt = s.now().UTC()
 		return res, nil
 	}
-	run.FinishedAt = s.now().UTC()
-	run.ApplyMillis = run.FinishedAt.Sub(applyStart).Milliseconds()
 	if err := tx.Apply(ctx, run, plan, plan.Events()); err != nil {
 		return res, fmt.Errorf("sync: apply: %w", err)
 	}

@@ -1,4 +1,5 @@
-// Package storetest gives each test its own PostgreSQL schema.
+// Package storetest gives each test its own PostgreSQL schema, or its own
+// SQLite file.
 package storetest
 
 import (
@@ -8,6 +9,7 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -71,6 +73,18 @@ func MustOpen(tb testing.TB) *store.DB {
 	db, err := store.Open(context.Background(), MustSchemaURL(tb), nil)
 	if err != nil {
 		tb.Fatalf("storetest: open store: %v", err)
+	}
+	tb.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// MustOpenSQLite opens a SQLite store in a fresh file under tb.TempDir(),
+// migrated, closed at cleanup.
+func MustOpenSQLite(tb testing.TB) *store.SQLite {
+	tb.Helper()
+	db, err := store.OpenSQLite(context.Background(), filepath.Join(tb.TempDir(), "entrasync.db"), nil)
+	if err != nil {
+		tb.Fatalf("storetest: open sqlite store: %v", err)
 	}
 	tb.Cleanup(func() { _ = db.Close() })
 	return db

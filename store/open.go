@@ -1,0 +1,147 @@
+package store
+
+import (
+	"context"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/entrasync/entrasync/sync"
+)
+
+// The backends a Store can report.
+const (
+	BackendPostgres = "postgres"
+	BackendSQLite   = "sqlite"
+)
+
+// Store is a local directory backend as the commands use it: the
+// sync.Directory, plus purging a user, naming the backend, a health check
+// and closing. Features only one backend has (the PostgreSQL leases of
+// sync.Leaser, for one) are found by type assertion or by Backend.
+type Store interface {
+	sync.Directory
+	// PurgeUser erases a user's personal data, keeping a tombstone (L5).
+	PurgeUser(ctx context.Context, tenantID string, id int64) error
+	// Backend returns BackendPostgres or BackendSQLite, so that callers can
+	// refuse features one backend lacks with a clear message.
+	Backend() string
+	// Ping checks the database answers.
+	Ping(ctx context.Context) error
+	// Close releases the database.
+	Close() error
+}
+
+var (
+	_ Store = (*DB)(nil)
+	_ Store = (*SQLite)(nil)
+)
+
+// Backend returns "postgres".
+func (s *DB) Backend() string { return BackendPostgres }
+
+// urlScheme matches a URL scheme followed by "//", such as "mysql://".
+var urlScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
+
+// OpenURL opens the directory that url names and applies pending migrations:
+//
+//   - postgres://… or postgresql://… opens PostgreSQL (see Open);
+//   - sqlite:PATH, sqlite://PATH (sqlite:///abs/path for an absolute one),
+//     file:PATH or file:///abs/path, or a plain file path such as
+//     ./entrasync.db or /var/lib/entrasync/entrasync.db, opens SQLite in
+//     that file, creating its directory (0700) and the file when missing
+//     (see OpenSQLite).
+//
+// Any other "scheme://" is an EINVALID error, as is an empty url.
+func OpenURL(ctx context.Context, url string, logger *slog.Logger) (Store, error) {
+	backend, target, err := ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	if backend == BackendPostgres {
+		db, err := Open(ctx, target, logger)
+		if err != nil {
+			return nil, err
+		}
+		return db, nil
+	}
+	db, err := OpenSQLite(ctx, target, logger)
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// ParseURL tells which backend OpenURL would use for raw and what it would
+// open: the URL itself for PostgreSQL, the file path for SQLite. It reads no
+// file and opens no connection.
+func ParseURL(raw string) (backend, target string, err error) {
+	s := strings.TrimSpace(raw)
+	lower := strings.ToLower(s)
+	switch {
+	case s == "":
+		return "", "", sync.Errorf(sync.EINVALID, "store: empty database URL")
+	case strings.HasPrefix(lower, "postgres://"), strings.HasPrefix(lower, "postgresql://"):
+		return BackendPostgres, s, nil
+	case strings.HasPrefix(lower, "sqlite:"):
+		s = s[len("sqlite:"):]
+		if strings.HasPrefix(strings.ToLower(s), "file:") { // sqlite:file:x.db
+			return sqliteTarget(raw, s[len("file:"):], true)
+		}
+		return sqliteTarget(raw, s, strings.HasPrefix(s, "//"))
+	case strings.HasPrefix(lower, "file:"):
+		return sqliteTarget(raw, s[len("file:"):], true)
+	case urlScheme.MatchString(s):
+		scheme, _, _ := strings.Cut(s, ":")
+		return "", "", sync.Errorf(sync.EINVALID,
+			"store: unsupported database URL scheme %q (want postgres://, postgresql://, sqlite: or a file path)", scheme)
+	}
+	return sqliteTarget(raw, s, false)
+}
+
+// sqliteTarget turns the part of a SQLite URL after its scheme into a path.
+// URL forms ("//host/path", percent escapes) are decoded only when isURL.
+func sqliteTarget(raw, rest string, isURL bool) (string, string, error) {
+	if isURL {
+		if strings.ContainsAny(rest, "?#") {
+			return "", "", sync.Errorf(sync.EINVALID, "store: SQLite URL %q: query parameters are not supported", raw)
+		}
+		if strings.HasPrefix(rest, "//") {
+			// file://localhost/abs, file:///abs, sqlite:///abs; sqlite://rel
+			host, path, _ := strings.Cut(rest[2:], "/")
+			switch {
+			case host == "" || strings.EqualFold(host, "localhost"):
+				rest = "/" + path
+			case !strings.HasPrefix(strings.ToLower(raw), "sqlite:"):
+				return "", "", sync.Errorf(sync.EINVALID, "store: SQLite URL %q names a remote host", raw)
+			default:
+				rest = rest[2:]
+			}
+		}
+		p, err := url.PathUnescape(rest)
+		if err != nil {
+			return "", "", sync.Errorf(sync.EINVALID, "store: SQLite URL %q: %v", raw, err)
+		}
+		rest = p
+	}
+	if rest == "" || rest == ":memory:" {
+		return "", "", sync.Errorf(sync.EINVALID, "store: SQLite URL %q names no file (in-memory databases are not supported)", raw)
+	}
+	return BackendSQLite, filepath.Clean(rest), nil
+}
+
+// DefaultSQLitePath returns where the SQLite directory lives by default:
+// $XDG_DATA_HOME/entrasync/entrasync.db, else
+// $HOME/.local/share/entrasync/entrasync.db, else ./entrasync.db. A relative
+// XDG_DATA_HOME is ignored, as the XDG specification asks.
+func DefaultSQLitePath(getenv func(string) string) string {
+	if d := getenv("XDG_DATA_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "entrasync", "entrasync.db")
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".local", "share", "entrasync", "entrasync.db")
+	}
+	return "." + string(filepath.Separator) + "entrasync.db"
+}
