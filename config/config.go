@@ -61,7 +61,8 @@ const DefaultSchedule = "@every 45m"
 
 // Config is the whole configuration.
 type Config struct {
-	// Database is a PostgreSQL URL (postgres://…). Env: ENTRASYNC_DATABASE_URL.
+	// Database is a PostgreSQL URL (postgres://…) or a SQLite file path;
+	// empty means the default SQLite file. Env: ENTRASYNC_DATABASE_URL.
 	Database Secret   `yaml:"database"`
 	Log      Log      `yaml:"log"`
 	Graph    Graph    `yaml:"graph"`
@@ -234,10 +235,9 @@ func (e *FieldError) Error() string { return "config: " + e.Field + ": " + e.Pro
 // first field at fault. Tenants are optional here; commands that need one
 // say so.
 func (c *Config) Validate() error {
-	if c.Database != "" {
-		u, err := url.Parse(c.Database.Reveal())
-		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-			return &FieldError{"database", "must be a postgres:// URL"}
+	if db := c.Database.Reveal(); db != "" {
+		if scheme, _, ok := strings.Cut(db, "://"); ok && !regexp.MustCompile(`^(postgres|postgresql|sqlite|file)$`).MatchString(scheme) {
+			return &FieldError{"database", "must be a postgres:// URL or a SQLite file path"}
 		}
 	}
 	switch c.Log.Format {

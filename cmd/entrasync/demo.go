@@ -1,25 +1,22 @@
 package main
 
 import (
-	"context"
-	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
-	"time"
+	"os"
+	"path/filepath"
 
+	"github.com/entrasync/entrasync/config"
 	"github.com/entrasync/entrasync/graph"
 	"github.com/entrasync/entrasync/graph/graphtest"
 	"github.com/entrasync/entrasync/store"
 	"github.com/entrasync/entrasync/sync"
 )
 
-// demoDatabase is the demo's default: the local PostgreSQL, in a schema of
-// its own that each demo run starts afresh.
-const (
-	demoDatabase = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	demoSchema   = "entrasync_demo"
-	demoTenantID = "demo"
-)
+// demoTenantID is the local name of the demo's tenant.
+const demoTenantID = "demo"
 
 // Object ids of the demo tenant (Entra object ids are GUIDs).
 const (
@@ -122,10 +119,18 @@ func (e *env) demo(args []string) error {
 	if err != nil {
 		return err
 	}
+	if e.getenv("ENTRASYNC_LOG_LEVEL") == "" {
+		e.logger = newLogger(config.Log{Format: cfg.Log.Format, Level: "warn"}, e.stderr) // the demo prints its own story
+	}
 	dbURL := cfg.Database.Reveal()
 	if dbURL == "" {
-		if dbURL, err = resetDemoSchema(e.ctx, demoDatabase); err != nil {
-			return err
+		// The embedded default: a fresh SQLite file next to the default
+		// database, so the demo never touches real data.
+		dbURL = filepath.Join(filepath.Dir(store.DefaultSQLitePath(e.getenv)), "demo.db")
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			if err := os.Remove(dbURL + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("demo: reset %s: %w", dbURL, err)
+			}
 		}
 	}
 	say := func(format string, args ...any) {
@@ -139,12 +144,12 @@ func (e *env) demo(args []string) error {
 	say("Simulated Entra tenant at %s: %d users, %d groups, %d assignments (enterprise app %q).\n",
 		srv.URL(), len(t.Users), len(t.Groups), len(t.Assignments), t.Application.DisplayName)
 
-	db, err := store.Open(e.ctx, dbURL, e.logger)
+	db, err := store.OpenURL(e.ctx, dbURL, e.logger)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	say("Local directory: PostgreSQL (%s).\n\n", redactURL(dbURL))
+	say("Local directory: %s (%s).\n\n", db.Backend(), redactURL(dbURL))
 	settings := sync.DefaultTenantSettings()
 	if err := db.RegisterTenant(e.ctx, sync.Tenant{ID: demoTenantID, EntraTenantID: t.TenantID, Settings: settings}); err != nil {
 		return err
@@ -200,34 +205,11 @@ func (e *env) demo(args []string) error {
 		return err
 	}
 	say("\nTry next:\n")
-	say("  entrasync --database '%s' runs list\n", dbURL)
-	say("  entrasync --database '%s' runs show %d\n", dbURL, results[0].Run.ID)
+	say("  entrasync --database '%s' runs list\n", redactURL(dbURL))
+	say("  entrasync --database '%s' runs show %d\n", redactURL(dbURL), results[0].Run.ID)
+	say("  entrasync --database '%s' users list --tenant demo --status archived\n", redactURL(dbURL))
 	say("  Point it at a real tenant: see \"Connect a real tenant\" in README.md.\n")
 	return nil
-}
-
-// resetDemoSchema drops and creates the demo schema on base and returns a
-// URL that selects it.
-func resetDemoSchema(ctx context.Context, base string) (string, error) {
-	db, err := sql.Open("postgres", base)
-	if err != nil {
-		return "", fmt.Errorf("demo: %w", err)
-	}
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		return "", &sync.Error{Code: sync.EUNAVAILABLE,
-			Message: fmt.Sprintf("demo: PostgreSQL is not reachable at %s; start it or pass --database", redactURL(base)), Err: err}
-	}
-	if _, err := db.ExecContext(ctx, `DROP SCHEMA IF EXISTS `+demoSchema+` CASCADE; CREATE SCHEMA `+demoSchema); err != nil {
-		return "", fmt.Errorf("demo: reset schema %s: %w", demoSchema, err)
-	}
-	u, _ := url.Parse(base)
-	q := u.Query()
-	q.Set("search_path", demoSchema)
-	u.RawQuery = q.Encode()
-	return u.String(), nil
 }
 
 func redactURL(raw string) string {

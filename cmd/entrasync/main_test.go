@@ -48,6 +48,42 @@ func TestDemoEndToEnd(t *testing.T) {
 	}
 }
 
+// TestDemoOnEmbeddedDefault runs the README's first command as a newcomer
+// would: no database configured, so the demo uses a SQLite file.
+func TestDemoOnEmbeddedDefault(t *testing.T) {
+	data := t.TempDir()
+	env := map[string]string{"XDG_DATA_HOME": data}
+	out, stderr, code := runCLI(t, env, "demo")
+	if code != exitOK {
+		t.Fatalf("demo exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(out, "Local directory: sqlite") || !strings.Contains(out, "↑ restore  alice@contoso.test") {
+		t.Fatalf("demo output:\n%s", out)
+	}
+	db := data + "/entrasync/demo.db"
+	out, stderr, code = runCLI(t, env, "--database", db, "users", "list", "--tenant", "demo", "--json")
+	var users []struct {
+		Email  string `json:"email"`
+		Status string `json:"status"`
+	}
+	if code != exitOK || json.Unmarshal([]byte(out), &users) != nil || len(users) != 5 {
+		t.Fatalf("users list on the demo's SQLite file: exit %d %s %s", code, out, stderr)
+	}
+	for _, u := range users {
+		if want := map[string]string{"dave@contoso.test": "archived"}[u.Email]; want != "" && u.Status != want {
+			t.Errorf("%s = %s, want %s", u.Email, u.Status, want)
+		}
+	}
+	// Running it again starts afresh.
+	if _, stderr, code := runCLI(t, env, "demo"); code != exitOK {
+		t.Fatalf("second demo: %s", stderr)
+	}
+	out, _, _ = runCLI(t, env, "--database", db, "runs", "list", "--json")
+	if strings.Count(out, `"id"`) != 3 {
+		t.Fatalf("second demo did not start from an empty directory:\n%s", out)
+	}
+}
+
 func TestDemoJSONIsTheDirectory(t *testing.T) {
 	out, stderr, code := runCLI(t, nil, "--database", storetest.MustSchemaURL(t), "demo", "--json")
 	if code != exitOK {

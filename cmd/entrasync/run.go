@@ -143,12 +143,18 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// openStore opens the configured database and registers every configured tenant.
-func (e *env) openStore(cfg *config.Config) (*store.DB, error) {
-	if cfg.Database == "" {
-		return nil, usagef("no database configured: pass --database, set ENTRASYNC_DATABASE_URL, or database: in the config file")
+// databaseURL is the configured database, or the default SQLite file.
+func (e *env) dbURL(cfg *config.Config) string {
+	if cfg.Database != "" {
+		return cfg.Database.Reveal()
 	}
-	db, err := store.Open(e.ctx, cfg.Database.Reveal(), e.logger)
+	return store.DefaultSQLitePath(e.getenv)
+}
+
+// openStore opens the configured database (by default the SQLite file in
+// the data directory) and registers every configured tenant.
+func (e *env) openStore(cfg *config.Config) (store.Store, error) {
+	db, err := store.OpenURL(e.ctx, e.dbURL(cfg), e.logger)
 	if err != nil {
 		return nil, err
 	}
@@ -245,15 +251,12 @@ func pickTenants(cfg *config.Config, name string) ([]config.Tenant, error) {
 // oneTenant returns the tenant for listings: --tenant, or the only one.
 func oneTenant(cfg *config.Config, name string) (string, error) {
 	if name != "" {
-		if _, err := cfg.Tenant(name); err != nil {
-			return "", &usageError{err}
-		}
-		return name, nil
+		return name, nil // listings read the directory, which may hold tenants no longer configured
 	}
 	if len(cfg.Tenants) == 1 {
 		return cfg.Tenants[0].Name, nil
 	}
-	return "", usagef("several or no tenants configured: pass --tenant")
+	return "", usagef("%d tenants configured: pass --tenant NAME", len(cfg.Tenants))
 }
 
 func (e *env) sync(args []string, dryRun bool) error {
@@ -367,7 +370,7 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 // listing opens the configuration and store for a read-only command.
-func (e *env) listing(f *commandFlags, args []string) (*store.DB, string, error) {
+func (e *env) listing(f *commandFlags, args []string) (store.Store, string, error) {
 	if err := f.parse(args); err != nil {
 		return nil, "", err
 	}
