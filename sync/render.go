@@ -17,11 +17,33 @@ var actionSymbol = map[Action]string{
 	ActionRemove:  "-",
 }
 
+// RenderOptions tune Render.
+type RenderOptions struct {
+	// Color marks actions with ANSI colours (only for terminals).
+	Color bool
+}
+
+var actionColor = map[Action]string{
+	ActionCreate: "\x1b[32m", ActionAdopt: "\x1b[32m", ActionAdd: "\x1b[32m",
+	ActionUpdate: "\x1b[33m", ActionArchive: "\x1b[31m", ActionRemove: "\x1b[31m", ActionRestore: "\x1b[36m",
+}
+
+const colorReset = "\x1b[0m"
+
 // Render writes the plan as a table for people: one line per change with its
 // symbol (+ create, ~ update, ↓ archive, ↑ restore), the attributes that
 // change, then conflicts, skipped objects with their reasons, and counts.
-func (p *Plan) Render(w io.Writer) error {
+func (p *Plan) Render(w io.Writer) error { return p.RenderWith(w, RenderOptions{}) }
+
+// RenderWith renders the plan with options.
+func (p *Plan) RenderWith(w io.Writer, opt RenderOptions) error {
 	ew := &errWriter{w: w}
+	paint := func(a Action, s string) string {
+		if !opt.Color {
+			return s
+		}
+		return actionColor[a] + s + colorReset
+	}
 	ew.printf("Plan for tenant %s\n", p.TenantID)
 	if p.Empty() {
 		ew.printf("  no changes\n")
@@ -36,7 +58,7 @@ func (p *Plan) Render(w io.Writer) error {
 				ew.printf("\n%s\n", sectionTitle[section])
 				first = false
 			}
-			ew.printf("  %s %-8s %-40s %s\n", actionSymbol[ch.Action], ch.Action, ch.Label, ch.Reason)
+			ew.printf("  %s %s %-40s %s\n", paint(ch.Action, actionSymbol[ch.Action]), paint(ch.Action, fmt.Sprintf("%-8s", ch.Action)), ch.Label, ch.Reason)
 			for _, f := range ch.Fields {
 				ew.printf("      %-18s %s → %s\n", f.Name, quoteEmpty(f.Old), quoteEmpty(f.New))
 			}
@@ -45,7 +67,7 @@ func (p *Plan) Render(w io.Writer) error {
 	if len(p.Conflicts) > 0 {
 		ew.printf("\nConflicts (not applied; retried next cycle)\n")
 		for _, c := range p.Conflicts {
-			ew.printf("  ! %-8s %-40s e-mail %s also used by %s: %s\n", c.Action, c.Label, c.Email, c.HolderLabel, c.Reason)
+			ew.printf("  %s %-8s %-40s e-mail %s also used by %s: %s\n", paint(ActionArchive, "!"), c.Action, c.Label, c.Email, c.HolderLabel, c.Reason)
 		}
 	}
 	if len(p.Skipped) > 0 {

@@ -111,7 +111,7 @@ var demoChanges = []struct {
 }
 
 func (e *env) demo(args []string) error {
-	f := newFlags("demo", false)
+	f := e.newFlags("demo", false)
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -176,7 +176,7 @@ func (e *env) demo(args []string) error {
 		}
 		results = append(results, res)
 		if !f.json {
-			if err := printResult(e.stdout, res); err != nil {
+			if err := printResult(e.stdout, res, e.color); err != nil {
 				return err
 			}
 		}

@@ -43,7 +43,7 @@ func usagef(format string, args ...any) error { return &usageError{fmt.Errorf(fo
 var errConflicts = errors.New("some changes were not applied because of e-mail conflicts; see the run")
 
 func exitCode(err error, stderr io.Writer) int {
-	if err == nil {
+	if err == nil || errors.Is(err, errHelpShown) {
 		return exitOK
 	}
 	fmt.Fprintln(stderr, "entrasync:", err)

@@ -28,7 +28,7 @@ Usage:
   entrasync [--config FILE] [--database URL] <command> [flags]
 
 Commands:
-  demo                      run two cycles against a built-in simulated tenant
+  demo                      three cycles against a built-in simulated tenant (SQLite)
   run [--listen ADDR]       the worker: schedule, admin API, /metrics, /healthz, /readyz
   sync  [--tenant T]        run a full cycle now and apply it
   plan  [--tenant T]        dry run: print the plan, change nothing
@@ -41,8 +41,9 @@ Commands:
   runs show ID              show one run and its changes
   version                   print the version
 
-Every listing takes --json. Configuration: --config or ENTRASYNC_CONFIG (YAML),
-database: --database or ENTRASYNC_DATABASE_URL.
+Every command takes --help (with examples) and --json. Configuration: --config or
+ENTRASYNC_CONFIG (YAML); database: --database or ENTRASYNC_DATABASE_URL, a postgres:// URL or a
+SQLite file (default: $XDG_DATA_HOME/entrasync/entrasync.db).
 
 Exit codes: 0 ok, 1 failure, 2 bad usage or configuration, 3 applied with conflicts.
 `
@@ -58,12 +59,26 @@ type env struct {
 	configPath     string
 	databaseURL    string
 	logger         *slog.Logger
+	// color is true when stdout is a terminal and NO_COLOR is unset.
+	color bool
+}
+
+// isTerminal reports whether w is a terminal (a variable, so tests can
+// pretend).
+var isTerminal = func(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("entrasync", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	e := &env{ctx: ctx, stdout: stdout, stderr: stderr, getenv: getenv}
+	e := &env{ctx: ctx, stdout: stdout, stderr: stderr, getenv: getenv,
+		color: isTerminal(stdout) && getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"}
 	fs.StringVar(&e.configPath, "config", getenv("ENTRASYNC_CONFIG"), "configuration file (YAML)")
 	fs.StringVar(&e.databaseURL, "database", "", "database URL (overrides the configuration)")
 	if err := fs.Parse(args); err != nil {
@@ -81,6 +96,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cmd, rest := rest[0], rest[1:]
 	switch cmd {
 	case "help", "-h", "--help":
+		if len(rest) > 0 {
+			writeHelp(stdout, strings.Join(rest, " "), nil)
+			return nil
+		}
 		_, err := io.WriteString(stdout, usage)
 		return err
 	case "version":
@@ -212,12 +231,13 @@ func transportOf(caFile string) (http.RoundTripper, error) {
 // commandFlags are the flags most commands share.
 type commandFlags struct {
 	*flag.FlagSet
+	out    io.Writer
 	json   bool
 	tenant string
 }
 
-func newFlags(name string, withTenant bool) *commandFlags {
-	f := &commandFlags{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError)}
+func (e *env) newFlags(name string, withTenant bool) *commandFlags {
+	f := &commandFlags{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), out: e.stdout}
 	f.SetOutput(io.Discard)
 	f.BoolVar(&f.json, "json", false, "print JSON")
 	if withTenant {
@@ -226,9 +246,16 @@ func newFlags(name string, withTenant bool) *commandFlags {
 	return f
 }
 
+// errHelpShown ends a command whose help was asked for (exit 0).
+var errHelpShown = errors.New("help shown")
+
 func (f *commandFlags) parse(args []string) error {
 	if err := f.Parse(args); err != nil {
-		return usagef("%s: %v", f.Name(), err)
+		if errors.Is(err, flag.ErrHelp) {
+			writeHelp(f.out, f.Name(), f.FlagSet)
+			return errHelpShown
+		}
+		return usagef("%s: %v (see entrasync %s --help)", f.Name(), err, f.Name())
 	}
 	return nil
 }
@@ -264,7 +291,7 @@ func (e *env) sync(args []string, dryRun bool) error {
 	if dryRun {
 		name = "plan"
 	}
-	f := newFlags(name, true)
+	f := e.newFlags(name, true)
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -315,7 +342,7 @@ func (e *env) sync(args []string, dryRun bool) error {
 			conflicts++
 		}
 		if !f.json {
-			if err := printResult(e.stdout, res); err != nil {
+			if err := printResult(e.stdout, res, e.color); err != nil {
 				return err
 			}
 		}
@@ -348,9 +375,9 @@ func resultsJSON(rs []*sync.Result) []resultJSON {
 	return out
 }
 
-func printResult(w io.Writer, res *sync.Result) error {
+func printResult(w io.Writer, res *sync.Result, color bool) error {
 	if res.Plan != nil {
-		if err := res.Plan.Render(w); err != nil {
+		if err := res.Plan.RenderWith(w, sync.RenderOptions{Color: color}); err != nil {
 			return err
 		}
 	}
@@ -392,7 +419,7 @@ func (e *env) listing(f *commandFlags, args []string) (store.Store, string, erro
 }
 
 func (e *env) usersList(args []string) error {
-	f := newFlags("users list", true)
+	f := e.newFlags("users list", true)
 	status := f.String("status", "", "only users with this status")
 	if err := f.parse(args); err != nil {
 		return err
@@ -416,7 +443,7 @@ func (e *env) usersList(args []string) error {
 }
 
 func (e *env) groupsList(args []string) error {
-	f := newFlags("groups list", true)
+	f := e.newFlags("groups list", true)
 	db, tenant, err := e.listing(f, args)
 	if err != nil {
 		return err
@@ -433,7 +460,7 @@ func (e *env) groupsList(args []string) error {
 }
 
 func (e *env) runsList(args []string) error {
-	f := newFlags("runs list", true)
+	f := e.newFlags("runs list", true)
 	limit := f.Int("limit", 20, "how many runs")
 	if err := f.parse(args); err != nil {
 		return err
@@ -458,7 +485,7 @@ func (e *env) runsList(args []string) error {
 }
 
 func (e *env) runsShow(args []string) error {
-	f := newFlags("runs show", false)
+	f := e.newFlags("runs show", false)
 	if err := f.parse(args); err != nil {
 		return err
 	}

@@ -67,7 +67,7 @@ func holderID() string {
 // runWorker is `entrasync run`: the scheduler and the admin API until a
 // signal; then no new cycles, running ones finish within the grace period.
 func (e *env) runWorker(args []string) error {
-	f := newFlags("run", false)
+	f := e.newFlags("run", false)
 	listen := f.String("listen", "", "admin API address (default: worker.listen, 127.0.0.1:8080)")
 	if err := f.parse(args); err != nil {
 		return err
@@ -131,7 +131,7 @@ func (e *env) provision(args []string) error {
 		return usagef("provision: say user or group, e.g. entrasync provision user alice@contoso.com")
 	}
 	kind := args[0]
-	f := newFlags("provision "+kind, true)
+	f := e.newFlags("provision "+kind, true)
 	dry := f.Bool("dry-run", false, "show the steps without applying")
 	if err := f.parse(args[1:]); err != nil {
 		return err
@@ -225,7 +225,7 @@ func (e *env) tokenRotate(args []string) error {
 	if len(args) == 0 || args[0] != "rotate" {
 		return usagef("token: the only subcommand is rotate")
 	}
-	f := newFlags("token rotate", false)
+	f := e.newFlags("token rotate", false)
 	if err := f.parse(args[1:]); err != nil {
 		return err
 	}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test ./cmd/entrasync -update writes it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from %s:\n%s", name, path, got)
+	}
+}
+
+// TestHelpGolden pins `--help` of every command: each has a usage line,
+// what it does, its flags and examples, and exits 0.
+func TestHelpGolden(t *testing.T) {
+	cmds := [][]string{{"--help"}, {"demo", "--help"}, {"run", "--help"}, {"sync", "--help"}, {"plan", "--help"},
+		{"provision", "user", "--help"}, {"provision", "group", "--help"}, {"users", "list", "--help"},
+		{"groups", "list", "--help"}, {"runs", "list", "--help"}, {"runs", "show", "--help"}, {"token", "rotate", "--help"}}
+	for _, args := range cmds {
+		out, stderr, code := runCLI(t, nil, args...)
+		if code != exitOK || stderr != "" {
+			t.Errorf("entrasync %v: exit %d, stderr %q", args, code, stderr)
+		}
+		if len(args) > 1 && !strings.Contains(out, "Examples:") {
+			t.Errorf("entrasync %v has no examples:\n%s", args, out)
+		}
+		name := strings.Join(append([]string{"help"}, args[:len(args)-1]...), "-")
+		golden(t, name, out)
+	}
+}
+
+func TestTableOutputGolden(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "d.db")
+	if _, stderr, code := runCLI(t, nil, "--database", db, "demo"); code != exitOK {
+		t.Fatal(stderr)
+	}
+	out, _, _ := runCLI(t, nil, "--database", db, "users", "list", "--tenant", "demo")
+	golden(t, "users-list", out)
+	out, _, _ = runCLI(t, nil, "--database", db, "groups", "list", "--tenant", "demo")
+	golden(t, "groups-list", out)
+}
+
+// TestNoEscapeCodesWithoutATerminalOrWithNO_COLOR checks colour shows only
+// on a terminal and never with NO_COLOR.
+func TestNoEscapeCodesWithoutATerminalOrWithNO_COLOR(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "d.db")
+	out, _, _ := runCLI(t, nil, "--database", db, "demo")
+	if strings.Contains(out, "\x1b[") {
+		t.Fatalf("escape codes in non-terminal output")
+	}
+	defer func(f func(io.Writer) bool) { isTerminal = f }(isTerminal)
+	isTerminal = func(io.Writer) bool { return true }
+	out, _, _ = runCLI(t, map[string]string{"NO_COLOR": "1"}, "--database", db, "demo")
+	if strings.Contains(out, "\x1b[") {
+		t.Fatalf("escape codes despite NO_COLOR")
+	}
+	out, _, _ = runCLI(t, nil, "--database", db, "demo")
+	if !strings.Contains(out, "\x1b[32m+") {
+		t.Fatalf("no colour on a terminal:\n%s", out)
+	}
+}
