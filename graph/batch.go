@@ -111,6 +111,9 @@ func (s *Source) sendBatch(ctx context.Context, infos []*abstractions.RequestInf
 		}
 		out[i] = batchResult{status: status, body: body}
 		s.observeItem(infos[i], status, 0)
+		if strings.Contains(what, "users") {
+			s.progress(ctx, func(c *requestCounter) { c.usersRead.Add(1) })
+		}
 	}
 	if len(ids) > 0 {
 		return nil, 0, malformed(what+" ($batch)", fmt.Sprintf("%d request(s) got no response item", len(ids)))

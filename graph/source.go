@@ -79,6 +79,9 @@ type Config struct {
 	MaxThrottleWait time.Duration
 	// Credential overrides the client-secret credential (managed identity etc.).
 	Credential azcore.TokenCredential
+	// Progress, when set, is told how far a snapshot's read has come, after
+	// every page or batch; it is called from several goroutines.
+	Progress func(Progress)
 	// Observe, when set, is told about every HTTP response from Graph: the
 	// endpoint with ids replaced by {id}, the status (0 for a transport
 	// error) and, on 429/503, the Retry-After it asked for (metrics).
@@ -226,6 +229,13 @@ func (s *Source) read(ctx context.Context, snap *sync.Snapshot) error {
 	if err != nil {
 		return err
 	}
+	supported := 0
+	for _, g := range groupsRead {
+		if ok, _ := sync.GroupSupport(g); ok {
+			supported++
+		}
+	}
+	s.progress(ctx, func(c *requestCounter) { c.groups.Store(int64(supported)) })
 	members := make([]map[string]sync.EntraUser, len(groupsRead))
 	err = s.parallel(ctx, len(groupsRead), func(ctx context.Context, i int) error {
 		if ok, _ := sync.GroupSupport(groupsRead[i]); !ok {
@@ -250,6 +260,7 @@ func (s *Source) read(ctx context.Context, snap *sync.Snapshot) error {
 			missing = append(missing, id)
 		}
 	}
+	s.progress(ctx, func(c *requestCounter) { c.users.Store(int64(len(missing))) })
 	found, tenantUsers, err := s.lookUp(ctx, missing)
 	if err != nil {
 		return err
@@ -334,6 +345,7 @@ func (s *Source) assignments(ctx context.Context, spID string, snap *sync.Snapsh
 					Reason: fmt.Sprintf("unknown principal type %q; ignored", typ)})
 			}
 		}
+		s.progress(ctx, func(c *requestCounter) { c.assignmentPages.Add(1) })
 		next := str(page.GetOdataNextLink())
 		if next == "" {
 			break
@@ -441,6 +453,7 @@ func (s *Source) members(ctx context.Context, eg *sync.EntraGroup) (map[string]s
 				eg.OtherMembers++
 			}
 		}
+		s.progress(ctx, func(c *requestCounter) { c.memberPages.Add(1) })
 		next := str(page.GetOdataNextLink())
 		if next == "" {
 			break
@@ -448,6 +461,7 @@ func (s *Source) members(ctx context.Context, eg *sync.EntraGroup) (map[string]s
 		page, err = b.WithUrl(next).Get(ctx, nil)
 	}
 	sort.Strings(eg.Members)
+	s.progress(ctx, func(c *requestCounter) { c.groupsRead.Add(1) })
 	return users, nil
 }
 
@@ -558,6 +572,7 @@ func (s *Source) listUsers(ctx context.Context, ids []string) ([]*sync.EntraUser
 			if j, ok := want[id]; ok {
 				eu := entraUser(u)
 				out[j] = &eu
+				s.progress(ctx, func(c *requestCounter) { c.usersRead.Add(1) })
 			}
 		}
 		next := str(page.GetOdataNextLink())
@@ -727,10 +742,38 @@ func isNotFound(err error) bool {
 
 type counterKey struct{}
 
+// Progress is how far a snapshot's read has come.
+type Progress struct {
+	AssignmentPages int // pages of appRoleAssignedTo read
+	Groups          int // assigned groups whose members are being read
+	GroupsRead      int // of those, finished
+	MemberPages     int // member pages read
+	Users           int // directly assigned users to look up
+	UsersRead       int // of those, read
+	RoundTrips      int
+}
+
 // requestCounter counts one snapshot's HTTP round trips, its Graph requests
-// (each $batch item counts, the envelope does not) and its throttling waits.
+// (each $batch item counts, the envelope does not), its throttling waits and
+// its progress.
 type requestCounter struct {
 	n, requests, waited atomic.Int64
+
+	assignmentPages, groups, groupsRead, memberPages, users, usersRead atomic.Int64
+}
+
+// progress reports the snapshot's progress after bump changed a counter.
+func (s *Source) progress(ctx context.Context, bump func(c *requestCounter)) {
+	c, ok := ctx.Value(counterKey{}).(*requestCounter)
+	if !ok {
+		return
+	}
+	bump(c)
+	if s.cfg.Progress != nil {
+		s.cfg.Progress(Progress{AssignmentPages: int(c.assignmentPages.Load()), Groups: int(c.groups.Load()),
+			GroupsRead: int(c.groupsRead.Load()), MemberPages: int(c.memberPages.Load()), Users: int(c.users.Load()),
+			UsersRead: int(c.usersRead.Load()), RoundTrips: int(c.n.Load())})
+	}
 }
 
 func (c *requestCounter) fill(snap *sync.Snapshot) {

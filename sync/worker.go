@@ -171,14 +171,27 @@ func (w *Worker) poll() {
 // RunNow runs a full cycle of tenantID now (C2), unless one is already
 // running anywhere: then ErrCycleRunning. The tenant's schedule is unchanged.
 func (w *Worker) RunNow(ctx context.Context, tenantID string, opt CycleOptions) (*Result, error) {
+	t, ok := w.tenants[tenantID]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownTenant, tenantID)
+	}
+	return w.RunNowWith(ctx, t, opt)
+}
+
+// RunNowWith is RunNow with the tenant's source replaced for this cycle
+// (a source that reports progress, say).
+func (w *Worker) RunNowWith(ctx context.Context, t WorkerTenant, opt CycleOptions) (*Result, error) {
+	if _, ok := w.tenants[t.ID]; !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownTenant, t.ID)
+	}
 	var res *Result
-	err := w.WithLease(ctx, tenantID, func(ctx context.Context, src Source) error {
-		start := time.Now()
+	start := time.Now()
+	err := w.lease(ctx, t, func(ctx context.Context) error {
 		var err error
-		res, err = w.syncer.Cycle(ctx, tenantID, src, opt)
-		w.observe(tenantID, opt.Trigger, res, err, time.Since(start))
+		res, err = w.syncer.Cycle(ctx, t.ID, t.Source, opt)
 		return err
 	})
+	w.observe(t.ID, opt.Trigger, res, err, time.Since(start))
 	return res, err
 }
 
@@ -189,18 +202,23 @@ func (w *Worker) WithLease(ctx context.Context, tenantID string, fn func(ctx con
 	if !ok {
 		return fmt.Errorf("%w: %q", ErrUnknownTenant, tenantID)
 	}
-	if !w.markRunning(tenantID) {
+	return w.lease(ctx, t, func(ctx context.Context) error { return fn(ctx, t.Source) })
+}
+
+// lease claims t's lease now (not only when due) and runs fn holding it.
+func (w *Worker) lease(ctx context.Context, t WorkerTenant, fn func(ctx context.Context) error) error {
+	if !w.markRunning(t.ID) {
 		return ErrCycleRunning
 	}
-	defer w.unmarkRunning(tenantID)
-	claimed, err := w.leases.ClaimTenant(ctx, tenantID, w.cfg.Holder, w.cfg.LeaseTTL, false)
+	defer w.unmarkRunning(t.ID)
+	claimed, err := w.leases.ClaimTenant(ctx, t.ID, w.cfg.Holder, w.cfg.LeaseTTL, false)
 	if err != nil {
 		return err
 	}
 	if !claimed {
 		return ErrCycleRunning
 	}
-	return w.hold(ctx, t, 0, func(ctx context.Context) error { return fn(ctx, t.Source) })
+	return w.hold(ctx, t, 0, fn)
 }
 
 // leased runs a scheduled cycle under a lease already claimed.

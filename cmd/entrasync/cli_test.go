@@ -3,10 +3,13 @@ package main
 import (
 	"flag"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/entrasync/entrasync/graph"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -78,5 +81,26 @@ func TestNoEscapeCodesWithoutATerminalOrWithNO_COLOR(t *testing.T) {
 	out, _, _ = runCLI(t, nil, "--database", db, "demo")
 	if !strings.Contains(out, "\x1b[32m+") {
 		t.Fatalf("no colour on a terminal:\n%s", out)
+	}
+}
+
+func TestProgressLineOnTerminalLogLinesOtherwise(t *testing.T) {
+	var term, logs strings.Builder
+	p := newProgress(&term, true, slog.New(slog.NewTextHandler(&logs, nil)))
+	p.update(graph.Progress{AssignmentPages: 2, Groups: 10, GroupsRead: 3, MemberPages: 7, Users: 5, UsersRead: 1, RoundTrips: 12})
+	p.done()
+	if got := term.String(); !strings.Contains(got, "\rreading: 2 assignment page(s) · groups 3/10 · 7 member page(s) · users 1/5 · 12 round trips") &&
+		!strings.Contains(got, "groups 3/10") {
+		t.Fatalf("terminal progress = %q", got)
+	}
+	if logs.Len() != 0 {
+		t.Fatalf("terminal progress also logged: %s", logs.String())
+	}
+	var plain strings.Builder
+	p = newProgress(&plain, false, slog.New(slog.NewTextHandler(&logs, nil)))
+	p.update(graph.Progress{Groups: 10, GroupsRead: 3})
+	p.done()
+	if plain.Len() != 0 || !strings.Contains(logs.String(), "groups_read=3 groups=10") {
+		t.Fatalf("non-terminal progress: out %q, logs %q", plain.String(), logs.String())
 	}
 }

@@ -193,12 +193,12 @@ func tenantOf(t config.Tenant) sync.Tenant {
 	return sync.Tenant{ID: t.Name, EntraTenantID: t.TenantID, Settings: s}
 }
 
-func sourceOf(cfg *config.Config, t config.Tenant, logger *slog.Logger, observe func(string, int, time.Duration)) (*graph.Source, error) {
+func sourceOf(cfg *config.Config, t config.Tenant, logger *slog.Logger, observe func(string, int, time.Duration), progress func(graph.Progress)) (*graph.Source, error) {
 	transport, err := transportOf(cfg.Graph.CAFile)
 	if err != nil {
 		return nil, err
 	}
-	return graph.New(graph.Config{Observe: observe, Transport: transport,
+	return graph.New(graph.Config{Observe: observe, Progress: progress, Transport: transport,
 		TenantID: t.TenantID, ClientID: t.ClientID, ClientSecret: t.ClientSecret.Reveal(),
 		ServicePrincipalID: t.ServicePrincipalID, AppID: t.AppID,
 		GraphEndpoint: t.GraphEndpoint, LoginEndpoint: t.LoginEndpoint,
@@ -319,7 +319,8 @@ func (e *env) sync(args []string, dryRun bool) error {
 	var failed, conflicts int
 	var results []*sync.Result
 	for _, t := range tenants {
-		src, err := sourceOf(cfg, t, e.logger, nil)
+		prog := newProgress(e.stderr, isTerminal(e.stderr), e.logger.With(sync.LogTenant, t.Name))
+		src, err := sourceOf(cfg, t, e.logger, nil, prog.update)
 		if err != nil {
 			return err
 		}
@@ -328,8 +329,11 @@ func (e *env) sync(args []string, dryRun bool) error {
 			res, err = syncer.Cycle(e.ctx, t.Name, src, sync.CycleOptions{DryRun: true, Trigger: "cli"})
 		} else {
 			// Take the tenant's lease, as the worker does: never two cycles at once.
-			res, err = worker.RunNow(e.ctx, t.Name, sync.CycleOptions{Trigger: "cli"})
+			wt, _ := worker.Tenant(t.Name)
+			wt.Source = src
+			res, err = worker.RunNowWith(e.ctx, wt, sync.CycleOptions{Trigger: "cli"})
 		}
+		prog.done()
 		if err != nil {
 			failed++
 			fmt.Fprintf(e.stderr, "entrasync: tenant %s: %v\n", t.Name, err)

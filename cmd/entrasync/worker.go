@@ -10,9 +10,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	gosync "sync"
 	"time"
 
 	"github.com/entrasync/entrasync/config"
+	"github.com/entrasync/entrasync/graph"
 	"github.com/entrasync/entrasync/sync"
 )
 
@@ -37,7 +39,7 @@ func (e *env) newWorker(cfg *config.Config, dir workerDirectory, m *metrics, onl
 		if m != nil {
 			observe = m.graphObserver(t.Name)
 		}
-		src, err := sourceOf(cfg, t, e.logger, observe)
+		src, err := sourceOf(cfg, t, e.logger, observe, nil)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -255,4 +257,50 @@ func (e *env) tokenRotate(args []string) error {
 	fmt.Fprintln(e.stderr, "New admin API token (shown once; every earlier token no longer works):")
 	_, err = fmt.Fprintln(e.stdout, token)
 	return err
+}
+
+// progress shows how far a long read has come: one updating line on a
+// terminal, a log line every few seconds otherwise.
+type progress struct {
+	w        io.Writer
+	terminal bool
+	logger   *slog.Logger
+	mu       gosync.Mutex
+	last     time.Time
+	shown    bool
+}
+
+func newProgress(w io.Writer, terminal bool, logger *slog.Logger) *progress {
+	return &progress{w: w, terminal: terminal, logger: logger}
+}
+
+func (p *progress) update(g graph.Progress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	every := 5 * time.Second
+	if p.terminal {
+		every = 100 * time.Millisecond
+	}
+	if time.Since(p.last) < every {
+		return
+	}
+	p.last = time.Now()
+	if p.terminal {
+		fmt.Fprintf(p.w, "\r\x1b[Kreading: %d assignment page(s) · groups %d/%d · %d member page(s) · users %d/%d · %d round trips",
+			g.AssignmentPages, g.GroupsRead, g.Groups, g.MemberPages, g.UsersRead, g.Users, g.RoundTrips)
+		p.shown = true
+		return
+	}
+	p.logger.Info("reading", "assignment_pages", g.AssignmentPages, "groups_read", g.GroupsRead, "groups", g.Groups,
+		"member_pages", g.MemberPages, "users_read", g.UsersRead, "users", g.Users, "round_trips", g.RoundTrips)
+}
+
+// done clears the progress line.
+func (p *progress) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.shown {
+		fmt.Fprint(p.w, "\r\x1b[K")
+		p.shown = false
+	}
 }

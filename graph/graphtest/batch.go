@@ -60,7 +60,9 @@ type batchRequest struct {
 }
 
 // batch serves POST /v1.0/$batch: every item is dispatched to its endpoint
-// in order and answered with its own status, headers and body.
+// in order and answered with its own status, headers and body. Each item is
+// charged and throttled on its own (the envelope costs nothing), so one item
+// can get 429 with its own Retry-After while the others succeed.
 func (s *Server) batch(g *greq, _ *route) *gresp {
 	if g.inBatch {
 		return s.gerr(g, http.StatusBadRequest, "BadRequest", "A batch request cannot contain a nested $batch request.")
@@ -117,6 +119,11 @@ func (s *Server) batch(g *greq, _ *route) *gresp {
 				resp = s.dispatch(ig)
 			}
 		}
+		if resp.abandoned {
+			// An item's Delay was interrupted: the client is gone or the
+			// server is closing.
+			return resp
+		}
 		statuses[it.ID] = resp.status
 		responses = append(responses, itemResponse(it.ID, resp))
 	}
@@ -167,7 +174,9 @@ func (s *Server) itemRequest(outer *greq, it batchItem) *greq {
 // (an injected raw Body) is sent as a JSON string.
 func itemResponse(id string, resp *gresp) object {
 	headers := object{}
-	for _, k := range []string{"Content-Type", "Cache-Control", "OData-Version", "Retry-After", "X-Graphtest-Fault"} {
+	for _, k := range []string{"Content-Type", "Cache-Control", "OData-Version", "Retry-After",
+		"x-ms-resource-unit", "x-ms-throttle-limit-percentage", "x-ms-throttle-scope", "x-ms-throttle-information",
+		"X-Graphtest-Fault"} {
 		if v := resp.header.Get(k); v != "" {
 			headers = append(headers, kv{k, v})
 		}

@@ -2,6 +2,7 @@ package graphtest
 
 import (
 	"strings"
+	"time"
 )
 
 // Fault describes an injected failure. A request matches a fault when every
@@ -17,6 +18,20 @@ import (
 // target items only. The token and discovery endpoints are matched only by a
 // fault naming them explicitly (Endpoint "POST /token" or
 // "GET /{tenant}/v2.0/.well-known/openid-configuration").
+//
+// A fault either answers with an error (Status or Body set, or no other kind
+// set: the legacy 500) or alters the normal answer (Delay, Truncate, DropPage
+// without Status and Body). The kinds combine: Delay is slept first, then the
+// fault's error or the normal answer is built (with DropPage applied), then
+// Truncate cuts its body. Examples:
+//
+//	Fault{Endpoint: "GET /v1.0/groups/{id}/members", Delay: 2 * time.Second} // slow but fine (a timeout with a 1s client timeout)
+//	Fault{Endpoint: "GET /v1.0/users", Page: 2, Truncate: true}            // page 2 is cut in half, status 200
+//	Fault{Endpoint: "GET /v1.0/groups/{id}/members", Page: 1, DropPage: true, Times: 1}
+//	Fault{Delay: time.Second, Status: 503, RetryAfter: "1"}                // a slow 503
+//
+// All kinds apply to $batch items too (see Truncate for how a cut item body
+// is carried).
 type Fault struct {
 	// Method restricts the fault to an HTTP method ("" = any).
 	Method string
@@ -43,6 +58,39 @@ type Fault struct {
 	// `{"value":[{"id":"x"`). Inside a $batch a Body that is not valid JSON is
 	// sent as a JSON string in the item's body.
 	Body string
+
+	// Delay makes the server sleep this long before answering (on top of
+	// WithLatency). Combined with a shorter client timeout it simulates a
+	// timeout. The sleep ends early when the request's context is cancelled
+	// (the client gave up: nothing is sent) or the server is closed (503).
+	// Inside a $batch the item is delayed, and with it the whole batch
+	// response; an interrupted item abandons the whole batch.
+	Delay time.Duration
+	// Truncate sends the answer's body cut in half (its first len/2 bytes):
+	// truncated JSON with the answer's status (200 for a normal answer) and a
+	// Content-Length matching the cut body, so the client reads a complete
+	// HTTP response whose JSON fails to parse. Inside a $batch the cut body,
+	// not being JSON, is carried as a JSON string in the item's "body" (the
+	// batch envelope itself stays valid), so a client expecting an object
+	// there fails to decode the item.
+	Truncate bool
+	// DropPage makes a page of a listing go missing: the page answered is
+	// complete and normal, but its @odata.nextLink skips one page ahead (its
+	// skip token points $top items further), so the page that should follow
+	// is never served. The client sees nothing wrong: every response is a
+	// valid 200 page with a valid nextLink, and the listing ends normally,
+	// only short of one page of items (of the last items when the dropped
+	// page is the last one: then the answered page has no nextLink at all).
+	// DropPage on the last page changes nothing. Pages keep their logical
+	// numbers: after DropPage on page 1, the next request is page 3 for the
+	// Page selector. A DropPage fault matches listings only (like Page).
+	DropPage bool
+}
+
+// isError tells whether the fault answers with an error (or a raw Body)
+// instead of the normal answer.
+func (f Fault) isError() bool {
+	return f.Status != 0 || f.Body != "" || (f.Delay <= 0 && !f.Truncate && !f.DropPage)
 }
 
 type faultState struct {
@@ -65,8 +113,9 @@ func (s *Server) ClearFaults() {
 }
 
 // takeFault returns the first fault matching the request and records that it
-// fired. graph tells whether key is a Graph endpoint.
-func (s *Server) takeFault(method, key, id string, page int, graph bool) (Fault, bool) {
+// fired. graph tells whether key is a Graph endpoint, listing whether the
+// request is for a page of a listing.
+func (s *Server) takeFault(method, key, id string, page int, listing, graph bool) (Fault, bool) {
 	s.faultMu.Lock()
 	defer s.faultMu.Unlock()
 	for _, st := range s.faults {
@@ -84,6 +133,9 @@ func (s *Server) takeFault(method, key, id string, page int, graph bool) (Fault,
 			continue
 		}
 		if f.Page != 0 && f.Page != page {
+			continue
+		}
+		if f.DropPage && !listing {
 			continue
 		}
 		st.fired++

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +32,7 @@ type greq struct {
 	body            []byte // request body ($batch only)
 	contentEncoding string
 	inBatch         bool
+	dropPage        bool // a DropPage fault: the nextLink skips one page
 }
 
 // gresp is the answer to a greq.
@@ -40,7 +40,12 @@ type gresp struct {
 	status int
 	header http.Header
 	body   []byte
+	// abandoned: a Delay was interrupted (client gone or server closing);
+	// nothing is to be answered.
+	abandoned bool
 }
+
+var abandonedResp = &gresp{abandoned: true}
 
 // route is the endpoint a greq was routed to.
 type route struct {
@@ -91,6 +96,10 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, rest string)
 	if resp == nil {
 		resp = s.run(g, rt)
 	}
+	if resp.abandoned {
+		s.abandon(w)
+		return
+	}
 	writeResp(w, resp)
 }
 
@@ -111,7 +120,8 @@ func (s *Server) dispatch(g *greq) *gresp {
 	return s.run(g, rt)
 }
 
-// run applies faults and query validation, then the endpoint's handler.
+// run applies the throttle, faults and query validation, then the
+// endpoint's handler.
 func (s *Server) run(g *greq, rt *route) *gresp {
 	if rt.fail != nil {
 		return rt.fail
@@ -120,9 +130,58 @@ func (s *Server) run(g *greq, rt *route) *gresp {
 	if rt.listing {
 		page = s.pageOf(g, rt)
 	}
-	if f, ok := s.takeFault(g.method, rt.key, rt.id, page, true); ok {
-		return s.graphFault(g, f)
+	key := retryKey(rt, page)
+	s.noteArrival(key, time.Now())
+	cost := requestCost(g, rt)
+	var usage float64
+	if cost > 0 {
+		ok, wait, u := s.admit(cost)
+		if !ok {
+			resp := s.throttled(g, wait)
+			s.noteAnswer(key, resp)
+			return resp
+		}
+		usage = u
 	}
+	resp := s.answer(g, rt, page)
+	if resp.abandoned {
+		return resp
+	}
+	if cost > 0 {
+		resp.header.Set("x-ms-resource-unit", strconv.Itoa(cost))
+		if usage > 0.8 {
+			resp.header.Set("x-ms-throttle-limit-percentage", usageHeader(usage))
+		}
+	}
+	s.noteAnswer(key, resp)
+	return resp
+}
+
+// answer answers an admitted request: with an injected fault, or the
+// endpoint's handler after query validation.
+func (s *Server) answer(g *greq, rt *route, page int) *gresp {
+	f, ok := s.takeFault(g.method, rt.key, rt.id, page, rt.listing, true)
+	if !ok {
+		return s.handle(g, rt)
+	}
+	if !s.pause(g.ctx, f.Delay) {
+		return abandonedResp
+	}
+	var resp *gresp
+	if f.isError() {
+		resp = s.graphFault(g, f)
+	} else {
+		g.dropPage = f.DropPage
+		resp = s.handle(g, rt)
+		resp.header.Set("X-Graphtest-Fault", "injected")
+	}
+	if f.Truncate {
+		resp.body = resp.body[:len(resp.body)/2]
+	}
+	return resp
+}
+
+func (s *Server) handle(g *greq, rt *route) *gresp {
 	if resp := s.checkQuery(g); resp != nil {
 		return resp
 	}
@@ -521,7 +580,12 @@ func (s *Server) listing(g *greq, rt *route, ctx string, sel []string, n int, it
 		values = append(values, item(i))
 	}
 	out := object{{"@odata.context", ctx}}
-	if end < n {
+	next, nextPage := end, page+1
+	if g.dropPage && end < n {
+		// The page after this one goes missing.
+		next, nextPage = min(end+top, n), page+2
+	}
+	if next < n {
 		params := []string{}
 		if raw, ok := queryOpt(g.query, "$select"); ok {
 			params = append(params, "$select="+url.QueryEscape(raw))
@@ -529,7 +593,7 @@ func (s *Server) listing(g *greq, rt *route, ctx string, sel []string, n int, it
 		if hasTop {
 			params = append(params, "$top="+strconv.Itoa(top))
 		}
-		params = append(params, "$skiptoken="+encodeSkipToken(rt.key, rt.id, end, page+1))
+		params = append(params, "$skiptoken="+encodeSkipToken(rt.key, rt.id, next, nextPage))
 		out = append(out, kv{"@odata.nextLink", s.URL() + "/v1.0" + g.path + "?" + strings.Join(params, "&")})
 	}
 	out = append(out, kv{"value", values})
@@ -598,13 +662,7 @@ func (s *Server) listMembers(g *greq, rt *route) *gresp {
 	if !ok || r.kind != kindGroup {
 		return s.notFound(g, rt.id)
 	}
-	// Members that no longer exist are not listed, as in Entra.
-	var members []ref
-	for _, m := range s.tenant.Groups[r.i].Members {
-		if mr, ok := s.lookup(m); ok {
-			members = append(members, mr)
-		}
-	}
+	members := s.groupMembers(r.i)
 	ctx := s.URL() + "/v1.0/$metadata#directoryObjects"
 	if sel != nil {
 		ctx += "(" + strings.Join(sel, ",") + ")"
@@ -627,21 +685,13 @@ func (s *Server) listMemberOf(g *greq, rt *route) *gresp {
 	if !ok || r.kind != kindUser {
 		return s.notFound(g, rt.id)
 	}
-	uid := s.tenant.Users[r.i].ID
-	var groups []ref
-	for _, grp := range s.tenant.Groups {
-		if slices.Contains(grp.Members, uid) {
-			if gr, ok := s.lookup(grp.ID); ok {
-				groups = append(groups, gr)
-			}
-		}
-	}
+	groups := s.userGroups(r.i)
 	ctx := s.URL() + "/v1.0/$metadata#directoryObjects"
 	if sel != nil {
 		ctx += "(" + strings.Join(sel, ",") + ")"
 	}
 	return s.listing(g, rt, ctx, sel, len(groups), func(i int) object {
-		return s.directoryObject(groups[i], sel)
+		return s.directoryObject(ref{kindGroup, int(groups[i])}, sel)
 	})
 }
 
@@ -696,21 +746,16 @@ func (s *Server) listAssignments(g *greq, rt *route) *gresp {
 	}
 	// Only the Application has assignments; assignments whose principal no
 	// longer exists are not listed.
-	var list []*Assignment
+	var list []int
 	if r.kind == kindApp {
-		for i := range s.tenant.Assignments {
-			a := &s.tenant.Assignments[i]
-			if _, ok := s.lookup(a.PrincipalID); ok {
-				list = append(list, a)
-			}
-		}
+		list = s.liveAssignments()
 	}
 	ctx := s.URL() + "/v1.0/$metadata#servicePrincipals('" + s.sp(r).ID + "')/appRoleAssignedTo"
 	if sel != nil {
 		ctx += "(" + strings.Join(sel, ",") + ")"
 	}
 	return s.listing(g, rt, ctx, sel, len(list), func(i int) object {
-		a := list[i]
+		a := &s.tenant.Assignments[list[i]]
 		return render(assignmentProps, sel, "", func(p string) any { return s.assignmentValue(a, p) })
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"time"
@@ -62,11 +63,35 @@ func (s *Server) serveIdentity(w http.ResponseWriter, r *http.Request, escapedPa
 		return
 	}
 	s.count(key, false)
-	if f, ok := s.takeFault(r.Method, key, "", 0, false); ok {
-		s.identityFault(w, r, f)
+	f, ok := s.takeFault(r.Method, key, "", 0, false, false)
+	if !ok {
+		handler(w, r, tenant)
 		return
 	}
-	handler(w, r, tenant)
+	if !s.pause(r.Context(), f.Delay) {
+		s.abandon(w)
+		return
+	}
+	out := w
+	var rec *httptest.ResponseRecorder
+	if f.Truncate {
+		rec = httptest.NewRecorder()
+		out = rec
+	}
+	if f.isError() {
+		s.identityFault(out, r, f)
+	} else {
+		handler(out, r, tenant)
+	}
+	if rec != nil {
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.Header().Set("X-Graphtest-Fault", "injected")
+		body := rec.Body.Bytes()
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(body[:len(body)/2])
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any, h http.Header) {

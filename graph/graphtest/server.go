@@ -38,6 +38,8 @@ type Server struct {
 	graphReqs int
 	faultMu   sync.Mutex
 	faults    []*faultState
+	thrMu     sync.Mutex
+	thr       throttleState
 }
 
 // Option configures a Server.
@@ -282,12 +284,14 @@ func (s *Server) GraphRequests() int {
 	return s.graphReqs
 }
 
-// ResetCounts sets all request counts to zero.
+// ResetCounts sets all request counts to zero, and so the resource units
+// and throttle statistics (see ThrottleStats).
 func (s *Server) ResetCounts() {
 	s.cntMu.Lock()
-	defer s.cntMu.Unlock()
 	clear(s.counts)
 	s.graphReqs = 0
+	s.cntMu.Unlock()
+	s.resetThrottleStats()
 }
 
 func (s *Server) count(key string, graphHTTP bool) {
@@ -302,10 +306,16 @@ func (s *Server) count(key string, graphHTTP bool) {
 // sleep waits for the configured latency. It returns false when the request
 // was cancelled or the server closed meanwhile.
 func (s *Server) sleep(ctx context.Context) bool {
-	if s.latency <= 0 {
+	return s.pause(ctx, s.latency)
+}
+
+// pause waits for d. It returns false when ctx is done or the server closed
+// meanwhile.
+func (s *Server) pause(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
 		return true
 	}
-	t := time.NewTimer(s.latency)
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
@@ -355,6 +365,26 @@ type index struct {
 	byID    map[string]ref
 	byUPN   map[string]int
 	byAppID map[string]ref
+	derived *derived
+}
+
+// derived holds structures computed from the tenant on first use and thrown
+// away with the index when the tenant changes, so that paging through a big
+// listing does not resolve the whole collection again for every page.
+// Readers hold Server.mu (read) and derived.mu.
+type derived struct {
+	mu          sync.Mutex
+	members     map[int][]ref // group index -> existing direct members
+	memberOf    *memberOfIndex
+	assignments []int // indices of the assignments whose principal exists
+	haveAssign  bool
+}
+
+// memberOfIndex lists the groups each user is a direct member of, in tenant
+// order: groups[off[u]:off[u+1]] for user index u.
+type memberOfIndex struct {
+	off    []int32
+	groups []int32
 }
 
 func (s *Server) reindex() {
@@ -375,6 +405,7 @@ func (s *Server) reindexLocked() {
 		byID:    make(map[string]ref, len(t.Users)+len(t.Groups)+len(t.ServicePrincipals)+1),
 		byUPN:   make(map[string]int, len(t.Users)),
 		byAppID: make(map[string]ref, len(t.ServicePrincipals)+1),
+		derived: &derived{members: map[int][]ref{}},
 	}
 	add := func(m map[string]ref, k string, r ref) {
 		if k == "" {
@@ -409,6 +440,88 @@ func (s *Server) reindexLocked() {
 func (s *Server) lookup(id string) (ref, bool) {
 	r, ok := s.idx.byID[strings.ToLower(id)]
 	return r, ok
+}
+
+// groupMembers returns the existing direct members of group gi (members
+// that no longer exist are not listed, as in Entra). Callers hold s.mu and
+// must not modify the result.
+func (s *Server) groupMembers(gi int) []ref {
+	d := s.idx.derived
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if m, ok := d.members[gi]; ok {
+		return m
+	}
+	ms := s.tenant.Groups[gi].Members
+	out := make([]ref, 0, len(ms))
+	for _, m := range ms {
+		if r, ok := s.lookup(m); ok {
+			out = append(out, r)
+		}
+	}
+	d.members[gi] = out
+	return out
+}
+
+// userGroups returns the indices of the groups user ui is a direct member of,
+// in tenant order. Callers hold s.mu and must not modify the result.
+func (s *Server) userGroups(ui int) []int32 {
+	d := s.idx.derived
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.memberOf == nil {
+		d.memberOf = s.buildMemberOf()
+	}
+	mo := d.memberOf
+	return mo.groups[mo.off[ui]:mo.off[ui+1]]
+}
+
+func (s *Server) buildMemberOf() *memberOfIndex {
+	t := s.tenant
+	n := len(t.Users)
+	type pair struct{ u, g int32 }
+	var pairs []pair
+	last := make([]int32, n) // last group (+1) a user was seen in
+	count := make([]int32, n+1)
+	for gi, g := range t.Groups {
+		for _, m := range g.Members {
+			r, ok := s.lookup(m)
+			if !ok || r.kind != kindUser || last[r.i] == int32(gi)+1 {
+				continue
+			}
+			last[r.i] = int32(gi) + 1
+			pairs = append(pairs, pair{int32(r.i), int32(gi)})
+			count[r.i+1]++
+		}
+	}
+	for i := 1; i <= n; i++ {
+		count[i] += count[i-1]
+	}
+	mo := &memberOfIndex{off: count, groups: make([]int32, len(pairs))}
+	pos := last // reuse: next free slot per user
+	copy(pos, count[:n])
+	for _, p := range pairs { // pairs are in group order
+		mo.groups[pos[p.u]] = p.g
+		pos[p.u]++
+	}
+	return mo
+}
+
+// liveAssignments returns the indices of the assignments whose principal
+// exists. Callers hold s.mu and must not modify the result.
+func (s *Server) liveAssignments() []int {
+	d := s.idx.derived
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.haveAssign {
+		for i := range s.tenant.Assignments {
+			if _, ok := s.lookup(s.tenant.Assignments[i].PrincipalID); ok {
+				d.assignments = append(d.assignments, i)
+			}
+		}
+		d.haveAssign = true
+	}
+	return d.assignments
 }
 
 // sp returns the service principal r refers to. Callers hold s.mu.
