@@ -202,6 +202,13 @@ func (d *differ) users() {
 		}
 	}
 	sort.Strings(ids)
+	creates := 0
+	for id := range d.paths {
+		if d.byEntra[id] == nil {
+			creates++
+		}
+	}
+	d.plan.Changes = slices.Grow(d.plan.Changes, creates)
 	for _, id := range ids {
 		d.user(id)
 	}
@@ -235,12 +242,15 @@ func (d *differ) user(id string) {
 		d.createOrAdopt(eu, email, paths)
 		return
 	}
-	after := cloneUser(local)
+	// Work on a copy on the stack; clone only when a change is kept, so an
+	// unchanged user costs no allocation.
+	after := *local
 	if seen {
-		copyEntraAttrs(after, eu, email)
+		copyEntraAttrs(&after, eu, email)
 	}
-	after.Paths = slices.Clone(paths)
-	ch := Change{Entity: EntityUser, EntraID: id, Label: userLabel(after), Before: cloneUser(local), After: after}
+	after.Paths = paths
+	var action Action
+	var reason string
 	switch {
 	case inScope && local.Status == StatusArchived: // L4
 		after.Status = local.PreviousStatus
@@ -248,35 +258,42 @@ func (d *differ) user(id string) {
 			after.Status = StatusStaged
 		}
 		after.PreviousStatus, after.ArchivedAt, after.ArchiveReason = "", nil, ""
-		ch.Action, ch.Reason = ActionRestore, "back in scope through "+strings.Join(paths, ", ")
+		action, reason = ActionRestore, "back in scope through "+strings.Join(paths, ", ")
 	case !inScope && local.Status != StatusArchived: // L3
-		reason := "no assignment path left (unassigned, or deleted in Entra)"
+		reason = "no assignment path left (unassigned, or deleted in Entra)"
 		if seen && !eu.AccountEnabled {
 			reason = "account disabled in Entra"
 		}
 		after.PreviousStatus, after.Status = local.Status, StatusArchived
 		t := d.now
 		after.ArchivedAt, after.ArchiveReason = &t, reason
-		ch.Action, ch.Reason = ActionArchive, reason
+		action = ActionArchive
 	default:
-		ch.Action = ActionUpdate
-	}
-	ch.Fields = userFields(local, after)
-	if ch.Action == ActionUpdate {
-		if len(ch.Fields) == 0 {
-			if inScope {
-				d.inScope[id] = true
-				d.plan.InScope++
-			}
-			return
-		}
-		ch.Reason = updateReason(ch.Fields)
+		action = ActionUpdate
 	}
 	if inScope {
 		d.inScope[id] = true
 		d.plan.InScope++
 	}
+	if action == ActionUpdate && !userDiffers(local, &after) {
+		return
+	}
+	ch := Change{Action: action, Entity: EntityUser, EntraID: id, Label: userLabel(&after), Reason: reason,
+		Before: cloneUser(local), After: cloneUser(&after)}
+	ch.Fields = userFields(ch.Before, ch.After)
+	if action == ActionUpdate {
+		ch.Reason = updateReason(ch.Fields)
+	}
 	d.addUserChange(ch)
+}
+
+// userDiffers reports whether the sync-owned fields of a and b differ,
+// without allocating.
+func userDiffers(a, b *User) bool {
+	return a.UserPrincipalName != b.UserPrincipalName || a.Mail != b.Mail || a.Email != b.Email ||
+		a.DisplayName != b.DisplayName || a.GivenName != b.GivenName || a.Surname != b.Surname ||
+		a.AccountEnabled != b.AccountEnabled || a.Status != b.Status || a.Origin != b.Origin ||
+		!slices.Equal(a.Paths, b.Paths)
 }
 
 // keep leaves a local user as it is, memberships included.
@@ -304,8 +321,9 @@ func (d *differ) createOrAdopt(eu EntraUser, email string, paths []string) {
 			after.Status = StatusInvited
 			reason += "; invited automatically"
 		}
+		// A create's fields are its After; Render derives them.
 		d.addUserChange(Change{Action: ActionCreate, Entity: EntityUser, EntraID: eu.ID, Label: userLabel(after),
-			Reason: reason, After: after, Fields: userFields(&User{}, after)})
+			Reason: reason, After: after})
 	}
 	d.inScope[eu.ID] = true
 	d.plan.InScope++
@@ -405,7 +423,12 @@ func (d *differ) groups() {
 	}
 	skipReason := map[string]string{}
 	supported := map[string]bool{}
-	var memberChanges []Change
+	type groupMoves struct {
+		g                      EntraGroup
+		members, adds, removes []string
+	}
+	var moves []groupMoves
+	nMoves := 0
 	for _, g := range sortedGroups(d.snap.Groups) {
 		ok, reason := GroupSupport(g)
 		if !ok {
@@ -439,23 +462,16 @@ func (d *differ) groups() {
 		}
 		// L7: local members are exactly the direct user members in scope.
 		var desired []string
-		for _, m := range uniqueSorted(g.Members) {
+		members := uniqueSorted(g.Members)
+		for _, m := range members {
 			if d.inScope[m] {
 				desired = append(desired, m)
 			}
 		}
 		adds, removes := setDiff(desired, uniqueSorted(current))
-		for _, m := range adds {
-			memberChanges = append(memberChanges, Change{Action: ActionAdd, Entity: EntityMembership, EntraID: m,
-				GroupEntraID: g.ID, Label: d.userName(m) + " → " + g.DisplayName, Reason: "direct member in Entra"})
-		}
-		for _, m := range removes {
-			reason := "no longer a direct member in Entra"
-			if slices.Contains(g.Members, m) {
-				reason = "user is out of scope"
-			}
-			memberChanges = append(memberChanges, Change{Action: ActionRemove, Entity: EntityMembership, EntraID: m,
-				GroupEntraID: g.ID, Label: d.userName(m) + " ✕ " + g.DisplayName, Reason: reason})
+		if len(adds)+len(removes) > 0 {
+			moves = append(moves, groupMoves{g: g, members: members, adds: adds, removes: removes})
+			nMoves += len(adds) + len(removes)
 		}
 	}
 	ids := make([]string, 0, len(local))
@@ -479,7 +495,23 @@ func (d *differ) groups() {
 			Label: lg.DisplayName, Reason: reason, GroupBefore: cloneGroup(lg), GroupAfter: after,
 			Fields: []FieldChange{{Name: "members", Old: fmt.Sprint(len(lg.Members)), New: "0"}}})
 	}
-	d.plan.Changes = append(d.plan.Changes, memberChanges...)
+	// Membership changes last, allocated once: a first cycle of a large
+	// tenant has hundreds of thousands.
+	d.plan.Changes = slices.Grow(d.plan.Changes, nMoves)
+	for _, mv := range moves {
+		for _, m := range mv.adds {
+			d.plan.Changes = append(d.plan.Changes, Change{Action: ActionAdd, Entity: EntityMembership, EntraID: m,
+				GroupEntraID: mv.g.ID, Label: d.userName(m) + " → " + mv.g.DisplayName, Reason: "direct member in Entra"})
+		}
+		for _, m := range mv.removes {
+			reason := "no longer a direct member in Entra"
+			if _, found := slices.BinarySearch(mv.members, m); found {
+				reason = "user is out of scope"
+			}
+			d.plan.Changes = append(d.plan.Changes, Change{Action: ActionRemove, Entity: EntityMembership, EntraID: m,
+				GroupEntraID: mv.g.ID, Label: d.userName(m) + " ✕ " + mv.g.DisplayName, Reason: reason})
+		}
+	}
 }
 
 func (d *differ) userName(id string) string {
@@ -556,7 +588,9 @@ func userFields(a, b *User) []FieldChange {
 		add("accountEnabled", boolStr(a.AccountEnabled, a.Status != ""), boolStr(b.AccountEnabled, true))
 	}
 	add("status", string(a.Status), string(b.Status))
-	add("paths", strings.Join(a.Paths, ","), strings.Join(b.Paths, ","))
+	if !slices.Equal(a.Paths, b.Paths) {
+		add("paths", strings.Join(a.Paths, ","), strings.Join(b.Paths, ","))
+	}
 	add("origin", string(a.Origin), string(b.Origin))
 	return f
 }

@@ -59,7 +59,11 @@ func (p *Plan) RenderWith(w io.Writer, opt RenderOptions) error {
 				first = false
 			}
 			ew.printf("  %s %s %-40s %s\n", paint(ch.Action, actionSymbol[ch.Action]), paint(ch.Action, fmt.Sprintf("%-8s", ch.Action)), ch.Label, ch.Reason)
-			for _, f := range ch.Fields {
+			fields := ch.Fields
+			if ch.Entity == EntityUser && ch.Action == ActionCreate && len(fields) == 0 && ch.After != nil {
+				fields = userFields(&User{}, ch.After)
+			}
+			for _, f := range fields {
 				ew.printf("      %-18s %s → %s\n", f.Name, quoteEmpty(f.Old), quoteEmpty(f.New))
 			}
 		}
