@@ -104,6 +104,15 @@ var conformance = []struct {
 	{"EventsInOrderAfterID", testEventsOrder},
 	{"RunsNewestFirstPerTenant", testRunsOrder},
 	{"BeginSerialisesCyclesOfATenant", testBeginSerialises},
+	// lease_test.go
+	{"LeaseClaimRefuseExpire", testLeaseClaim},
+	{"LeaseDueRenewRelease", testLeaseDueRelease},
+	{"LeaseReleaseFarAhead", testLeaseReleaseFarAhead},
+	{"LeaseWritesDuringOpenTransaction", testLeaseDuringOpenTx},
+	{"WorkerLeaseOutlivesLongTransaction", testWorkerLongTransaction},
+	{"APITokenRotation", testAPITokens},
+	{"RunFiguresRoundTrip", testRunFigures},
+	{"ApplySetsRunTimesAndID", testApplySetsRun},
 }
 
 func TestDirectoryConformance(t *testing.T) {

@@ -23,7 +23,7 @@ func (s *DB) ClaimTenant(ctx context.Context, tenantID, holder string, ttl time.
 		return false, fmt.Errorf("store: schedule of %s: %w", tenantID, translate(err))
 	}
 	res, err := s.db.ExecContext(ctx, `UPDATE tenant_schedule SET lease_holder = $2,
-		lease_until = now() + $3 * interval '1 millisecond', updated_at = now()
+		lease_until = now() + $3::bigint * interval '1 millisecond', updated_at = now()
 		WHERE tenant_id = $1 AND (lease_until IS NULL OR lease_until < now())
 		AND (NOT $4 OR next_due_at <= now())`, tenantID, holder, ttl.Milliseconds(), dueOnly)
 	if err != nil {
@@ -35,7 +35,7 @@ func (s *DB) ClaimTenant(ctx context.Context, tenantID, holder string, ttl time.
 
 // RenewLease extends holder's lease; false when holder no longer holds it.
 func (s *DB) RenewLease(ctx context.Context, tenantID, holder string, ttl time.Duration) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE tenant_schedule SET lease_until = now() + $3 * interval '1 millisecond'
+	res, err := s.db.ExecContext(ctx, `UPDATE tenant_schedule SET lease_until = now() + $3::bigint * interval '1 millisecond'
 		WHERE tenant_id = $1 AND lease_holder = $2 AND lease_until >= now()`, tenantID, holder, ttl.Milliseconds())
 	if err != nil {
 		return false, fmt.Errorf("store: renew lease of %s: %w", tenantID, translate(err))
@@ -48,7 +48,7 @@ func (s *DB) RenewLease(ctx context.Context, tenantID, holder string, ttl time.D
 // next cycle that long from now (database clock); zero leaves it unchanged.
 func (s *DB) ReleaseTenant(ctx context.Context, tenantID, holder string, after time.Duration) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE tenant_schedule SET lease_holder = '', lease_until = NULL, updated_at = now(),
-		next_due_at = CASE WHEN $3 > 0 THEN now() + $3 * interval '1 millisecond' ELSE next_due_at END
+		next_due_at = CASE WHEN $3::bigint > 0 THEN now() + $3::bigint * interval '1 millisecond' ELSE next_due_at END
 		WHERE tenant_id = $1 AND lease_holder = $2`, tenantID, holder, after.Milliseconds())
 	if err != nil {
 		return fmt.Errorf("store: release %s: %w", tenantID, translate(err))
@@ -84,6 +84,10 @@ func (s *DB) RotateAPIToken(ctx context.Context, hash string) error {
 		return fmt.Errorf("store: rotate token: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
+	// Two rotations at once must not both leave their token live.
+	if _, err := tx.ExecContext(ctx, `LOCK TABLE api_tokens IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+		return fmt.Errorf("store: lock tokens: %w", err)
+	}
 	if _, err := tx.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = now() WHERE revoked_at IS NULL`); err != nil {
 		return fmt.Errorf("store: revoke tokens: %w", err)
 	}

@@ -19,8 +19,9 @@ const (
 
 // Store is a local directory backend as the commands use it: the
 // sync.Directory, plus purging a user, naming the backend, a health check
-// and closing. Features only one backend has (the PostgreSQL leases of
-// sync.Leaser, for one) are found by type assertion or by Backend.
+// and closing. Both backends also implement sync.Leaser and the admin API
+// token store; what only PostgreSQL gives (several processes sharing one
+// database) is refused on SQLite by the commands.
 type Store interface {
 	sync.Directory
 	// PurgeUser erases a user's personal data, keeping a tombstone (L5).

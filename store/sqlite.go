@@ -33,7 +33,9 @@ var sqliteMigrations embed.FS
 // whether of one tenant or of two. Writers in this process queue on an
 // in-process lock that honours their context; writers in other processes
 // are waited for under busy_timeout (Begin keeps waiting until its context
-// ends). Readers are never blocked and see the last commit.
+// ends). Readers are never blocked and see the last commit. Lease and token
+// writes (sync.Leaser, sqlite_lease.go) queue on the same lock: they wait
+// for an open cycle transaction of this process instead of failing.
 type SQLite struct {
 	db     *sql.DB
 	path   string
@@ -191,7 +193,11 @@ func (s *SQLite) beginImmediate(ctx context.Context) (*sql.Tx, error) {
 		if err == nil {
 			return tx, nil
 		}
-		if !isSQLiteBusy(err) || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			// As when giving up on the in-process lock (lock).
+			return nil, &sync.Error{Code: sync.EUNAVAILABLE, Message: "store: begin: gave up waiting for the write lock", Err: ctx.Err()}
+		}
+		if !isSQLiteBusy(err) {
 			return nil, fmt.Errorf("store: begin: %w", translateSQLite(err))
 		}
 		s.logger.Debug("sqlite: still waiting for another process's write lock", "path", s.path)
@@ -333,9 +339,11 @@ func sqliteInsertRun(ctx context.Context, tx *sql.Tx, run *sync.Run) error {
 		conflicts = []byte("[]")
 	}
 	err := tx.QueryRowContext(ctx, `INSERT INTO runs (tenant_id, trigger, started_at, finished_at, outcome, counts,
-		conflicts, graph_requests, read_ms, apply_ms, error) VALUES (?,?,?,?,?,?,?,?,?,?,?) RETURNING id`,
+		conflicts, graph_requests, read_ms, apply_ms, error, round_trips, lower_bound, plan_ms, throttle_wait_ms)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id`,
 		run.TenantID, run.Trigger, sqliteTime(run.StartedAt), sqliteTime(run.FinishedAt), string(run.Outcome),
-		string(counts), string(conflicts), run.GraphRequests, run.ReadMillis, run.ApplyMillis, run.Error).Scan(&run.ID)
+		string(counts), string(conflicts), run.GraphRequests, run.ReadMillis, run.ApplyMillis, run.Error,
+		run.RoundTrips, run.LowerBound, run.PlanMillis, run.ThrottleMs).Scan(&run.ID)
 	if err != nil {
 		return fmt.Errorf("store: record run: %w", translateSQLite(err))
 	}
@@ -388,6 +396,8 @@ var sqliteIndexNames = map[string]string{
 	"memberships.group_id, memberships.user_id": "memberships_pkey",
 	"user_paths.user_id, user_paths.path":       "user_paths_pkey",
 	"tenants.id":                                "tenants_pkey",
+	"tenant_schedule.tenant_id":                 "tenant_schedule_pkey",
+	"api_tokens.token_hash":                     "api_tokens_token_hash_key",
 }
 
 // translateSQLite turns driver errors into sync errors at the adapter edge.

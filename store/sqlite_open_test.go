@@ -2,8 +2,10 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -228,5 +230,139 @@ func TestSQLiteTwoHandles(t *testing.T) {
 	}
 	if _, err := a.Runs(readCtx, "", 0); err != nil {
 		t.Fatalf("read during own write transaction: %v", err)
+	}
+}
+
+// TestSQLiteUpgradeFrom0001 opens a directory that only has the first
+// migration, as an older binary left it: the worker tables and the run
+// figures are added and the old runs read back with zero figures.
+func TestSQLiteUpgradeFrom0001(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	s, err := store.OpenSQLite(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RegisterTenant(ctx, sync.Tenant{ID: "t1", EntraTenantID: "e1", Settings: sync.DefaultTenantSettings()}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	run := &sync.Run{TenantID: "t1", Trigger: "cli", StartedAt: start, FinishedAt: start, Outcome: sync.OutcomeFailed}
+	if err := s.RecordRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	// Back to the schema of 0001_init.
+	for _, q := range []string{
+		`DROP TABLE tenant_schedule`, `DROP TABLE api_tokens`,
+		`ALTER TABLE runs DROP COLUMN round_trips`, `ALTER TABLE runs DROP COLUMN lower_bound`,
+		`ALTER TABLE runs DROP COLUMN plan_ms`, `ALTER TABLE runs DROP COLUMN throttle_wait_ms`,
+		`DELETE FROM schema_migrations WHERE version <> '0001_init'`,
+	} {
+		if _, err := s.SQL().ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = store.OpenSQLite(ctx, path, nil)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer func() { _ = s.Close() }()
+	var versions []string
+	rows, err := s.SQL().QueryContext(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var v string
+		_ = rows.Scan(&v)
+		versions = append(versions, v)
+	}
+	_ = rows.Close()
+	if want := []string{"0001_init", "0002_worker", "0003_run_figures"}; !reflect.DeepEqual(versions, want) {
+		t.Fatalf("schema_migrations = %v, want %v", versions, want)
+	}
+	got, _, err := s.Run(ctx, run.ID)
+	if err != nil || got.RoundTrips != 0 || got.LowerBound != 0 || got.PlanMillis != 0 || got.ThrottleMs != 0 {
+		t.Fatalf("old run after upgrade = %+v, %v", got, err)
+	}
+	if ok, err := s.ClaimTenant(ctx, "t1", "h1", time.Minute, true); err != nil || !ok {
+		t.Fatalf("claim after upgrade = %v, %v", ok, err)
+	}
+	// A row made by hand takes the defaults, in the layout the lease
+	// queries compare as text.
+	if _, err := s.SQL().ExecContext(ctx, `INSERT INTO tenants (id, entra_tenant_id) VALUES ('t2', 'e2')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SQL().ExecContext(ctx, `INSERT INTO tenant_schedule (tenant_id) VALUES ('t2')`); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	if ok, err := s.ClaimTenant(ctx, "t2", "h1", time.Minute, true); err != nil || !ok {
+		t.Fatalf("dueOnly claim of a hand-made schedule row = %v, %v", ok, err)
+	}
+	sc, err := s.Schedule(ctx, "t2")
+	if err != nil || sc.LeaseHolder != "h1" || time.Since(sc.NextDue) > time.Minute || time.Since(sc.NextDue) < 0 {
+		t.Fatalf("schedule of a hand-made row = %+v, %v", sc, err)
+	}
+}
+
+// TestSQLiteLeaseAcrossHandles: with the file opened twice, as by two
+// processes, a claim from one waits for the other's open cycle transaction
+// (or gives up when its context ends, without claiming), then goes through.
+func TestSQLiteLeaseAcrossHandles(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "shared.db")
+	a, err := store.OpenSQLite(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = a.Close() }()
+	b, err := store.OpenSQLite(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = b.Close() }()
+	if err := a.RegisterTenant(ctx, sync.Tenant{ID: "t1", EntraTenantID: "e1", Settings: sync.DefaultTenantSettings()}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := a.ClaimTenant(ctx, "t1", "a", time.Minute, false); err != nil || !ok {
+		t.Fatalf("claim by a = %v, %v", ok, err)
+	}
+	tx, err := a.Begin(ctx, "t1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	ok, err := b.ClaimTenant(short, "t1", "b", time.Minute, false)
+	cancel()
+	if err == nil || ok || sync.ErrorCode(err) != sync.EUNAVAILABLE || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("claim by b while a's transaction is open, short deadline = %v, %v; want EUNAVAILABLE", ok, err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		ok, err := b.RenewLease(ctx, "t1", "b", time.Minute)
+		if err == nil && ok {
+			err = errors.New("b renewed a's lease")
+		}
+		done <- err
+	}()
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("renewal by b: %v", err)
+	}
+	if ok, err := a.RenewLease(ctx, "t1", "a", time.Minute); err != nil || !ok {
+		t.Fatalf("renewal by a after its commit = %v, %v", ok, err)
+	}
+	if sc, err := b.Schedule(ctx, "t1"); err != nil || sc.LeaseHolder != "a" {
+		t.Fatalf("schedule seen by b = %+v, %v", sc, err)
 	}
 }

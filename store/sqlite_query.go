@@ -158,7 +158,7 @@ func (s *SQLite) Groups(ctx context.Context, tenantID string) ([]sync.Group, err
 }
 
 const sqliteRunColumns = `id, tenant_id, trigger, started_at, finished_at, outcome, counts, conflicts, graph_requests,
-	read_ms, apply_ms, error`
+	read_ms, apply_ms, error, round_trips, lower_bound, plan_ms, throttle_wait_ms`
 
 type sqliteScanner interface{ Scan(dest ...any) error }
 
@@ -166,7 +166,8 @@ func scanSQLiteRun(sc sqliteScanner) (sync.Run, error) {
 	var r sync.Run
 	var started, finished, outcome, counts, conflicts string
 	if err := sc.Scan(&r.ID, &r.TenantID, &r.Trigger, &started, &finished, &outcome, &counts, &conflicts,
-		&r.GraphRequests, &r.ReadMillis, &r.ApplyMillis, &r.Error); err != nil {
+		&r.GraphRequests, &r.ReadMillis, &r.ApplyMillis, &r.Error, &r.RoundTrips, &r.LowerBound, &r.PlanMillis,
+		&r.ThrottleMs); err != nil {
 		return r, err
 	}
 	r.Outcome = sync.Outcome(outcome)

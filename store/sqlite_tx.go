@@ -107,10 +107,13 @@ func (a *sqliteApply) close() {
 	}
 }
 
-// Apply records run (setting run.ID), applies the plan's changes, writes the
-// provisioning log and the events. It is all or nothing: on an error every
-// write of this Apply is rolled back, the error is returned (ECONFLICT for a
-// uniqueness violation) and the transaction can only be rolled back.
+// Apply applies the plan's changes (users, groups, memberships), then sets
+// run.ApplyMillis (the time those steps took) and run.FinishedAt (now, UTC),
+// records run (setting run.ID), and writes the provisioning log and the
+// events: the order of the PostgreSQL pgTx.Apply. It is all or nothing: on
+// an error every write of this Apply is rolled back, the error is returned
+// (ECONFLICT for a uniqueness violation) and the transaction can only be
+// rolled back.
 func (t *sqliteTx) Apply(ctx context.Context, run *sync.Run, plan *sync.Plan, events []sync.Event) (err error) {
 	switch {
 	case t.done:
@@ -136,14 +139,17 @@ func (t *sqliteTx) Apply(ctx context.Context, run *sync.Run, plan *sync.Plan, ev
 			_, _ = t.tx.ExecContext(bg, `RELEASE apply`)
 		}
 	}()
-	if err := sqliteInsertRun(ctx, t.tx, run); err != nil {
-		return err
-	}
+	start := time.Now()
 	steps := []func(context.Context, *sync.Plan) error{a.users, a.groups, a.memberships}
 	for _, step := range steps {
 		if err := step(ctx, plan); err != nil {
 			return err
 		}
+	}
+	run.ApplyMillis = time.Since(start).Milliseconds()
+	run.FinishedAt = time.Now().UTC()
+	if err := sqliteInsertRun(ctx, t.tx, run); err != nil {
+		return err
 	}
 	if err := a.log(ctx, run.ID, plan); err != nil {
 		return err
