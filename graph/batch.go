@@ -173,6 +173,11 @@ type wireUser struct {
 	AccountEnabled    *bool  `json:"accountEnabled"`
 }
 
+func (u wireUser) entraUser() sync.EntraUser {
+	return sync.EntraUser{ID: u.ID, UserPrincipalName: u.UserPrincipalName, Mail: u.Mail, DisplayName: u.DisplayName,
+		GivenName: u.GivenName, Surname: u.Surname, AccountEnabled: boolean(u.AccountEnabled)}
+}
+
 type wireGroup struct {
 	ID              string   `json:"id"`
 	DisplayName     string   `json:"displayName"`

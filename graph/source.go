@@ -74,6 +74,8 @@ type Config struct {
 	MaxRetries int
 	// RetryDelay is the base back-off when Graph sends no Retry-After; default 2s.
 	RetryDelay time.Duration
+	// Timeout bounds each HTTP request (default 100s, as the SDK's).
+	Timeout time.Duration
 	// MaxThrottleWait caps the time one snapshot may spend waiting out
 	// throttling (429/503/504); past it the read fails cleanly. Default 5m.
 	MaxThrottleWait time.Duration
@@ -121,6 +123,9 @@ func New(cfg Config, logger *slog.Logger) (*Source, error) {
 	}
 	if cfg.RetryDelay <= 0 {
 		cfg.RetryDelay = 2 * time.Second
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 100 * time.Second
 	}
 	if cfg.MaxThrottleWait <= 0 {
 		cfg.MaxThrottleWait = 5 * time.Minute
@@ -188,7 +193,7 @@ func New(cfg Config, logger *slog.Logger) (*Source, error) {
 	}
 	httpClient := &http.Client{
 		Transport: khttp.NewCustomTransportWithParentTransport(&countingTransport{base: cfg.Transport, observe: cfg.Observe}, mw...),
-		Timeout:   100 * time.Second,
+		Timeout:   cfg.Timeout,
 	}
 	adapter, err := msgraph.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, nil, nil, httpClient)
 	if err != nil {
@@ -307,27 +312,20 @@ func (s *Source) servicePrincipal(ctx context.Context) (sync.Ref, error) {
 // and groups; service principals are counted (S4), unknown types skipped.
 func (s *Source) assignments(ctx context.Context, spID string, snap *sync.Snapshot) (direct []string, grps []sync.Ref, err error) {
 	top := int32(PageSize)
-	b := s.client.ServicePrincipals().ByServicePrincipalId(spID).AppRoleAssignedTo()
-	page, err := b.Get(ctx, &serviceprincipals.ItemAppRoleAssignedToRequestBuilderGetRequestConfiguration{
-		QueryParameters: &serviceprincipals.ItemAppRoleAssignedToRequestBuilderGetQueryParameters{Select: assignmentFields, Top: &top}})
+	first, err := s.client.ServicePrincipals().ByServicePrincipalId(spID).AppRoleAssignedTo().ToGetRequestInformation(ctx,
+		&serviceprincipals.ItemAppRoleAssignedToRequestBuilderGetRequestConfiguration{
+			QueryParameters: &serviceprincipals.ItemAppRoleAssignedToRequestBuilderGetQueryParameters{Select: assignmentFields, Top: &top}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("graph: assignments request: %w", err)
+	}
 	seenUser, seenGroup := map[string]bool{}, map[string]bool{}
-	for n := 1; ; n++ {
-		what := fmt.Sprintf("appRoleAssignedTo of %s, page %d", spID, n)
-		if err != nil {
-			return nil, nil, readError(what, err)
-		}
-		if page == nil || page.GetValue() == nil {
-			return nil, nil, malformed(what, "page has no value array")
-		}
-		for i, a := range page.GetValue() {
-			pid := ""
-			if p := a.GetPrincipalId(); p != nil {
-				pid = p.String()
+	err = listAll(ctx, s, first, "appRoleAssignedTo of "+spID, func(n int, items []wireAssignment) error {
+		for i, a := range items {
+			pid := a.PrincipalID
+			if !guidRE.MatchString(pid) {
+				return malformed(fmt.Sprintf("appRoleAssignedTo of %s, page %d", spID, n), fmt.Sprintf("assignment %d has no valid principalId (%q)", i, clipped(pid)))
 			}
-			if pid == "" {
-				return nil, nil, malformed(what, fmt.Sprintf("assignment %d has no principalId", i))
-			}
-			switch typ := str(a.GetPrincipalType()); typ {
+			switch a.PrincipalType {
 			case "User":
 				if !seenUser[pid] {
 					seenUser[pid] = true
@@ -336,24 +334,31 @@ func (s *Source) assignments(ctx context.Context, spID string, snap *sync.Snapsh
 			case "Group":
 				if !seenGroup[pid] {
 					seenGroup[pid] = true
-					grps = append(grps, sync.Ref{ID: pid, Name: str(a.GetPrincipalDisplayName())})
+					grps = append(grps, sync.Ref{ID: pid, Name: a.PrincipalDisplayName})
 				}
 			case "ServicePrincipal":
 				snap.ServicePrincipalAssignments++
 			default:
-				snap.Skipped = append(snap.Skipped, sync.Skip{Kind: sync.SkipPrincipal, ID: pid, Name: str(a.GetPrincipalDisplayName()),
-					Reason: fmt.Sprintf("unknown principal type %q; ignored", typ)})
+				snap.Skipped = append(snap.Skipped, sync.Skip{Kind: sync.SkipPrincipal, ID: pid, Name: a.PrincipalDisplayName,
+					Reason: fmt.Sprintf("unknown principal type %q; ignored", clipped(a.PrincipalType))})
 			}
 		}
 		s.progress(ctx, func(c *requestCounter) { c.assignmentPages.Add(1) })
-		next := str(page.GetOdataNextLink())
-		if next == "" {
-			break
-		}
-		page, err = b.WithUrl(next).Get(ctx, nil)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	sort.Strings(direct)
 	return direct, grps, nil
+}
+
+// clipped keeps odd values short in messages.
+func clipped(v string) string {
+	if len(v) > 64 {
+		return v[:64] + "…"
+	}
+	return v
 }
 
 // group reads one group's properties and, when it is supported (S2), its
@@ -426,39 +431,32 @@ func (s *Source) groupProps(ctx context.Context, refs []sync.Ref) ([]sync.EntraG
 // the fields used), nested groups recorded (S3), anything else counted.
 func (s *Source) members(ctx context.Context, eg *sync.EntraGroup) (map[string]sync.EntraUser, error) {
 	top := int32(PageSize)
-	b := s.client.Groups().ByGroupId(eg.ID).Members()
-	page, err := b.Get(ctx, &groups.ItemMembersRequestBuilderGetRequestConfiguration{
+	first, err := s.client.Groups().ByGroupId(eg.ID).Members().ToGetRequestInformation(ctx, &groups.ItemMembersRequestBuilderGetRequestConfiguration{
 		QueryParameters: &groups.ItemMembersRequestBuilderGetQueryParameters{Select: memberFields, Top: &top}})
+	if err != nil {
+		return nil, fmt.Errorf("graph: members request: %w", err)
+	}
 	users := map[string]sync.EntraUser{}
-	for n := 1; ; n++ {
-		what := fmt.Sprintf("members of group %s, page %d", eg.ID, n)
-		if err != nil {
-			return nil, readError(what, err)
-		}
-		if page == nil || page.GetValue() == nil {
-			return nil, malformed(what, "page has no value array")
-		}
-		for i, m := range page.GetValue() {
-			id := str(m.GetId())
-			if id == "" {
-				return nil, malformed(what, fmt.Sprintf("member %d has no id", i))
+	err = listAll(ctx, s, first, "members of group "+eg.ID, func(n int, items []wireMember) error {
+		for i, m := range items {
+			if m.ID == "" {
+				return malformed(fmt.Sprintf("members of group %s, page %d", eg.ID, n), fmt.Sprintf("member %d has no id", i))
 			}
-			switch v := m.(type) {
-			case models.Userable:
-				users[id] = entraUser(v)
-				eg.Members = append(eg.Members, id)
-			case models.Groupable:
-				eg.Nested = append(eg.Nested, sync.Ref{ID: id, Name: str(v.GetDisplayName())})
+			switch m.Type {
+			case "#microsoft.graph.user":
+				users[m.ID] = m.entraUser()
+				eg.Members = append(eg.Members, m.ID)
+			case "#microsoft.graph.group":
+				eg.Nested = append(eg.Nested, sync.Ref{ID: m.ID, Name: m.DisplayName})
 			default:
 				eg.OtherMembers++
 			}
 		}
 		s.progress(ctx, func(c *requestCounter) { c.memberPages.Add(1) })
-		next := str(page.GetOdataNextLink())
-		if next == "" {
-			break
-		}
-		page, err = b.WithUrl(next).Get(ctx, nil)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	sort.Strings(eg.Members)
 	s.progress(ctx, func(c *requestCounter) { c.groupsRead.Add(1) })
@@ -553,35 +551,25 @@ func (s *Source) listUsers(ctx context.Context, ids []string) ([]*sync.EntraUser
 	}
 	out := make([]*sync.EntraUser, len(ids))
 	top := int32(PageSize)
-	b := s.client.Users()
-	page, err := b.Get(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
+	first, err := s.client.Users().ToGetRequestInformation(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
 		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Select: userFields, Top: &top}})
-	for n := 1; ; n++ {
-		what := fmt.Sprintf("users, page %d", n)
-		if err != nil {
-			return nil, readError(what, err)
-		}
-		if page == nil || page.GetValue() == nil {
-			return nil, malformed(what, "page has no value array")
-		}
-		for i, u := range page.GetValue() {
-			id := str(u.GetId())
-			if id == "" {
-				return nil, malformed(what, fmt.Sprintf("user %d has no id", i))
+	if err != nil {
+		return nil, fmt.Errorf("graph: users request: %w", err)
+	}
+	err = listAll(ctx, s, first, "users", func(n int, items []wireUser) error {
+		for i, u := range items {
+			if u.ID == "" {
+				return malformed(fmt.Sprintf("users, page %d", n), fmt.Sprintf("user %d has no id", i))
 			}
-			if j, ok := want[id]; ok {
-				eu := entraUser(u)
+			if j, ok := want[u.ID]; ok {
+				eu := u.entraUser()
 				out[j] = &eu
 				s.progress(ctx, func(c *requestCounter) { c.usersRead.Add(1) })
 			}
 		}
-		next := str(page.GetOdataNextLink())
-		if next == "" {
-			break
-		}
-		page, err = b.WithUrl(next).Get(ctx, nil)
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 // itemError describes a failed $batch item.

@@ -49,6 +49,11 @@ var commandHelp = map[string]struct{ usage, about, examples string }{
 	"token rotate": {"entrasync token rotate [--json]",
 		"Prints a new admin API token once and stores only its hash; every earlier token stops working.",
 		"  T=$(entrasync --config entrasync.yaml token rotate)"},
+	"bench": {"entrasync bench [--scenario small|large|throttled|faults|all] [--latency 30ms] [--json]",
+		"Generates tenants, serves them from the simulated Graph with latency per round trip, and runs full\n" +
+			"cycles into PostgreSQL (--database, default the local server; a schema per scenario, dropped\n" +
+			"after), printing round trips next to their lower bound, read/plan/apply time, peak RSS and rows.",
+		"  entrasync bench --scenario small\n  entrasync bench --json > bench.json"},
 	"version": {"entrasync version", "Prints the version.", "  entrasync version"},
 }
 

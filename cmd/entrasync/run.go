@@ -35,6 +35,7 @@ Commands:
   provision user ID|UPN     provision one user now (--dry-run shows the steps only)
   provision group ID|NAME   provision one group now
   token rotate              print a new admin API token; older ones stop working
+  bench [--scenario S]      measure full cycles on generated tenants (see BENCHMARKS.md)
   users list [--status S]   list local users (staged, invited, active, archived, purged)
   groups list               list local groups and their members
   runs list                 list recent runs
@@ -107,6 +108,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	case "demo":
 		return e.demo(rest)
+	case "bench":
+		return e.bench(rest)
+	case "bench-child":
+		return e.benchChild()
 	case "run":
 		return e.runWorker(rest)
 	case "provision":

@@ -53,31 +53,8 @@ func freeAddr(t *testing.T) string {
 func TestRunWorkerEndToEnd(t *testing.T) {
 	gs := graphtest.NewServer(demoTenant())
 	defer gs.Close()
-	dir := t.TempDir()
-	ca := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: gs.Certificate().Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgFile, env := writeWorkerConfig(t, gs, storetest.MustSchemaURL(t))
 	tn := gs.Tenant()
-	cfgFile := filepath.Join(dir, "entrasync.yaml")
-	cfg := fmt.Sprintf(`graph:
-  endpoint: %s
-  login_endpoint: %s
-  ca_file: %s
-worker:
-  poll: 1s
-  lease_ttl: 30s
-  shutdown_grace: 5s
-tenants:
-  - name: demo
-    tenant_id: %s
-    client_id: %s
-    service_principal_id: %s
-`, gs.GraphEndpoint(), gs.LoginEndpoint(), ca, tn.TenantID, tn.ClientID, tn.Application.ID)
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{"ENTRASYNC_DEMO_CLIENT_SECRET": tn.ClientSecret, "ENTRASYNC_DATABASE_URL": storetest.MustSchemaURL(t)}
 	getenv := func(k string) string { return env[k] }
 
 	// A token first, as an administrator would.
@@ -134,5 +111,70 @@ tenants:
 	}
 	if !strings.Contains(logs.String(), "tenant=demo") {
 		t.Fatalf("log lines do not carry the tenant:\n%s", logs.String())
+	}
+}
+
+// writeWorkerConfig writes a config file for a worker against gs and returns
+// it with the environment it needs (the client secret, the database).
+func writeWorkerConfig(t *testing.T, gs *graphtest.Server, database string) (string, map[string]string) {
+	t.Helper()
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: gs.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tn := gs.Tenant()
+	cfgFile := filepath.Join(dir, "entrasync.yaml")
+	cfg := fmt.Sprintf(`graph:
+  endpoint: %s
+  login_endpoint: %s
+  ca_file: %s
+worker:
+  poll: 1s
+  lease_ttl: 30s
+  shutdown_grace: 5s
+tenants:
+  - name: demo
+    tenant_id: %s
+    client_id: %s
+    service_principal_id: %s
+`, gs.GraphEndpoint(), gs.LoginEndpoint(), ca, tn.TenantID, tn.ClientID, tn.Application.ID)
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfgFile, map[string]string{"ENTRASYNC_DEMO_CLIENT_SECRET": tn.ClientSecret, "ENTRASYNC_DATABASE_URL": database}
+}
+
+// TestRunOnSQLiteRefusesASecondProcess: one SQLite file serves one worker.
+func TestRunOnSQLiteRefusesASecondProcess(t *testing.T) {
+	gs := graphtest.NewServer(demoTenant())
+	defer gs.Close()
+	cfgFile, env := writeWorkerConfig(t, gs, filepath.Join(t.TempDir(), "one.db"))
+	getenv := func(k string) string { return env[k] }
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := newSyncBuffer()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"--config", cfgFile, "run", "--listen", addr}, getenv, logs, logs) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("first worker did not start: %s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var out, errb bytes.Buffer
+	err := run(context.Background(), []string{"--config", cfgFile, "run", "--listen", freeAddr(t)}, getenv, &out, &errb)
+	if code := exitCode(err, &errb); code != exitUsage || !strings.Contains(errb.String(), "several worker processes need PostgreSQL") {
+		t.Fatalf("second worker on one SQLite file: exit %d, %s", code, errb.String())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("first worker: %v", err)
 	}
 }

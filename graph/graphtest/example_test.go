@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
@@ -158,4 +159,54 @@ func BenchmarkMembersListing(b *testing.B) {
 			b.Fatalf("listed %d members", n)
 		}
 	}
+}
+
+// A generated tenant of 10,000 users, deterministic for its seed.
+func ExampleGenerate() {
+	t := graphtest.Generate(graphtest.GenSpec{Seed: 1, Users: 10000, DirectlyAssigned: 200,
+		Groups: 20, MaxGroupSize: 5000, NestedGroups: 4, M365Groups: 3, DisabledPercent: 5, ServicePrincipals: 2})
+	fmt.Println(t.Validate(), len(t.Users), "users,", len(t.Groups), "groups,", len(t.Assignments), "assignments")
+	// Output:
+	// <nil> 10000 users, 27 groups, 225 assignments
+}
+
+// A budget of 2 resource units per second: the third request is throttled.
+func ExampleWithThrottle() {
+	tenant, err := graphtest.LoadTenantFile("testdata/tenant.json")
+	if err != nil {
+		log.Fatal(err)
+	}
+	s := graphtest.NewServer(tenant, graphtest.WithThrottle(graphtest.Throttle{Budget: 2, Window: time.Second}))
+	defer s.Close()
+	resp, err := s.Client().PostForm(s.LoginEndpoint()+"/"+tenant.TenantID+"/oauth2/v2.0/token", url.Values{
+		"grant_type":    {"client_credentials"},
+		"client_id":     {tenant.ClientID},
+		"client_secret": {tenant.ClientSecret},
+		"scope":         {s.GraphEndpoint() + "/.default"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+
+	for i := 0; i < 3; i++ {
+		req, _ := http.NewRequest(http.MethodGet, s.GraphEndpoint()+"/v1.0/users/"+tenant.Users[0].ID, nil)
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		resp, err := s.Client().Do(req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		resp.Body.Close()
+		fmt.Printf("%d RU=%q Retry-After=%q\n", resp.StatusCode, resp.Header.Get("x-ms-resource-unit"), resp.Header.Get("Retry-After"))
+	}
+	fmt.Printf("%+v\n", s.ThrottleStats())
+	// Output:
+	// 200 RU="1" Retry-After=""
+	// 200 RU="1" Retry-After=""
+	// 429 RU="" Retry-After="1"
+	// {Throttled:1 EarlyRetries:0 ResourceUnits:2}
 }

@@ -17,7 +17,10 @@ import (
 // both the outer $batch request and its items; name the item's endpoint to
 // target items only. The token and discovery endpoints are matched only by a
 // fault naming them explicitly (Endpoint "POST /token" or
-// "GET /{tenant}/v2.0/.well-known/openid-configuration").
+// "GET /{tenant}/v2.0/.well-known/openid-configuration"). With WithThrottle,
+// a request refused by the budget is answered 429 before faults are
+// considered (it does not make a fault fire); an admitted one is charged even
+// when a fault answers it.
 //
 // A fault either answers with an error (Status or Body set, or no other kind
 // set: the legacy 500) or alters the normal answer (Delay, Truncate, DropPage

@@ -21,7 +21,7 @@ type GenSpec struct {
 	// (±15%, at least 1); members are drawn at random, so groups overlap.
 	MaxGroupSize int
 	// NestedGroups are extra security groups nested inside assigned security
-	// groups (one in five inside an earlier nested group instead, so nesting
+	// groups (every fifth inside an earlier nested group instead, so nesting
 	// goes deeper than one level), with user members of their own (Zipf-like
 	// up to MaxGroupSize/10). They are not assigned.
 	NestedGroups int
@@ -51,7 +51,9 @@ const genDomain = "contoso.example"
 // users are in random order. The result passes Validate.
 //
 // Generate is linear in the size of the tenant: 100,000 users and 500 groups
-// of up to 20,000 members take a few tenths of a second and some 40 MB.
+// of up to 20,000 members (some 170,000 memberships) take about 0.1 s and
+// 25 MB (BenchmarkGenerate). Validate on such a tenant takes longer than
+// generating it.
 func Generate(spec GenSpec) *Tenant {
 	nu := max(spec.Users, 0)
 	maxSize := spec.MaxGroupSize
@@ -121,7 +123,7 @@ func Generate(spec GenSpec) *Tenant {
 		}
 		parent := -1
 		switch {
-		case i > 0 && (nSec == 0 || g.rng.IntN(5) == 0):
+		case i > 0 && (nSec == 0 || i%5 == 4):
 			parent = firstNested + g.rng.IntN(i)
 		case nSec > 0:
 			parent = g.rng.IntN(nSec)

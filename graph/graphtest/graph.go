@@ -597,7 +597,11 @@ func (s *Server) listing(g *greq, rt *route, ctx string, sel []string, n int, it
 		out = append(out, kv{"@odata.nextLink", s.URL() + "/v1.0" + g.path + "?" + strings.Join(params, "&")})
 	}
 	out = append(out, kv{"value", values})
-	return s.gjson(g, http.StatusOK, out)
+	hint := 512
+	if len(values) > 0 {
+		hint += len(values) * (16 + 40*len(values[0]))
+	}
+	return &gresp{status: http.StatusOK, header: s.newHeader(g), body: mustJSONSized(out, hint)}
 }
 
 func (s *Server) listUsers(g *greq, rt *route) *gresp {

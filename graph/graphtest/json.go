@@ -29,7 +29,16 @@ func (o object) MarshalJSON() ([]byte, error) {
 // encoding/json it does not escape '&', '<' and '>', as Graph does not
 // (nextLinks keep their literal '&').
 func mustJSON(v any) []byte {
+	return mustJSONSized(v, 0)
+}
+
+// mustJSONSized is mustJSON with a hint of the encoded size, saving the
+// buffer's regrowth for big pages.
+func mustJSONSized(v any, hint int) []byte {
 	var b bytes.Buffer
+	if hint > 0 {
+		b.Grow(hint)
+	}
 	writeValue(&b, v)
 	return b.Bytes()
 }
@@ -93,12 +102,19 @@ func writeValue(b *bytes.Buffer, v any) {
 
 const hexDigits = "0123456789abcdef"
 
-// writeString writes s as a JSON string; invalid UTF-8 becomes U+FFFD.
+// writeString writes s as a JSON string; invalid UTF-8 becomes U+FFFD. Runs
+// of characters that need no escaping are copied at once.
 func writeString(b *bytes.Buffer, s string) {
 	b.WriteByte('"')
+	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b.WriteString(s[start:i])
 			switch {
 			case c == '"' || c == '\\':
 				b.WriteByte('\\')
@@ -109,28 +125,30 @@ func writeString(b *bytes.Buffer, s string) {
 				b.WriteString(`\r`)
 			case c == '\t':
 				b.WriteString(`\t`)
-			case c < 0x20:
+			default:
 				b.WriteString(`\u00`)
 				b.WriteByte(hexDigits[c>>4])
 				b.WriteByte(hexDigits[c&0xf])
-			default:
-				b.WriteByte(c)
 			}
 			i++
+			start = i
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == utf8.RuneError && size == 1:
+			b.WriteString(s[start:i])
 			b.WriteString(`\ufffd`)
+			start = i + size
 		case r == '\u2028' || r == '\u2029':
+			b.WriteString(s[start:i])
 			b.WriteString(`\u202`)
 			b.WriteByte(hexDigits[r&0xf])
-		default:
-			b.WriteString(s[i : i+size])
+			start = i + size
 		}
 		i += size
 	}
+	b.WriteString(s[start:])
 	b.WriteByte('"')
 }
 

@@ -133,6 +133,18 @@ func (s *Server) Update(fn func(t *Tenant)) {
 	fn(s.tenant)
 }
 
+// relink is Update for changes that keep every user, group and service
+// principal (and its id, user principal name and appId) where it is: member
+// lists and assignments. It keeps the lookup maps, which take a while to
+// rebuild for a big tenant, and drops the derived structures.
+func (s *Server) relink(fn func(t *Tenant)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fn(s.tenant)
+	s.noteAssignmentsLocked()
+	s.idx.derived = &derived{members: map[int][]ref{}}
+}
+
 // Tenant returns a deep copy of the current state of the served tenant.
 func (s *Server) Tenant() *Tenant {
 	s.mu.RLock()
@@ -144,7 +156,7 @@ func (s *Server) Tenant() *Tenant {
 // Application with the default app role. It does nothing when that assignment
 // already exists.
 func (s *Server) Assign(principalID string) {
-	s.Update(func(t *Tenant) {
+	s.relink(func(t *Tenant) {
 		for _, a := range t.Assignments {
 			if strings.EqualFold(a.PrincipalID, principalID) && (a.AppRoleID == "" || a.AppRoleID == DefaultAppRoleID) {
 				return
@@ -156,7 +168,7 @@ func (s *Server) Assign(principalID string) {
 
 // Unassign removes every assignment of principalID to the Application.
 func (s *Server) Unassign(principalID string) {
-	s.Update(func(t *Tenant) {
+	s.relink(func(t *Tenant) {
 		t.Assignments = slices.DeleteFunc(t.Assignments, func(a Assignment) bool {
 			return strings.EqualFold(a.PrincipalID, principalID)
 		})
@@ -166,7 +178,7 @@ func (s *Server) Unassign(principalID string) {
 // AddMember makes memberID a direct member of groupID. It does nothing when
 // the group does not exist or memberID is already a member.
 func (s *Server) AddMember(groupID, memberID string) {
-	s.Update(func(t *Tenant) {
+	s.relink(func(t *Tenant) {
 		for i := range t.Groups {
 			g := &t.Groups[i]
 			if !strings.EqualFold(g.ID, groupID) {
@@ -182,7 +194,7 @@ func (s *Server) AddMember(groupID, memberID string) {
 
 // RemoveMember removes memberID from the direct members of groupID.
 func (s *Server) RemoveMember(groupID, memberID string) {
-	s.Update(func(t *Tenant) {
+	s.relink(func(t *Tenant) {
 		for i := range t.Groups {
 			if strings.EqualFold(t.Groups[i].ID, groupID) {
 				t.Groups[i].Members = removeID(t.Groups[i].Members, memberID)
@@ -393,14 +405,22 @@ func (s *Server) reindex() {
 	s.reindexLocked()
 }
 
-func (s *Server) reindexLocked() {
+// noteAssignmentsLocked fills the generated defaults of new assignments and
+// records when they were created. Callers hold s.mu.
+func (s *Server) noteAssignmentsLocked() {
 	t := s.tenant
 	t.normalize()
+	now := time.Now().UTC().Truncate(time.Second)
 	for _, a := range t.Assignments {
 		if _, ok := s.created[a.ID]; !ok {
-			s.created[a.ID] = time.Now().UTC().Truncate(time.Second)
+			s.created[a.ID] = now
 		}
 	}
+}
+
+func (s *Server) reindexLocked() {
+	t := s.tenant
+	s.noteAssignmentsLocked()
 	idx := index{
 		byID:    make(map[string]ref, len(t.Users)+len(t.Groups)+len(t.ServicePrincipals)+1),
 		byUPN:   make(map[string]int, len(t.Users)),

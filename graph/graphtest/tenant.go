@@ -61,10 +61,21 @@
 //
 // # Tenant, faults and counts
 //
-// The served directory is a [Tenant], built in Go or loaded from a JSON
-// fixture with [LoadTenant]. It can be changed while the server runs
-// ([Server.Update] and the convenience mutators), faults can be injected
-// ([Server.InjectFault]) and every request is counted ([Server.Requests]).
+// The served directory is a [Tenant], built in Go, loaded from a JSON
+// fixture with [LoadTenant] or generated at scale with [Generate]. It can be
+// changed while the server runs ([Server.Update] and the convenience
+// mutators), faults can be injected ([Server.InjectFault]: error statuses,
+// raw bodies, delays, truncated bodies and silently dropped pages, also for
+// single items of a $batch) and every request is counted ([Server.Requests]).
+//
+// # Throttling
+//
+// Every Graph request and $batch item is charged resource units as Graph's
+// identity service does ([Server.ResourceUnits], header x-ms-resource-unit).
+// [WithThrottle] enforces a budget per sliding window: a request over budget
+// gets 429 TooManyRequests with Retry-After (a $batch item gets its own 429
+// inside a 200 batch). [Server.ThrottleStats] counts the 429s and the
+// requests that came back before their Retry-After had elapsed.
 package graphtest
 
 import (

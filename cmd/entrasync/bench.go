@@ -1,0 +1,435 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/entrasync/entrasync/graph"
+	"github.com/entrasync/entrasync/graph/graphtest"
+	"github.com/entrasync/entrasync/store"
+	"github.com/entrasync/entrasync/sync"
+)
+
+// benchScenario is one tenant shape of `entrasync bench`.
+type benchScenario struct {
+	name     string
+	spec     graphtest.GenSpec
+	throttle graphtest.Throttle
+}
+
+func benchScenarios() []benchScenario {
+	large := graphtest.GenSpec{Seed: 2, Users: 100_000, DirectlyAssigned: 60_000, Groups: 500, MaxGroupSize: 20_000,
+		NestedGroups: 20, M365Groups: 5, DisabledPercent: 3, ServicePrincipals: 10}
+	return []benchScenario{
+		{name: "small", spec: graphtest.GenSpec{Seed: 1, Users: 1_000, DirectlyAssigned: 300, Groups: 20, MaxGroupSize: 400,
+			NestedGroups: 3, M365Groups: 2, DisabledPercent: 3, ServicePrincipals: 2}},
+		{name: "large", spec: large},
+		// Graph's large-tenant budget is 8,000 RU per 10 s; this one is a
+		// tenth of it, so the read must be throttled and wait.
+		{name: "throttled", spec: large, throttle: graphtest.Throttle{Budget: 800, Window: 10 * time.Second}},
+	}
+}
+
+// benchCycle is what the child reports about one cycle.
+type benchCycle struct {
+	Label         string         `json:"label"`
+	Error         string         `json:"error,omitempty"`
+	RoundTrips    int            `json:"roundTrips"`
+	Requests      int            `json:"requests"`
+	LowerBound    int            `json:"lowerBound"`
+	ReadMs        int64          `json:"readMs"`
+	PlanMs        int64          `json:"planMs"`
+	ApplyMs       int64          `json:"applyMs"`
+	TotalMs       int64          `json:"totalMs"`
+	ThrottleMs    int64          `json:"throttleWaitMs"`
+	DirectoryRows int            `json:"directoryRows"`
+	AuditRows     int            `json:"auditRows"`
+	PeakRSSMB     float64        `json:"peakRssMB"`
+	Counts        map[string]int `json:"counts"`
+	Throttled     int            `json:"throttled,omitempty"`
+	EarlyRetries  int            `json:"earlyRetries,omitempty"`
+}
+
+// bench is `entrasync bench`: generated tenants served by the simulated
+// Graph with latency per round trip, full cycles into PostgreSQL, measured
+// in a child process so its peak RSS is the cycle's alone.
+func (e *env) bench(args []string) error {
+	f := e.newFlags("bench", false)
+	only := f.String("scenario", "all", "small, large, throttled, faults or all")
+	latency := f.Duration("latency", 30*time.Millisecond, "simulated latency of each Graph round trip")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return err
+	}
+	base := cfg.Database.Reveal()
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	}
+	if b, _, err := store.ParseURL(base); err != nil || b != store.BackendPostgres {
+		return usagef("bench: needs PostgreSQL (--database postgres://…)")
+	}
+	var all []map[string]any
+	for _, sc := range benchScenarios() {
+		if *only != "all" && *only != sc.name {
+			continue
+		}
+		res, err := e.benchScenario(sc, *latency, base)
+		if err != nil {
+			return fmt.Errorf("bench %s: %w", sc.name, err)
+		}
+		all = append(all, map[string]any{"scenario": sc.name, "cycles": res})
+		if !f.json {
+			printBench(e.stdout, sc, res)
+		}
+	}
+	if *only == "all" || *only == "faults" {
+		faults, err := e.benchFaults(*latency, base)
+		if err != nil {
+			return fmt.Errorf("bench faults: %w", err)
+		}
+		all = append(all, map[string]any{"scenario": "faults", "faults": faults})
+		if !f.json {
+			printFaults(e.stdout, faults)
+		}
+	}
+	if f.json {
+		return writeJSON(e.stdout, all)
+	}
+	return nil
+}
+
+func (e *env) benchScenario(sc benchScenario, latency time.Duration, base string) ([]benchCycle, error) {
+	start := time.Now()
+	tn := graphtest.Generate(sc.spec)
+	genTime := time.Since(start)
+	opts := []graphtest.Option{graphtest.WithLatency(latency)}
+	if sc.throttle.Budget > 0 {
+		opts = append(opts, graphtest.WithThrottle(sc.throttle))
+	}
+	srv := graphtest.NewServer(tn, opts...)
+	defer srv.Close()
+	dir, err := os.MkdirTemp("", "entrasync-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		return nil, err
+	}
+	dbURL, drop, err := benchSchema(e.ctx, base, "entrasync_bench_"+sc.name)
+	if err != nil {
+		return nil, err
+	}
+	defer drop()
+	fmt.Fprintf(e.stderr, "bench %s: tenant generated in %s (%d users, %d groups, %d assignments)\n",
+		sc.name, genTime.Round(time.Millisecond), len(tn.Users), len(tn.Groups), len(tn.Assignments))
+
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(e.ctx, self, "bench-child")
+	cmd.Env = append(os.Environ(),
+		"BENCH_GRAPH="+srv.GraphEndpoint(), "BENCH_CA="+ca, "BENCH_DB="+dbURL, "BENCH_TENANT="+tn.TenantID,
+		"BENCH_CLIENT="+tn.ClientID, "BENCH_SECRET="+tn.ClientSecret, "BENCH_SP="+tn.Application.ID)
+	cmd.Stderr = e.stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	outPipe, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	out := bufio.NewScanner(outPipe)
+	out.Buffer(make([]byte, 1<<20), 1<<20)
+	var cycles []benchCycle
+	step := func(label string) error {
+		srv.ResetCounts()
+		if _, err := fmt.Fprintf(in, "cycle %s\n", label); err != nil {
+			return err
+		}
+		if !out.Scan() {
+			return fmt.Errorf("child ended: %v", out.Err())
+		}
+		var c benchCycle
+		if err := json.Unmarshal(out.Bytes(), &c); err != nil {
+			return fmt.Errorf("child said %q: %w", out.Text(), err)
+		}
+		st := srv.ThrottleStats()
+		c.Throttled, c.EarlyRetries = st.Throttled, st.EarlyRetries
+		cycles = append(cycles, c)
+		fmt.Fprintf(e.stderr, "bench %s: %s done in %d ms\n", sc.name, label, c.TotalMs)
+		if c.Error != "" {
+			return errors.New(c.Error)
+		}
+		return nil
+	}
+	err = step("first cycle")
+	if err == nil && sc.throttle.Budget == 0 {
+		err = step("unchanged")
+		if err == nil {
+			changeUsers(srv, len(tn.Users)/100)
+			err = step("1% of users changed")
+		}
+	}
+	_, _ = fmt.Fprintln(in, "quit")
+	_ = in.Close()
+	if werr := cmd.Wait(); err == nil && werr != nil {
+		err = werr
+	}
+	return cycles, err
+}
+
+// changeUsers renames n users of the simulated tenant.
+func changeUsers(srv *graphtest.Server, n int) {
+	srv.Update(func(t *graphtest.Tenant) {
+		for i := 0; i < n && i < len(t.Users); i++ {
+			t.Users[i*len(t.Users)/n].DisplayName += " (renamed)"
+		}
+	})
+}
+
+// benchSchema creates a fresh schema on base and returns a URL selecting it
+// and a function that drops it.
+func benchSchema(ctx context.Context, base, schema string) (string, func(), error) {
+	db, err := sql.Open("postgres", base)
+	if err != nil {
+		return "", nil, err
+	}
+	if _, err := db.ExecContext(ctx, `DROP SCHEMA IF EXISTS `+schema+` CASCADE; CREATE SCHEMA `+schema); err != nil {
+		_ = db.Close()
+		return "", nil, fmt.Errorf("create schema %s: %w", schema, err)
+	}
+	u, _ := url.Parse(base)
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), func() {
+		_, _ = db.Exec(`DROP SCHEMA IF EXISTS ` + schema + ` CASCADE`)
+		_ = db.Close()
+	}, nil
+}
+
+// benchChild runs cycles on command from the parent and reports each one as
+// a JSON line: `entrasync bench-child` (internal).
+func (e *env) benchChild() error {
+	getenv := e.getenv
+	transport, err := transportOf(getenv("BENCH_CA"))
+	if err != nil {
+		return err
+	}
+	src, err := graph.New(graph.Config{TenantID: getenv("BENCH_TENANT"), ClientID: getenv("BENCH_CLIENT"),
+		ClientSecret: getenv("BENCH_SECRET"), ServicePrincipalID: getenv("BENCH_SP"), GraphEndpoint: getenv("BENCH_GRAPH"),
+		LoginEndpoint: getenv("BENCH_GRAPH"), Transport: transport, Concurrency: 8, MaxRetries: 10, RetryDelay: time.Second}, nil)
+	if err != nil {
+		return err
+	}
+	db, err := store.OpenURL(e.ctx, getenv("BENCH_DB"), nil)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.RegisterTenant(e.ctx, sync.Tenant{ID: "bench", EntraTenantID: getenv("BENCH_TENANT"), Settings: sync.DefaultTenantSettings()}); err != nil {
+		return err
+	}
+	syncer := sync.NewSyncer(db, nil)
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		label, ok := strings.CutPrefix(in.Text(), "cycle ")
+		if !ok {
+			return nil
+		}
+		start := time.Now()
+		res, err := syncer.Cycle(e.ctx, "bench", src, sync.CycleOptions{Trigger: "bench"})
+		c := benchCycle{Label: label, TotalMs: time.Since(start).Milliseconds(), PeakRSSMB: peakRSSMB()}
+		if err != nil {
+			c.Error = err.Error()
+		}
+		if res != nil && res.Run != nil {
+			r := res.Run
+			c.RoundTrips, c.Requests, c.LowerBound = r.RoundTrips, r.GraphRequests, r.LowerBound
+			c.ReadMs, c.PlanMs, c.ApplyMs, c.ThrottleMs, c.Counts = r.ReadMillis, r.PlanMillis, r.ApplyMillis, r.ThrottleMs, r.Counts
+		}
+		if res != nil && res.Plan != nil {
+			c.DirectoryRows, c.AuditRows = rowsWritten(res.Plan)
+		}
+		if err := json.NewEncoder(e.stdout).Encode(c); err != nil {
+			return err
+		}
+		runtime.GC()
+	}
+	return in.Err()
+}
+
+// rowsWritten counts the rows a plan writes: directory rows (users, their
+// paths, groups, memberships) and audit rows (the run, its log, events).
+func rowsWritten(p *sync.Plan) (directory, audit int) {
+	for _, ch := range p.Changes {
+		directory++
+		if ch.Entity == sync.EntityUser {
+			directory += len(ch.After.Paths)
+			if ch.Before != nil {
+				directory += len(ch.Before.Paths)
+			}
+		}
+	}
+	return directory, 1 + len(p.Changes) + len(p.Conflicts) + len(p.Events())
+}
+
+func peakRSSMB() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Maxrss) / 1024 // kilobytes on Linux
+}
+
+func printBench(w io.Writer, sc benchScenario, cycles []benchCycle) {
+	fmt.Fprintf(w, "\nScenario %s: %d users, %d directly assigned, %d groups (largest %d)\n", sc.name, sc.spec.Users,
+		sc.spec.DirectlyAssigned, sc.spec.Groups, sc.spec.MaxGroupSize)
+	rows := [][]string{}
+	for _, c := range cycles {
+		rows = append(rows, []string{c.Label, fmt.Sprint(c.RoundTrips), fmt.Sprint(c.LowerBound),
+			fmt.Sprintf("%+.1f%%", 100*float64(c.RoundTrips-c.LowerBound)/float64(max(1, c.LowerBound))), fmt.Sprint(c.Requests),
+			fmt.Sprint(c.ReadMs), fmt.Sprint(c.PlanMs), fmt.Sprint(c.ApplyMs), fmt.Sprint(c.TotalMs), fmt.Sprint(c.ThrottleMs),
+			fmt.Sprintf("%.0f", c.PeakRSSMB), fmt.Sprint(c.DirectoryRows), fmt.Sprint(c.AuditRows), fmt.Sprint(c.Throttled), fmt.Sprint(c.EarlyRetries)})
+	}
+	_ = table(w, "CYCLE\tROUND TRIPS\tLOWER BOUND\tOVER\tREQUESTS\tREAD MS\tPLAN MS\tAPPLY MS\tTOTAL MS\tTHROTTLE WAIT MS\tPEAK RSS MB\tDIR ROWS\tAUDIT ROWS\t429s\tEARLY RETRIES", rows)
+}
+
+// benchFault is one injected fault and what the cycle did about it.
+type benchFault struct {
+	Kind      string `json:"kind"`
+	Failed    bool   `json:"failed"`
+	Unchanged bool   `json:"directoryUnchanged"`
+	RunError  string `json:"runError"`
+}
+
+// benchFaults injects each fault kind into one read of a cycle that would
+// otherwise change the directory, and checks nothing was applied and the
+// run says which read failed.
+func (e *env) benchFaults(latency time.Duration, base string) ([]benchFault, error) {
+	spec := graphtest.GenSpec{Seed: 3, Users: 5_000, DirectlyAssigned: 3_000, Groups: 6, MaxGroupSize: 3_000, NestedGroups: 1, DisabledPercent: 2}
+	kinds := []struct {
+		name  string
+		fault graphtest.Fault
+	}{
+		{"HTTP 500 on page 3 of a group's members", graphtest.Fault{Endpoint: "GET /v1.0/groups/{id}/members", Page: 3, Status: 500}},
+		{"timeout (assignments page 2 answers after 3 s; client timeout 1 s)", graphtest.Fault{Endpoint: "GET /v1.0/servicePrincipals/{id}/appRoleAssignedTo", Page: 2, Delay: 3 * time.Second}},
+		{"truncated JSON on page 2 of a group's members", graphtest.Fault{Endpoint: "GET /v1.0/groups/{id}/members", Page: 2, Truncate: true}},
+		{"a page that goes missing (404 on an assignments nextLink)", graphtest.Fault{Endpoint: "GET /v1.0/servicePrincipals/{id}/appRoleAssignedTo", Page: 2, Status: 404}},
+		{"503 on every member page, beyond retries", graphtest.Fault{Endpoint: "GET /v1.0/groups/{id}/members", Status: 503, RetryAfter: "0"}},
+		{"429 on every group look-up inside $batch, beyond retries", graphtest.Fault{Endpoint: "GET /v1.0/groups/{id}", Status: 429, RetryAfter: "0"}},
+		{"truncated item body inside $batch", graphtest.Fault{Endpoint: "GET /v1.0/groups/{id}", Truncate: true}},
+		{"a page silently dropped (valid nextLink skipping a page)", graphtest.Fault{Endpoint: "GET /v1.0/groups/{id}/members", Page: 1, DropPage: true, Times: 1}},
+	}
+	var out []benchFault
+	for i, k := range kinds {
+		bf, err := e.benchOneFault(spec, latency, base, fmt.Sprintf("entrasync_bench_fault%d", i), k.name, k.fault)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, bf)
+	}
+	return out, nil
+}
+
+func (e *env) benchOneFault(spec graphtest.GenSpec, latency time.Duration, base, schema, kind string, fault graphtest.Fault) (benchFault, error) {
+	bf := benchFault{Kind: kind}
+	srv := graphtest.NewServer(graphtest.Generate(spec), graphtest.WithLatency(latency))
+	defer srv.Close()
+	tn := srv.Tenant()
+	dbURL, drop, err := benchSchema(e.ctx, base, schema)
+	if err != nil {
+		return bf, err
+	}
+	defer drop()
+	db, err := store.Open(e.ctx, dbURL, nil)
+	if err != nil {
+		return bf, err
+	}
+	defer db.Close()
+	if err := db.RegisterTenant(e.ctx, sync.Tenant{ID: "bench", EntraTenantID: tn.TenantID, Settings: sync.DefaultTenantSettings()}); err != nil {
+		return bf, err
+	}
+	src, err := graph.New(graph.Config{TenantID: tn.TenantID, ClientID: tn.ClientID, ClientSecret: tn.ClientSecret,
+		ServicePrincipalID: tn.Application.ID, GraphEndpoint: srv.GraphEndpoint(), LoginEndpoint: srv.LoginEndpoint(),
+		Transport: srv.Client().Transport, MaxRetries: 2, RetryDelay: time.Second, Timeout: time.Second}, nil)
+	if err != nil {
+		return bf, err
+	}
+	syncer := sync.NewSyncer(db, nil)
+	if _, err := syncer.Cycle(e.ctx, "bench", src, sync.CycleOptions{Trigger: "bench"}); err != nil {
+		return bf, fmt.Errorf("clean first cycle: %w", err)
+	}
+	changeUsers(srv, 50)
+	srv.Update(func(t *graphtest.Tenant) { t.Assignments = t.Assignments[:len(t.Assignments)*9/10] })
+	before, err := directoryDump(e.ctx, db)
+	if err != nil {
+		return bf, err
+	}
+	srv.InjectFault(fault)
+	_, cerr := syncer.Cycle(e.ctx, "bench", src, sync.CycleOptions{Trigger: "bench"})
+	bf.Failed = cerr != nil
+	after, err := directoryDump(e.ctx, db)
+	if err != nil {
+		return bf, err
+	}
+	bf.Unchanged = before == after
+	if runs, err := db.Runs(e.ctx, "bench", 1); err == nil && len(runs) == 1 {
+		bf.RunError = runs[0].Error
+	}
+	return bf, nil
+}
+
+// directoryDump renders the directory tables row by row.
+func directoryDump(ctx context.Context, db *store.DB) (string, error) {
+	var b strings.Builder
+	for _, t := range []string{"users", "user_paths", "groups", "memberships", "provisioning_log", "events"} {
+		var rows []string
+		if err := db.SQL().SelectContext(ctx, &rows, `SELECT row_to_json(x)::text FROM `+t+` x ORDER BY 1`); err != nil {
+			return "", err
+		}
+		b.WriteString(strings.Join(rows, "\n"))
+	}
+	return b.String(), nil
+}
+
+func printFaults(w io.Writer, faults []benchFault) {
+	fmt.Fprintf(w, "\nFaults: one injected into a cycle that would otherwise change the directory\n")
+	rows := [][]string{}
+	for _, f := range faults {
+		verdict := "directory unchanged"
+		if !f.Unchanged {
+			verdict = "DIRECTORY CHANGED"
+		}
+		msg := f.RunError
+		if !f.Failed {
+			msg = "cycle succeeded: the fault was not detectable"
+		}
+		rows = append(rows, []string{f.Kind, verdict, clip(msg, 110)})
+	}
+	_ = table(w, "FAULT\tRESULT\tRUN ERROR", rows)
+}
