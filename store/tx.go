@@ -416,62 +416,76 @@ func (t *pgTx) applyMemberships(ctx context.Context, plan *sync.Plan) error {
 	return nil
 }
 
+// writeLog streams the provisioning log with COPY: a first cycle of a large
+// tenant writes hundreds of thousands of rows, which COPY sends without
+// building them all in memory first.
 func (t *pgTx) writeLog(ctx context.Context, runID int64, plan *sync.Plan) error {
-	n := len(plan.Changes) + len(plan.Conflicts)
-	if n == 0 {
+	if len(plan.Changes)+len(plan.Conflicts) == 0 {
 		return nil
 	}
-	status, action, entity, entra, group, label, reason, fields, before, after :=
-		make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n),
-		make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]sql.NullString, 0, n), make([]sql.NullString, 0, n)
+	stmt, err := t.tx.PrepareContext(ctx, pq.CopyIn("provisioning_log", "run_id", "tenant_id", "status", "action", "entity",
+		"entra_id", "group_entra_id", "label", "reason", "fields", "before", "after"))
+	if err != nil {
+		return fmt.Errorf("store: write provisioning log: %w", translate(err))
+	}
+	defer stmt.Close()
 	for _, ch := range plan.Changes {
 		f, _ := json.Marshal(ch.Fields)
-		var b, a sql.NullString
-		switch {
-		case ch.Entity == sync.EntityUser:
-			b, a = jsonOrNull(ch.Before), jsonOrNull(ch.After)
-		case ch.Entity == sync.EntityGroup:
-			b, a = jsonOrNull(ch.GroupBefore), jsonOrNull(ch.GroupAfter)
+		var b, a any
+		switch ch.Entity {
+		case sync.EntityUser:
+			b, a = jsonValue(ch.Before), jsonValue(ch.After)
+		case sync.EntityGroup:
+			b, a = jsonValue(ch.GroupBefore), jsonValue(ch.GroupAfter)
 		}
-		status, action, entity = append(status, "applied"), append(action, string(ch.Action)), append(entity, string(ch.Entity))
-		entra, group, label, reason = append(entra, ch.EntraID), append(group, ch.GroupEntraID), append(label, ch.Label), append(reason, ch.Reason)
-		fields, before, after = append(fields, nullJSON(f)), append(before, b), append(after, a)
+		if _, err := stmt.ExecContext(ctx, runID, t.tenant.ID, "applied", string(ch.Action), string(ch.Entity), ch.EntraID,
+			ch.GroupEntraID, ch.Label, ch.Reason, nullJSON(f), b, a); err != nil {
+			return fmt.Errorf("store: write provisioning log: %w", translate(err))
+		}
 	}
 	for _, c := range plan.Conflicts {
-		status, action, entity = append(status, "conflict"), append(action, string(c.Action)), append(entity, string(sync.EntityUser))
-		entra, group, label = append(entra, c.EntraID), append(group, ""), append(label, c.Label)
-		reason = append(reason, fmt.Sprintf("%s: e-mail %s is held by %s", c.Reason, c.Email, c.HolderLabel))
-		fields, before, after = append(fields, "[]"), append(before, sql.NullString{}), append(after, sql.NullString{})
+		reason := fmt.Sprintf("%s: e-mail %s is held by %s", c.Reason, c.Email, c.HolderLabel)
+		if _, err := stmt.ExecContext(ctx, runID, t.tenant.ID, "conflict", string(c.Action), string(sync.EntityUser), c.EntraID,
+			"", c.Label, reason, "[]", nil, nil); err != nil {
+			return fmt.Errorf("store: write provisioning log: %w", translate(err))
+		}
 	}
-	if _, err := t.tx.ExecContext(ctx, `INSERT INTO provisioning_log (run_id, tenant_id, status, action, entity, entra_id,
-		group_entra_id, label, reason, fields, before, after)
-		SELECT $1, $2, v.status, v.action, v.entity, v.entra, v.grp, v.label, v.reason, v.fields::jsonb, v.before::jsonb, v.after::jsonb
-		FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
-		AS v(status, action, entity, entra, grp, label, reason, fields, before, after)`,
-		runID, t.tenant.ID, pq.Array(status), pq.Array(action), pq.Array(entity), pq.Array(entra), pq.Array(group),
-		pq.Array(label), pq.Array(reason), pq.Array(fields), pq.Array(before), pq.Array(after)); err != nil {
+	if _, err := stmt.ExecContext(ctx); err != nil {
 		return fmt.Errorf("store: write provisioning log: %w", translate(err))
 	}
 	return nil
 }
 
+// writeEvents streams the outbox events with COPY, in order.
 func (t *pgTx) writeEvents(ctx context.Context, runID int64, events []sync.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	typ, entra, group, data := make([]string, len(events)), make([]string, len(events)), make([]string, len(events)), make([]string, len(events))
-	for i, e := range events {
-		d, _ := json.Marshal(e.Data)
-		if e.Data == nil {
-			d = []byte("{}")
-		}
-		typ[i], entra[i], group[i], data[i] = e.Type, e.EntraID, e.GroupEntraID, string(d)
-	}
-	if _, err := t.tx.ExecContext(ctx, `INSERT INTO events (tenant_id, run_id, type, entra_id, group_entra_id, data)
-		SELECT $1, $2, v.type, v.entra, v.grp, v.data::jsonb FROM unnest($3::text[], $4::text[], $5::text[], $6::text[])
-		WITH ORDINALITY AS v(type, entra, grp, data, n) ORDER BY v.n`,
-		t.tenant.ID, runID, pq.Array(typ), pq.Array(entra), pq.Array(group), pq.Array(data)); err != nil {
+	stmt, err := t.tx.PrepareContext(ctx, pq.CopyIn("events", "tenant_id", "run_id", "type", "entra_id", "group_entra_id", "data"))
+	if err != nil {
 		return fmt.Errorf("store: write events: %w", translate(err))
+	}
+	defer stmt.Close()
+	for _, e := range events {
+		d := "{}"
+		if e.Data != nil {
+			b, _ := json.Marshal(e.Data)
+			d = string(b)
+		}
+		if _, err := stmt.ExecContext(ctx, t.tenant.ID, runID, e.Type, e.EntraID, e.GroupEntraID, d); err != nil {
+			return fmt.Errorf("store: write events: %w", translate(err))
+		}
+	}
+	if _, err := stmt.ExecContext(ctx); err != nil {
+		return fmt.Errorf("store: write events: %w", translate(err))
+	}
+	return nil
+}
+
+// jsonValue is v as JSON text, or nil (NULL) for a nil pointer.
+func jsonValue(v any) any {
+	if ns := jsonOrNull(v); ns.Valid {
+		return ns.String
 	}
 	return nil
 }
