@@ -218,70 +218,6 @@ func (s *Source) Snapshot(ctx context.Context) (*sync.Snapshot, error) {
 	return snap, nil
 }
 
-func (s *Source) read(ctx context.Context, snap *sync.Snapshot) error {
-	sp, err := s.servicePrincipal(ctx)
-	if err != nil {
-		return err
-	}
-	snap.ServicePrincipal = sp
-	direct, groupRefs, err := s.assignments(ctx, sp.ID, snap)
-	if err != nil {
-		return err
-	}
-	assignments := len(direct) + len(groupRefs) + snap.ServicePrincipalAssignments + len(snap.Skipped)
-	snap.DirectUsers = direct
-	groupsRead, err := s.groupProps(ctx, groupRefs)
-	if err != nil {
-		return err
-	}
-	supported := 0
-	for _, g := range groupsRead {
-		if ok, _ := sync.GroupSupport(g); ok {
-			supported++
-		}
-	}
-	s.progress(ctx, func(c *requestCounter) { c.groups.Store(int64(supported)) })
-	members := make([]map[string]sync.EntraUser, len(groupsRead))
-	err = s.parallel(ctx, len(groupsRead), func(ctx context.Context, i int) error {
-		if ok, _ := sync.GroupSupport(groupsRead[i]); !ok {
-			return nil
-		}
-		var err error
-		members[i], err = s.members(ctx, &groupsRead[i])
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	snap.Groups = groupsRead
-	for _, m := range members {
-		for id, u := range m {
-			snap.Users[id] = u
-		}
-	}
-	var missing []string
-	for _, id := range direct {
-		if _, ok := snap.Users[id]; !ok {
-			missing = append(missing, id)
-		}
-	}
-	s.progress(ctx, func(c *requestCounter) { c.users.Store(int64(len(missing))) })
-	found, tenantUsers, err := s.lookUp(ctx, missing)
-	if err != nil {
-		return err
-	}
-	snap.LowerBound = lowerBound(snap, assignments, len(missing), tenantUsers)
-	for i, u := range found {
-		if u == nil {
-			snap.Skipped = append(snap.Skipped, sync.Skip{Kind: sync.SkipUser, ID: missing[i],
-				Reason: "assigned user not found in Entra (deleted, or not replicated yet); left unchanged"})
-			continue
-		}
-		snap.Users[u.ID] = *u
-	}
-	return nil
-}
-
 func (s *Source) servicePrincipal(ctx context.Context) (sync.Ref, error) {
 	var sp models.ServicePrincipalable
 	var err error
@@ -310,7 +246,10 @@ func (s *Source) servicePrincipal(ctx context.Context) (sync.Ref, error) {
 
 // assignments pages appRoleAssignedTo and sorts principals into direct users
 // and groups; service principals are counted (S4), unknown types skipped.
-func (s *Source) assignments(ctx context.Context, spID string, snap *sync.Snapshot) (direct []string, grps []sync.Ref, err error) {
+//
+// onGroup, when set, is called with each assigned group as soon as its page
+// is read, so that group reads can start before the last page.
+func (s *Source) assignments(ctx context.Context, spID string, snap *sync.Snapshot, onGroup func(sync.Ref)) (direct []string, grps []sync.Ref, err error) {
 	top := int32(PageSize)
 	first, err := s.client.ServicePrincipals().ByServicePrincipalId(spID).AppRoleAssignedTo().ToGetRequestInformation(ctx,
 		&serviceprincipals.ItemAppRoleAssignedToRequestBuilderGetRequestConfiguration{
@@ -335,6 +274,9 @@ func (s *Source) assignments(ctx context.Context, spID string, snap *sync.Snapsh
 				if !seenGroup[pid] {
 					seenGroup[pid] = true
 					grps = append(grps, sync.Ref{ID: pid, Name: a.PrincipalDisplayName})
+					if onGroup != nil {
+						onGroup(grps[len(grps)-1])
+					}
 				}
 			case "ServicePrincipal":
 				snap.ServicePrincipalAssignments++

@@ -339,6 +339,10 @@ func (s *Server) route(g *greq) *route {
 		case 1:
 			pattern, rt = "/users", route{listing: true, handler: s.listUsers}
 		case 2:
+			if segs[1] == "$count" {
+				pattern, rt = "/users/$count", route{handler: s.countUsers}
+				break
+			}
 			pattern, rt = "/users/{id}", route{id: segs[1], handler: s.getUser}
 		case 3:
 			if !strings.EqualFold(segs[2], "memberOf") {
@@ -616,6 +620,22 @@ func (s *Server) listUsers(g *greq, rt *route) *gresp {
 		u := &users[i]
 		return render(userProps, sel, "", func(p string) any { return s.userValue(u, p) })
 	})
+}
+
+// countUsers answers GET /users/$count: the number of users as text/plain.
+// Like Graph it needs the header ConsistencyLevel: eventual (an advanced
+// query); without it the answer is 400.
+func (s *Server) countUsers(g *greq, _ *route) *gresp {
+	if !strings.EqualFold(g.header.Get("ConsistencyLevel"), "eventual") {
+		return s.gerr(g, http.StatusBadRequest, "Request_BadRequest",
+			"Count is not currently supported without the ConsistencyLevel: eventual header.")
+	}
+	s.mu.RLock()
+	n := len(s.tenant.Users)
+	s.mu.RUnlock()
+	h := http.Header{}
+	h.Set("Content-Type", "text/plain")
+	return &gresp{status: http.StatusOK, header: h, body: []byte(strconv.Itoa(n))}
 }
 
 func (s *Server) getUser(g *greq, rt *route) *gresp {

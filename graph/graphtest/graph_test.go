@@ -1,10 +1,13 @@
 package graphtest_test
 
 import (
+	"io"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/entrasync/entrasync/graph/graphtest"
 )
 
 func TestUnauthorized(t *testing.T) {
@@ -360,5 +363,32 @@ func TestNotFoundAndBadPaths(t *testing.T) {
 	}
 	if r := get(t, s, "", "/nowhere"); r.status != 404 {
 		t.Errorf("/nowhere: %d", r.status)
+	}
+}
+
+func TestUsersCountNeedsEventualConsistency(t *testing.T) {
+	s := graphtest.NewServer(&graphtest.Tenant{TenantID: tenantID, ClientID: clientID, ClientSecret: secret,
+		Users: []graphtest.User{{ID: "00000000-0000-4000-8000-000000000001", UserPrincipalName: "a@x.test"},
+			{ID: "00000000-0000-4000-8000-000000000002", UserPrincipalName: "b@x.test"}}})
+	defer s.Close()
+	tok := token(t, s)
+	for _, h := range []map[string]string{nil, {"ConsistencyLevel": "eventual"}} {
+		req, _ := http.NewRequest("GET", s.URL()+"/v1.0/users/$count", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		resp, err := s.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if h == nil && resp.StatusCode != 400 {
+			t.Fatalf("$count without ConsistencyLevel = %d", resp.StatusCode)
+		}
+		if h != nil && (resp.StatusCode != 200 || string(body) != "2") {
+			t.Fatalf("$count = %d %q, want 200 \"2\"", resp.StatusCode, body)
+		}
 	}
 }
