@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -17,6 +18,9 @@ type pgTx struct {
 	tx     *sqlx.Tx
 	tenant sync.Tenant
 	done   bool
+	// Local ids by Entra id, from the state this transaction loaded and the
+	// rows it created: Apply resolves memberships and paths with them.
+	userIDs, groupIDs map[string]int64
 }
 
 func (t *pgTx) Commit() error {
@@ -117,6 +121,18 @@ func (t *pgTx) State(ctx context.Context) (*sync.State, error) {
 		return nil, err
 	}
 	st.Groups = groups
+	t.userIDs = make(map[string]int64, len(users))
+	for _, u := range users {
+		if u.EntraID != "" {
+			t.userIDs[u.EntraID] = u.ID
+		}
+	}
+	t.groupIDs = make(map[string]int64, len(groups))
+	for _, g := range groups {
+		if g.EntraID != "" {
+			t.groupIDs[g.EntraID] = g.ID
+		}
+	}
 	return st, nil
 }
 
@@ -205,6 +221,9 @@ func loadGroups(ctx context.Context, q sqlx.QueryerContext, tenantID string) ([]
 // Apply writes the run, the plan's changes, the provisioning log and the
 // events with one bulk statement per kind of write.
 func (t *pgTx) Apply(ctx context.Context, run *sync.Run, plan *sync.Plan, events []sync.Event) error {
+	if t.userIDs == nil {
+		return sync.Errorf(sync.EINTERNAL, "store: Apply before State")
+	}
 	start := time.Now()
 	steps := []func(context.Context, *sync.Plan) error{t.applyUsers, t.applyGroups, t.applyMemberships}
 	for _, step := range steps {
@@ -253,7 +272,12 @@ func (c *userCols) add(id int64, u *sync.User) {
 
 func (t *pgTx) applyUsers(ctx context.Context, plan *sync.Plan) error {
 	var creates, updates userCols
-	var pathUsers []string // entra ids whose paths are rewritten
+	var rewrite []int64 // local ids of updated users whose paths are rewritten
+	type pathRow struct {
+		entra string
+		path  string
+	}
+	var paths []pathRow
 	for _, ch := range plan.Changes {
 		if ch.Entity != sync.EntityUser {
 			continue
@@ -262,20 +286,31 @@ func (t *pgTx) applyUsers(ctx context.Context, plan *sync.Plan) error {
 			creates.add(0, ch.After)
 		} else {
 			updates.add(ch.Before.ID, ch.After)
+			if !slices.Equal(ch.Before.Paths, ch.After.Paths) {
+				rewrite = append(rewrite, ch.Before.ID)
+			} else {
+				continue
+			}
 		}
-		pathUsers = append(pathUsers, ch.EntraID)
+		for _, p := range ch.After.Paths {
+			paths = append(paths, pathRow{ch.EntraID, p})
+		}
 	}
 	tid := t.tenant.ID
 	if len(creates.entra) > 0 {
-		_, err := t.tx.ExecContext(ctx, `INSERT INTO users (tenant_id, entra_id, origin, user_principal_name, mail, email,
+		rows, err := t.tx.QueryContext(ctx, `INSERT INTO users (tenant_id, entra_id, origin, user_principal_name, mail, email,
 			email_key, display_name, given_name, surname, account_enabled, status)
 			SELECT $1, v.* FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
 				$9::text[], $10::text[], $11::boolean[], $12::text[])
-				AS v(entra_id, origin, upn, mail, email, email_key, display_name, given_name, surname, enabled, status)`,
+				AS v(entra_id, origin, upn, mail, email, email_key, display_name, given_name, surname, enabled, status)
+			RETURNING id, entra_id`,
 			tid, pq.Array(creates.entra), pq.Array(creates.origin), pq.Array(creates.upn), pq.Array(creates.mail),
 			pq.Array(creates.email), pq.Array(nullIfEmpty(creates.key)), pq.Array(creates.display), pq.Array(creates.given),
 			pq.Array(creates.surname), pq.Array(creates.enabled), pq.Array(creates.status))
 		if err != nil {
+			return fmt.Errorf("store: create %d users: %w", len(creates.entra), translate(err))
+		}
+		if err := t.collectIDs(rows, t.userIDs); err != nil {
 			return fmt.Errorf("store: create %d users: %w", len(creates.entra), translate(err))
 		}
 	}
@@ -300,6 +335,11 @@ func (t *pgTx) applyUsers(ctx context.Context, plan *sync.Plan) error {
 		if n, _ := res.RowsAffected(); n != int64(len(updates.ids)) {
 			return sync.Errorf(sync.ECONFLICT, "store: %d of %d users to update changed underneath the cycle", int64(len(updates.ids))-n, len(updates.ids))
 		}
+		for i, id := range updates.ids {
+			if updates.entra[i] != "" {
+				t.userIDs[updates.entra[i]] = id // adoption links an id
+			}
+		}
 	}
 	// Check e-mail uniqueness now rather than at commit, so Apply reports a
 	// collision (the deferred constraint let the statements above move
@@ -307,29 +347,55 @@ func (t *pgTx) applyUsers(ctx context.Context, plan *sync.Plan) error {
 	if _, err := t.tx.ExecContext(ctx, `SET CONSTRAINTS users_email_unique IMMEDIATE`); err != nil {
 		return fmt.Errorf("store: check e-mails: %w", translate(err))
 	}
-	if len(pathUsers) == 0 {
+	if len(rewrite) > 0 {
+		if _, err := t.tx.ExecContext(ctx, `DELETE FROM user_paths WHERE user_id = ANY($1::bigint[])`, pq.Array(rewrite)); err != nil {
+			return fmt.Errorf("store: clear paths: %w", translate(err))
+		}
+	}
+	if len(paths) == 0 {
 		return nil
 	}
-	if _, err := t.tx.ExecContext(ctx, `DELETE FROM user_paths p USING users u
-		WHERE p.user_id = u.id AND u.tenant_id = $1 AND u.entra_id = ANY($2::text[]) AND u.purged_at IS NULL`,
-		tid, pq.Array(pathUsers)); err != nil {
-		return fmt.Errorf("store: clear paths: %w", translate(err))
+	return t.copyRows(ctx, "user_paths", []string{"user_id", "tenant_id", "path"}, len(paths), func(i int) ([]any, error) {
+		id, ok := t.userIDs[paths[i].entra]
+		if !ok {
+			return nil, sync.Errorf(sync.EINTERNAL, "store: paths name user %s, who has no local row", paths[i].entra)
+		}
+		return []any{id, tid, paths[i].path}, nil
+	})
+}
+
+// collectIDs reads (id, entra_id) rows into m.
+func (t *pgTx) collectIDs(rows *sql.Rows, m map[string]int64) error {
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var entra string
+		if err := rows.Scan(&id, &entra); err != nil {
+			return err
+		}
+		m[entra] = id
 	}
-	var pu, pp []string
-	for _, ch := range plan.Changes {
-		if ch.Entity == sync.EntityUser {
-			for _, p := range ch.After.Paths {
-				pu, pp = append(pu, ch.EntraID), append(pp, p)
-			}
+	return rows.Err()
+}
+
+// copyRows streams n rows into table with COPY.
+func (t *pgTx) copyRows(ctx context.Context, table string, cols []string, n int, row func(i int) ([]any, error)) error {
+	stmt, err := t.tx.PrepareContext(ctx, pq.CopyIn(table, cols...))
+	if err != nil {
+		return fmt.Errorf("store: copy into %s: %w", table, translate(err))
+	}
+	defer stmt.Close()
+	for i := 0; i < n; i++ {
+		vals, err := row(i)
+		if err != nil {
+			return err
+		}
+		if _, err := stmt.ExecContext(ctx, vals...); err != nil {
+			return fmt.Errorf("store: copy into %s: %w", table, translate(err))
 		}
 	}
-	if len(pu) > 0 {
-		if _, err := t.tx.ExecContext(ctx, `INSERT INTO user_paths (user_id, tenant_id, path)
-			SELECT u.id, $1, v.path FROM unnest($2::text[], $3::text[]) AS v(entra_id, path)
-			JOIN users u ON u.tenant_id = $1 AND u.entra_id = v.entra_id AND u.purged_at IS NULL`,
-			tid, pq.Array(pu), pq.Array(pp)); err != nil {
-			return fmt.Errorf("store: write paths: %w", translate(err))
-		}
+	if _, err := stmt.ExecContext(ctx); err != nil {
+		return fmt.Errorf("store: copy into %s: %w", table, translate(err))
 	}
 	return nil
 }
@@ -357,9 +423,13 @@ func (t *pgTx) applyGroups(ctx context.Context, plan *sync.Plan) error {
 	}
 	tid := t.tenant.ID
 	if len(cEntra) > 0 {
-		if _, err := t.tx.ExecContext(ctx, `INSERT INTO groups (tenant_id, entra_id, origin, display_name)
-			SELECT $1, v.entra_id, 'provisioned', v.name FROM unnest($2::text[], $3::text[]) AS v(entra_id, name)`,
-			tid, pq.Array(cEntra), pq.Array(cName)); err != nil {
+		rows, err := t.tx.QueryContext(ctx, `INSERT INTO groups (tenant_id, entra_id, origin, display_name)
+			SELECT $1, v.entra_id, 'provisioned', v.name FROM unnest($2::text[], $3::text[]) AS v(entra_id, name)
+			RETURNING id, entra_id`, tid, pq.Array(cEntra), pq.Array(cName))
+		if err != nil {
+			return fmt.Errorf("store: create %d groups: %w", len(cEntra), translate(err))
+		}
+		if err := t.collectIDs(rows, t.groupIDs); err != nil {
 			return fmt.Errorf("store: create %d groups: %w", len(cEntra), translate(err))
 		}
 	}
@@ -381,39 +451,40 @@ func (t *pgTx) applyGroups(ctx context.Context, plan *sync.Plan) error {
 	return nil
 }
 
+// applyMemberships removes and adds memberships by local ids, resolved from
+// the state this transaction loaded and the rows it created.
 func (t *pgTx) applyMemberships(ctx context.Context, plan *sync.Plan) error {
-	var addG, addU, remG, remU []string
+	var remG, remU []int64
+	type add struct{ g, u int64 }
+	var adds []add
 	for _, ch := range plan.Changes {
-		switch {
-		case ch.Entity != sync.EntityMembership:
-		case ch.Action == sync.ActionAdd:
-			addG, addU = append(addG, ch.GroupEntraID), append(addU, ch.EntraID)
-		case ch.Action == sync.ActionRemove:
-			remG, remU = append(remG, ch.GroupEntraID), append(remU, ch.EntraID)
+		if ch.Entity != sync.EntityMembership {
+			continue
+		}
+		g, okG := t.groupIDs[ch.GroupEntraID]
+		u, okU := t.userIDs[ch.EntraID]
+		if !okG || !okU {
+			return sync.Errorf(sync.EINTERNAL, "store: membership %s of %s names a group or user with no local row", ch.EntraID, ch.GroupEntraID)
+		}
+		if ch.Action == sync.ActionAdd {
+			adds = append(adds, add{g, u})
+		} else {
+			remG, remU = append(remG, g), append(remU, u)
 		}
 	}
-	tid := t.tenant.ID
 	if len(remG) > 0 {
-		if _, err := t.tx.ExecContext(ctx, `DELETE FROM memberships m USING unnest($2::text[], $3::text[]) AS v(g, u), groups g, users u
-			WHERE g.tenant_id = $1 AND g.entra_id = v.g AND u.tenant_id = $1 AND u.entra_id = v.u AND u.purged_at IS NULL
-			AND m.group_id = g.id AND m.user_id = u.id`, tid, pq.Array(remG), pq.Array(remU)); err != nil {
+		if _, err := t.tx.ExecContext(ctx, `DELETE FROM memberships m USING unnest($1::bigint[], $2::bigint[]) AS v(g, u)
+			WHERE m.group_id = v.g AND m.user_id = v.u`, pq.Array(remG), pq.Array(remU)); err != nil {
 			return fmt.Errorf("store: remove %d memberships: %w", len(remG), translate(err))
 		}
 	}
-	if len(addG) > 0 {
-		res, err := t.tx.ExecContext(ctx, `INSERT INTO memberships (group_id, user_id, tenant_id)
-			SELECT g.id, u.id, $1 FROM unnest($2::text[], $3::text[]) AS v(g, u)
-			JOIN groups g ON g.tenant_id = $1 AND g.entra_id = v.g
-			JOIN users u ON u.tenant_id = $1 AND u.entra_id = v.u AND u.purged_at IS NULL
-			ON CONFLICT DO NOTHING`, tid, pq.Array(addG), pq.Array(addU))
-		if err != nil {
-			return fmt.Errorf("store: add %d memberships: %w", len(addG), translate(err))
-		}
-		if n, _ := res.RowsAffected(); n != int64(len(addG)) {
-			return sync.Errorf(sync.EINTERNAL, "store: %d of %d memberships name a group or user that does not exist", int64(len(addG))-n, len(addG))
-		}
+	if len(adds) == 0 {
+		return nil
 	}
-	return nil
+	tid := t.tenant.ID
+	return t.copyRows(ctx, "memberships", []string{"group_id", "user_id", "tenant_id"}, len(adds), func(i int) ([]any, error) {
+		return []any{adds[i].g, adds[i].u, tid}, nil
+	})
 }
 
 // writeLog streams the provisioning log with COPY: a first cycle of a large
