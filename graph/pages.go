@@ -38,7 +38,8 @@ func (s *Source) getRaw(ctx context.Context, info *abstractions.RequestInformati
 // listAll reads every page of the collection first names, decoding each
 // page's items with fn; what names the listing in errors ("members of group
 // X"). The next link is followed as given (it is absolute).
-func listAll[T any](ctx context.Context, s *Source, first *abstractions.RequestInformation, what string, fn func(n int, items []T) error) error {
+// fn learns whether more pages follow.
+func listAll[T any](ctx context.Context, s *Source, first *abstractions.RequestInformation, what string, fn func(n int, items []T, more bool) error) error {
 	info := first
 	for n := 1; ; n++ {
 		where := fmt.Sprintf("%s, page %d", what, n)
@@ -53,7 +54,7 @@ func listAll[T any](ctx context.Context, s *Source, first *abstractions.RequestI
 		if p.Value == nil {
 			return malformed(where, "page has no value array")
 		}
-		if err := fn(n, *p.Value); err != nil {
+		if err := fn(n, *p.Value, p.NextLink != ""); err != nil {
 			return err
 		}
 		if p.NextLink == "" {

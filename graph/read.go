@@ -88,6 +88,37 @@ func (s *Source) read(ctx context.Context, snap *sync.Snapshot) error {
 		}()
 	}
 
+	// Alongside: when the application has many assignments, list every
+	// user if that is clearly cheaper than looking direct users up — decided
+	// from two counts as soon as the first page says there is more than one.
+	var (
+		listed      map[string]sync.EntraUser
+		listErr     error
+		tenantUsers int
+		listDone    = make(chan struct{})
+		probeOnce   gosync.Once
+	)
+	probe := func() {
+		probeOnce.Do(func() {
+			go func() {
+				defer close(listDone)
+				var a, n int
+				var aerr, nerr error
+				var wg gosync.WaitGroup
+				wg.Add(2)
+				go func() { defer wg.Done(); a, aerr = s.assignmentCount(ctx, sp.ID) }()
+				go func() { defer wg.Done(); n, nerr = s.userCount(ctx) }()
+				wg.Wait()
+				if aerr != nil || nerr != nil || a <= ListThreshold || 2*pages(n, PageSize) >= pages(a, BatchSize) {
+					return
+				}
+				tenantUsers = n
+				s.progress(ctx, func(c *requestCounter) { c.users.Store(int64(n)) })
+				listed, listErr = s.allUsers(ctx, nil)
+			}()
+		})
+	}
+
 	// Stage 1: assignment pages.
 	var pending []sync.Ref
 	direct, groupRefs, err := s.assignments(ctx, sp.ID, snap, func(r sync.Ref) {
@@ -96,7 +127,7 @@ func (s *Source) read(ctx context.Context, snap *sync.Snapshot) error {
 			batches <- pending
 			pending = nil
 		}
-	})
+	}, probe)
 	if len(pending) > 0 {
 		batches <- pending
 	}
@@ -104,28 +135,9 @@ func (s *Source) read(ctx context.Context, snap *sync.Snapshot) error {
 	if err != nil {
 		fail(err)
 	}
+	probeOnce.Do(func() { close(listDone) }) // a single page: no probe
 	assignments := len(direct) + len(groupRefs) + snap.ServicePrincipalAssignments + len(snap.Skipped)
 	snap.DirectUsers = direct
-
-	// Alongside: list every user when that is clearly cheaper than looking
-	// the direct users up, whatever the groups hold.
-	tenantUsers := 0
-	var listed []*sync.EntraUser
-	var listErr error
-	listDone := make(chan struct{})
-	if err == nil && len(direct) > ListThreshold {
-		if n, cerr := s.userCount(ctx); cerr == nil && 2*pages(n, PageSize) < pages(len(direct), BatchSize) {
-			tenantUsers = n
-			go func() {
-				defer close(listDone)
-				listed, listErr = s.listUsers(ctx, direct)
-			}()
-		} else {
-			close(listDone)
-		}
-	} else {
-		close(listDone)
-	}
 
 	membersWG.Wait()
 	<-listDone
@@ -143,16 +155,20 @@ func (s *Source) read(ctx context.Context, snap *sync.Snapshot) error {
 
 	var missing []string
 	var fromList []*sync.EntraUser
-	for i, id := range direct {
+	for _, id := range direct {
 		if _, ok := snap.Users[id]; !ok {
 			missing = append(missing, id)
 			if listed != nil {
-				fromList = append(fromList, listed[i])
+				var u *sync.EntraUser
+				if lu, ok := listed[id]; ok {
+					u = &lu
+				}
+				fromList = append(fromList, u)
 			}
 		}
 	}
-	s.progress(ctx, func(c *requestCounter) { c.users.Store(int64(len(missing))) })
 	if listed == nil {
+		s.progress(ctx, func(c *requestCounter) { c.users.Store(int64(len(missing))) })
 		var n int
 		if fromList, n, err = s.lookUp(ctx, missing); err != nil {
 			return err

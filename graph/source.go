@@ -249,7 +249,8 @@ func (s *Source) servicePrincipal(ctx context.Context) (sync.Ref, error) {
 //
 // onGroup, when set, is called with each assigned group as soon as its page
 // is read, so that group reads can start before the last page.
-func (s *Source) assignments(ctx context.Context, spID string, snap *sync.Snapshot, onGroup func(sync.Ref)) (direct []string, grps []sync.Ref, err error) {
+// onMore, when set, is called once if the listing has more than one page.
+func (s *Source) assignments(ctx context.Context, spID string, snap *sync.Snapshot, onGroup func(sync.Ref), onMore func()) (direct []string, grps []sync.Ref, err error) {
 	top := int32(PageSize)
 	first, err := s.client.ServicePrincipals().ByServicePrincipalId(spID).AppRoleAssignedTo().ToGetRequestInformation(ctx,
 		&serviceprincipals.ItemAppRoleAssignedToRequestBuilderGetRequestConfiguration{
@@ -258,7 +259,10 @@ func (s *Source) assignments(ctx context.Context, spID string, snap *sync.Snapsh
 		return nil, nil, fmt.Errorf("graph: assignments request: %w", err)
 	}
 	seenUser, seenGroup := map[string]bool{}, map[string]bool{}
-	err = listAll(ctx, s, first, "appRoleAssignedTo of "+spID, func(n int, items []wireAssignment) error {
+	err = listAll(ctx, s, first, "appRoleAssignedTo of "+spID, func(n int, items []wireAssignment, more bool) error {
+		if n == 1 && more && onMore != nil {
+			onMore()
+		}
 		for i, a := range items {
 			pid := a.PrincipalID
 			if !guidRE.MatchString(pid) {
@@ -379,7 +383,7 @@ func (s *Source) members(ctx context.Context, eg *sync.EntraGroup) (map[string]s
 		return nil, fmt.Errorf("graph: members request: %w", err)
 	}
 	users := map[string]sync.EntraUser{}
-	err = listAll(ctx, s, first, "members of group "+eg.ID, func(n int, items []wireMember) error {
+	err = listAll(ctx, s, first, "members of group "+eg.ID, func(n int, items []wireMember, _ bool) error {
 		for i, m := range items {
 			if m.ID == "" {
 				return malformed(fmt.Sprintf("members of group %s, page %d", eg.ID, n), fmt.Sprintf("member %d has no id", i))
@@ -487,31 +491,58 @@ func (s *Source) batchUsers(ctx context.Context, ids []string) ([]*sync.EntraUse
 
 // listUsers pages every user of the tenant and keeps those asked for.
 func (s *Source) listUsers(ctx context.Context, ids []string) ([]*sync.EntraUser, error) {
-	want := make(map[string]int, len(ids))
-	for i, id := range ids {
-		want[id] = i
+	all, err := s.allUsers(ctx, nil)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]*sync.EntraUser, len(ids))
+	for i, id := range ids {
+		if u, ok := all[id]; ok {
+			out[i] = &u
+		}
+	}
+	return out, nil
+}
+
+// allUsers pages every user of the tenant; keep, when set, says which to
+// keep (nil: all).
+func (s *Source) allUsers(ctx context.Context, keep func(id string) bool) (map[string]sync.EntraUser, error) {
 	top := int32(PageSize)
 	first, err := s.client.Users().ToGetRequestInformation(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
 		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Select: userFields, Top: &top}})
 	if err != nil {
 		return nil, fmt.Errorf("graph: users request: %w", err)
 	}
-	err = listAll(ctx, s, first, "users", func(n int, items []wireUser) error {
+	out := map[string]sync.EntraUser{}
+	err = listAll(ctx, s, first, "users", func(n int, items []wireUser, _ bool) error {
 		for i, u := range items {
 			if u.ID == "" {
 				return malformed(fmt.Sprintf("users, page %d", n), fmt.Sprintf("user %d has no id", i))
 			}
-			if j, ok := want[u.ID]; ok {
-				eu := u.entraUser()
-				out[j] = &eu
-				s.progress(ctx, func(c *requestCounter) { c.usersRead.Add(1) })
+			if keep == nil || keep(u.ID) {
+				out[u.ID] = u.entraUser()
 			}
 		}
+		s.progress(ctx, func(c *requestCounter) { c.usersRead.Add(int64(len(items))) })
 		return nil
 	})
 	return out, err
+}
+
+// assignmentCount asks how many assignments the application has (an
+// advisory figure from the eventually consistent index, to pick a strategy).
+func (s *Source) assignmentCount(ctx context.Context, spID string) (int, error) {
+	h := abstractions.NewRequestHeaders()
+	h.Add("ConsistencyLevel", "eventual")
+	n, err := s.client.ServicePrincipals().ByServicePrincipalId(spID).AppRoleAssignedTo().Count().Get(ctx,
+		&serviceprincipals.ItemAppRoleAssignedToCountRequestBuilderGetRequestConfiguration{Headers: h})
+	if err != nil {
+		return 0, readError("assignment count", err)
+	}
+	if n == nil {
+		return 0, malformed("assignment count", "empty")
+	}
+	return int(*n), nil
 }
 
 // itemError describes a failed $batch item.

@@ -147,10 +147,9 @@ func (p *Plan) Events() []Event {
 
 // Result is what a cycle did: its run record and its plan.
 type Result struct {
-	Run      *Run
-	Plan     *Plan
-	Snapshot *Snapshot
-	DryRun   bool
+	Run    *Run
+	Plan   *Plan
+	DryRun bool
 }
 
 // CycleOptions tune one cycle.
@@ -221,7 +220,9 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 	plan := Diff(snap, st, planStart.UTC())
 	applyStart := s.now()
 	run.PlanMillis = applyStart.Sub(planStart).Milliseconds()
-	res := &Result{Run: run, Plan: plan, Snapshot: snap, DryRun: opt.DryRun}
+	// The snapshot is not kept: on a large tenant it is hundreds of
+	// thousands of users the apply no longer needs.
+	res := &Result{Run: run, Plan: plan, DryRun: opt.DryRun}
 	run.Counts = plan.Counts()
 	run.Conflicts = plan.Conflicts
 	run.Outcome = OutcomeSucceeded

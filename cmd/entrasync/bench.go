@@ -147,7 +147,7 @@ func (e *env) benchScenario(sc benchScenario, latency time.Duration, base string
 		return nil, err
 	}
 	cmd := exec.CommandContext(e.ctx, self, "bench-child")
-	cmd.Env = append(os.Environ(),
+	cmd.Env = append(os.Environ(), "ENTRASYNC_BENCH_CHILD=1",
 		"BENCH_GRAPH="+srv.GraphEndpoint(), "BENCH_CA="+ca, "BENCH_DB="+dbURL, "BENCH_TENANT="+tn.TenantID,
 		"BENCH_CLIENT="+tn.ClientID, "BENCH_SECRET="+tn.ClientSecret, "BENCH_SP="+tn.Application.ID)
 	cmd.Stderr = e.stderr

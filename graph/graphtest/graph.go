@@ -373,6 +373,8 @@ func (s *Server) route(g *greq) *route {
 			pattern, rt = "/servicePrincipals/{id}", route{id: segs[1], handler: s.getServicePrincipal}
 		case len(segs) == 3 && strings.EqualFold(segs[2], "appRoleAssignedTo"):
 			pattern, rt = "/servicePrincipals/{id}/appRoleAssignedTo", route{id: segs[1], listing: true, handler: s.listAssignments}
+		case len(segs) == 4 && strings.EqualFold(segs[2], "appRoleAssignedTo") && segs[3] == "$count":
+			pattern, rt = "/servicePrincipals/{id}/appRoleAssignedTo/$count", route{id: segs[1], handler: s.countAssignments}
 		default:
 			return unknown(segs[2])
 		}
@@ -752,6 +754,28 @@ func (s *Server) getServicePrincipal(g *greq, rt *route) *gresp {
 	isApp := r.kind == kindApp
 	return s.entity(g, s.contextURL("servicePrincipals", sel, true),
 		render(spProps, sel, "", func(p string) any { return s.spValue(sp, isApp, p) }))
+}
+
+// countAssignments answers GET /servicePrincipals/{id}/appRoleAssignedTo/$count
+// as text/plain; like every $count it needs ConsistencyLevel: eventual.
+func (s *Server) countAssignments(g *greq, rt *route) *gresp {
+	if !strings.EqualFold(g.header.Get("ConsistencyLevel"), "eventual") {
+		return s.gerr(g, http.StatusBadRequest, "Request_BadRequest",
+			"Count is not currently supported without the ConsistencyLevel: eventual header.")
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	r, ok := s.findSP(rt)
+	if !ok {
+		return s.notFound(g, rt.id)
+	}
+	n := 0
+	if r.kind == kindApp {
+		n = len(s.liveAssignments())
+	}
+	h := http.Header{}
+	h.Set("Content-Type", "text/plain")
+	return &gresp{status: http.StatusOK, header: h, body: []byte(strconv.Itoa(n))}
 }
 
 func (s *Server) listAssignments(g *greq, rt *route) *gresp {

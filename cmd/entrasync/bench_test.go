@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/entrasync/entrasync/store/storetest"
+)
+
+// TestMain lets the test binary stand in for `entrasync bench-child`, the
+// process the bench command starts for each scenario.
+func TestMain(m *testing.M) {
+	if os.Getenv("ENTRASYNC_BENCH_CHILD") == "1" {
+		err := run(context.Background(), os.Args[len(os.Args)-1:], os.Getenv, os.Stdout, os.Stderr)
+		os.Exit(exitCode(err, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+func TestBenchSmallAndFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the bench runs several full cycles")
+	}
+	base := storetest.URL()
+	for _, scenario := range []string{"small", "faults"} {
+		out, stderr, code := runCLI(t, nil, "--database", base, "bench", "--scenario", scenario, "--latency", "1ms", "--json")
+		if code != exitOK {
+			t.Fatalf("bench %s: exit %d\n%s", scenario, code, stderr)
+		}
+		var res []struct {
+			Scenario string       `json:"scenario"`
+			Cycles   []benchCycle `json:"cycles"`
+			Faults   []benchFault `json:"faults"`
+		}
+		if err := json.Unmarshal([]byte(out), &res); err != nil || len(res) != 1 {
+			t.Fatalf("bench %s --json: %v\n%s", scenario, err, out)
+		}
+		if scenario == "small" {
+			c := res[0].Cycles
+			if len(c) != 3 {
+				t.Fatalf("cycles = %+v", c)
+			}
+			for _, cy := range c {
+				if cy.Error != "" || cy.RoundTrips > cy.LowerBound*11/10 || cy.LowerBound == 0 {
+					t.Errorf("%s: %d round trips for a lower bound of %d (%s)", cy.Label, cy.RoundTrips, cy.LowerBound, cy.Error)
+				}
+			}
+			if c[0].DirectoryRows == 0 || c[1].DirectoryRows != 0 || c[1].AuditRows != 1 {
+				t.Errorf("first cycle wrote %d rows, unchanged cycle %d directory rows and %d audit rows (want >0, 0, 1)",
+					c[0].DirectoryRows, c[1].DirectoryRows, c[1].AuditRows)
+			}
+			// 1% of the tenant's users are renamed; those provisioned are
+			// updated, and nothing else is written.
+			if n := c[2].Counts["user.update"]; n == 0 || n > 10 || c[2].DirectoryRows != n || len(c[2].Counts) != 1 {
+				t.Errorf("1%% changed: counts %v, %d rows; want only user updates (1 to 10), one row each", c[2].Counts, c[2].DirectoryRows)
+			}
+			continue
+		}
+		for _, f := range res[0].Faults {
+			silent := strings.Contains(f.Kind, "silently dropped")
+			switch {
+			case silent && (f.Failed || f.Unchanged):
+				t.Errorf("%s: now detected? update the docs (failed %v, unchanged %v)", f.Kind, f.Failed, f.Unchanged)
+			case !silent && (!f.Failed || !f.Unchanged || !strings.Contains(f.RunError, "graph: read ")):
+				t.Errorf("%s: failed %v, directory unchanged %v, run error %q", f.Kind, f.Failed, f.Unchanged, f.RunError)
+			}
+		}
+	}
+}
