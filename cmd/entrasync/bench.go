@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -288,7 +289,9 @@ func (e *env) benchChild() error {
 func rowsWritten(p *sync.Plan) (directory, audit int) {
 	for _, ch := range p.Changes {
 		directory++
-		if ch.Entity == sync.EntityUser {
+		// Paths are written for new users, and rewritten (deleted and
+		// inserted) only when they change.
+		if ch.Entity == sync.EntityUser && (ch.Before == nil || !slices.Equal(ch.Before.Paths, ch.After.Paths)) {
 			directory += len(ch.After.Paths)
 			if ch.Before != nil {
 				directory += len(ch.Before.Paths)
