@@ -96,6 +96,10 @@ type Graph struct {
 	Concurrency   int           `yaml:"concurrency"`    // parallel reads per tenant
 	MaxRetries    int           `yaml:"max_retries"`    // per throttled request
 	RetryDelay    time.Duration `yaml:"retry_delay"`    // back-off without Retry-After
+	// MaxThrottleWait caps the time one cycle may wait out throttling.
+	MaxThrottleWait time.Duration `yaml:"max_throttle_wait"`
+	// Timeout bounds each HTTP request to Graph.
+	Timeout time.Duration `yaml:"timeout"`
 	// CAFile is a PEM file of extra root certificates to trust for Graph and
 	// login (a TLS-inspecting proxy, a test tenant).
 	CAFile string `yaml:"ca_file"`
@@ -137,8 +141,9 @@ func (t *Tenant) SecretEnv() string {
 // Default returns a configuration with every default set and no tenants.
 func Default() *Config {
 	return &Config{
-		Log:    Log{Format: "text", Level: "info"},
-		Graph:  Graph{Cloud: "public", Concurrency: 4, MaxRetries: 5, RetryDelay: 2 * time.Second},
+		Log: Log{Format: "text", Level: "info"},
+		Graph: Graph{Cloud: "public", Concurrency: 4, MaxRetries: 5, RetryDelay: 2 * time.Second,
+			MaxThrottleWait: 5 * time.Minute, Timeout: 100 * time.Second},
 		Worker: Worker{Listen: "127.0.0.1:8080", Poll: 10 * time.Second, LeaseTTL: 2 * time.Minute, ShutdownGrace: 30 * time.Second},
 	}
 }
@@ -258,6 +263,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Graph.MaxRetries < 0 || c.Graph.MaxRetries > 10 {
 		return &FieldError{"graph.max_retries", "must be between 0 and 10"}
+	}
+	if c.Graph.MaxThrottleWait < time.Second {
+		return &FieldError{"graph.max_throttle_wait", "must be at least 1s"}
+	}
+	if c.Graph.Timeout < time.Second {
+		return &FieldError{"graph.timeout", "must be at least 1s"}
 	}
 	switch {
 	case c.Worker.Listen == "" || !strings.Contains(c.Worker.Listen, ":"):

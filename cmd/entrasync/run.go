@@ -208,6 +208,7 @@ func sourceOf(cfg *config.Config, t config.Tenant, logger *slog.Logger, observe 
 		ServicePrincipalID: t.ServicePrincipalID, AppID: t.AppID,
 		GraphEndpoint: t.GraphEndpoint, LoginEndpoint: t.LoginEndpoint,
 		Concurrency: cfg.Graph.Concurrency, MaxRetries: cfg.Graph.MaxRetries, RetryDelay: cfg.Graph.RetryDelay,
+		MaxThrottleWait: cfg.Graph.MaxThrottleWait, Timeout: cfg.Graph.Timeout,
 	}, logger.With(sync.LogTenant, t.Name))
 }
 
