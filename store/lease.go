@@ -25,7 +25,7 @@ func (s *DB) ClaimTenant(ctx context.Context, tenantID, holder string, ttl time.
 	res, err := s.db.ExecContext(ctx, `UPDATE tenant_schedule SET lease_holder = $2,
 		lease_until = now() + $3::bigint * interval '1 millisecond', updated_at = now()
 		WHERE tenant_id = $1 AND (lease_until IS NULL OR lease_until < now())
-		AND (NOT $4 OR next_due_at <= now())`, tenantID, holder, ttl.Milliseconds(), dueOnly)
+		AND (NOT $4 OR (next_due_at <= now() AND NOT paused))`, tenantID, holder, ttl.Milliseconds(), dueOnly)
 	if err != nil {
 		return false, fmt.Errorf("store: claim %s: %w", tenantID, translate(err))
 	}
@@ -56,12 +56,14 @@ func (s *DB) ReleaseTenant(ctx context.Context, tenantID, holder string, after t
 	return nil
 }
 
-// Schedule returns when tenantID's next cycle is due and who holds its lease.
+// Schedule returns when tenantID's next cycle is due, who holds its lease,
+// and whether it is paused or quarantined.
 func (s *DB) Schedule(ctx context.Context, tenantID string) (sync.Schedule, error) {
 	var sc sync.Schedule
 	var until sql.NullTime
-	err := s.db.QueryRowxContext(ctx, `SELECT next_due_at, lease_holder, lease_until FROM tenant_schedule WHERE tenant_id = $1`, tenantID).
-		Scan(&sc.NextDue, &sc.LeaseHolder, &until)
+	err := s.db.QueryRowxContext(ctx, `SELECT next_due_at, lease_holder, lease_until, paused, failures, last_error, quarantine_reason
+		FROM tenant_schedule WHERE tenant_id = $1`, tenantID).
+		Scan(&sc.NextDue, &sc.LeaseHolder, &until, &sc.Paused, &sc.Failures, &sc.LastError, &sc.QuarantineReason)
 	if errors.Is(err, sql.ErrNoRows) {
 		return sc, fmt.Errorf("store: schedule of %q: %w", tenantID, sync.ErrTenantNotFound)
 	}
@@ -74,6 +76,77 @@ func (s *DB) Schedule(ctx context.Context, tenantID string) (sync.Schedule, erro
 		sc.LeaseUntil = &t
 	}
 	return sc, nil
+}
+
+// ensureSchedule creates tenantID's schedule row if it has none;
+// ErrTenantNotFound when the tenant is not registered.
+func (s *DB) ensureSchedule(ctx context.Context, tenantID string) error {
+	res, err := s.db.ExecContext(ctx, `INSERT INTO tenant_schedule (tenant_id) SELECT id FROM tenants WHERE id = $1
+		ON CONFLICT (tenant_id) DO UPDATE SET tenant_id = EXCLUDED.tenant_id`, tenantID)
+	if err != nil {
+		return fmt.Errorf("store: schedule of %s: %w", tenantID, translate(err))
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: tenant %q: %w", tenantID, sync.ErrTenantNotFound)
+	}
+	return nil
+}
+
+// NoteOutcome records a cycle's outcome (C7): a failure adds to the
+// consecutive failures and keeps its reason; a success clears both. It
+// returns the consecutive failures.
+func (s *DB) NoteOutcome(ctx context.Context, tenantID string, failed bool, reason string) (int, error) {
+	if err := s.ensureSchedule(ctx, tenantID); err != nil {
+		return 0, err
+	}
+	var n int
+	err := s.db.GetContext(ctx, &n, `UPDATE tenant_schedule SET
+		failures = CASE WHEN $2 THEN failures + 1 ELSE 0 END,
+		last_error = CASE WHEN $2 THEN $3 ELSE '' END,
+		quarantine_reason = CASE WHEN $2 AND failures + 1 >= $4 THEN $3 ELSE '' END,
+		updated_at = now()
+		WHERE tenant_id = $1 RETURNING failures`, tenantID, failed, reason, sync.QuarantineAfter)
+	if err != nil {
+		return 0, fmt.Errorf("store: note outcome of %s: %w", tenantID, translate(err))
+	}
+	return n, nil
+}
+
+// SetPaused pauses or resumes tenantID's scheduled cycles (C8).
+func (s *DB) SetPaused(ctx context.Context, tenantID string, paused bool) error {
+	if err := s.ensureSchedule(ctx, tenantID); err != nil {
+		return err
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE tenant_schedule SET paused = $2, updated_at = now() WHERE tenant_id = $1`,
+		tenantID, paused); err != nil {
+		return fmt.Errorf("store: pause %s: %w", tenantID, translate(err))
+	}
+	return nil
+}
+
+// ReviewRun records an administrator's decision on a held run (C6) —
+// approved or rejected — for it and every earlier unreviewed held run of its
+// tenant. EINVALID when the run was not held or was already reviewed.
+func (s *DB) ReviewRun(ctx context.Context, runID int64, decision string) (*sync.Run, error) {
+	if decision != sync.ReviewApproved && decision != sync.ReviewRejected {
+		return nil, sync.Errorf(sync.EINVALID, "store: review %q is not approved or rejected", decision)
+	}
+	run, _, err := s.Run(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	if run.Outcome != sync.OutcomeHeld {
+		return nil, sync.Errorf(sync.EINVALID, "run %d held nothing (outcome %s)", runID, run.Outcome)
+	}
+	if run.Review != "" {
+		return nil, sync.Errorf(sync.EINVALID, "run %d was already %s", runID, run.Review)
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE runs SET review = $3, reviewed_at = now()
+		WHERE tenant_id = $1 AND id <= $2 AND outcome = 'held' AND review = ''`, run.TenantID, runID, decision); err != nil {
+		return nil, fmt.Errorf("store: review run %d: %w", runID, translate(err))
+	}
+	run.Review = decision
+	return run, nil
 }
 
 // RotateAPIToken stores the hash of a new admin API token and revokes every

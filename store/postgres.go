@@ -147,8 +147,10 @@ func (s *DB) Begin(ctx context.Context, tenantID string) (sync.Tx, error) {
 	}
 	t := &pgTx{tx: tx}
 	var settings []byte
-	err = tx.QueryRowxContext(ctx, `SELECT id, entra_tenant_id, settings FROM tenants WHERE id = $1 FOR UPDATE`, tenantID).
-		Scan(&t.tenant.ID, &t.tenant.EntraTenantID, &settings)
+	err = tx.QueryRowxContext(ctx, `SELECT id, entra_tenant_id, settings,
+		EXISTS (SELECT 1 FROM runs WHERE tenant_id = tenants.id AND outcome = 'held' AND review = '')
+		FROM tenants WHERE id = $1 FOR UPDATE`, tenantID).
+		Scan(&t.tenant.ID, &t.tenant.EntraTenantID, &settings, &t.tenant.PendingHold)
 	if errors.Is(err, sql.ErrNoRows) {
 		_ = tx.Rollback()
 		return nil, fmt.Errorf("store: tenant %q: %w", tenantID, sync.ErrTenantNotFound)
@@ -185,10 +187,10 @@ func insertRun(ctx context.Context, q execer, run *sync.Run) error {
 		conflicts = []byte("[]")
 	}
 	err := sqlx.GetContext(ctx, q, &run.ID, `INSERT INTO runs (tenant_id, trigger, started_at, finished_at, outcome, counts,
-		conflicts, graph_requests, read_ms, apply_ms, error, round_trips, lower_bound, plan_ms, throttle_wait_ms)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) RETURNING id`,
+		conflicts, graph_requests, read_ms, apply_ms, error, round_trips, lower_bound, plan_ms, throttle_wait_ms, held)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16) RETURNING id`,
 		run.TenantID, run.Trigger, run.StartedAt, run.FinishedAt, run.Outcome, counts, conflicts,
-		run.GraphRequests, run.ReadMillis, run.ApplyMillis, run.Error, run.RoundTrips, run.LowerBound, run.PlanMillis, run.ThrottleMs)
+		run.GraphRequests, run.ReadMillis, run.ApplyMillis, run.Error, run.RoundTrips, run.LowerBound, run.PlanMillis, run.ThrottleMs, run.Held)
 	if err != nil {
 		return fmt.Errorf("store: record run: %w", translate(err))
 	}

@@ -33,29 +33,36 @@ func (s *DB) Groups(ctx context.Context, tenantID string) ([]sync.Group, error) 
 }
 
 type runRow struct {
-	ID            int64     `db:"id"`
-	TenantID      string    `db:"tenant_id"`
-	Trigger       string    `db:"trigger"`
-	StartedAt     time.Time `db:"started_at"`
-	FinishedAt    time.Time `db:"finished_at"`
-	Outcome       string    `db:"outcome"`
-	Counts        []byte    `db:"counts"`
-	Conflicts     []byte    `db:"conflicts"`
-	GraphRequests int       `db:"graph_requests"`
-	ReadMillis    int64     `db:"read_ms"`
-	ApplyMillis   int64     `db:"apply_ms"`
-	Error         string    `db:"error"`
-	RoundTrips    int       `db:"round_trips"`
-	LowerBound    int       `db:"lower_bound"`
-	PlanMillis    int64     `db:"plan_ms"`
-	ThrottleMs    int64     `db:"throttle_wait_ms"`
+	ID            int64        `db:"id"`
+	TenantID      string       `db:"tenant_id"`
+	Trigger       string       `db:"trigger"`
+	StartedAt     time.Time    `db:"started_at"`
+	FinishedAt    time.Time    `db:"finished_at"`
+	Outcome       string       `db:"outcome"`
+	Counts        []byte       `db:"counts"`
+	Conflicts     []byte       `db:"conflicts"`
+	GraphRequests int          `db:"graph_requests"`
+	ReadMillis    int64        `db:"read_ms"`
+	ApplyMillis   int64        `db:"apply_ms"`
+	Error         string       `db:"error"`
+	RoundTrips    int          `db:"round_trips"`
+	LowerBound    int          `db:"lower_bound"`
+	PlanMillis    int64        `db:"plan_ms"`
+	ThrottleMs    int64        `db:"throttle_wait_ms"`
+	Held          int          `db:"held"`
+	Review        string       `db:"review"`
+	ReviewedAt    sql.NullTime `db:"reviewed_at"`
 }
 
 func (r *runRow) run() (sync.Run, error) {
 	run := sync.Run{ID: r.ID, TenantID: r.TenantID, Trigger: r.Trigger, StartedAt: r.StartedAt.UTC(),
 		FinishedAt: r.FinishedAt.UTC(), Outcome: sync.Outcome(r.Outcome), GraphRequests: r.GraphRequests,
 		ReadMillis: r.ReadMillis, ApplyMillis: r.ApplyMillis, Error: r.Error, RoundTrips: r.RoundTrips, LowerBound: r.LowerBound,
-		PlanMillis: r.PlanMillis, ThrottleMs: r.ThrottleMs}
+		PlanMillis: r.PlanMillis, ThrottleMs: r.ThrottleMs, Held: r.Held, Review: r.Review}
+	if r.ReviewedAt.Valid {
+		t := r.ReviewedAt.Time.UTC()
+		run.ReviewedAt = &t
+	}
 	if err := json.Unmarshal(r.Counts, &run.Counts); err != nil {
 		return run, fmt.Errorf("store: run %d counts: %w", r.ID, err)
 	}
@@ -66,7 +73,7 @@ func (r *runRow) run() (sync.Run, error) {
 }
 
 const runColumns = `id, tenant_id, trigger, started_at, finished_at, outcome, counts, conflicts, graph_requests, read_ms, apply_ms, error,
-	round_trips, lower_bound, plan_ms, throttle_wait_ms`
+	round_trips, lower_bound, plan_ms, throttle_wait_ms, held, review, reviewed_at`
 
 // Runs lists runs newest first, of one tenant or of all for "".
 func (s *DB) Runs(ctx context.Context, tenantID string, limit int) ([]sync.Run, error) {

@@ -306,8 +306,10 @@ func (s *SQLite) Begin(ctx context.Context, tenantID string) (sync.Tx, error) {
 	}
 	t := &sqliteTx{s: s, tx: tx}
 	var settings string
-	err = tx.QueryRowContext(ctx, `SELECT id, entra_tenant_id, settings FROM tenants WHERE id = ?`, tenantID).
-		Scan(&t.tenant.ID, &t.tenant.EntraTenantID, &settings)
+	err = tx.QueryRowContext(ctx, `SELECT id, entra_tenant_id, settings,
+		EXISTS (SELECT 1 FROM runs WHERE tenant_id = tenants.id AND outcome = 'held' AND review = '')
+		FROM tenants WHERE id = ?`, tenantID).
+		Scan(&t.tenant.ID, &t.tenant.EntraTenantID, &settings, &t.tenant.PendingHold)
 	if errors.Is(err, sql.ErrNoRows) {
 		_ = t.Rollback()
 		return nil, fmt.Errorf("store: tenant %q: %w", tenantID, sync.ErrTenantNotFound)
@@ -339,11 +341,11 @@ func sqliteInsertRun(ctx context.Context, tx *sql.Tx, run *sync.Run) error {
 		conflicts = []byte("[]")
 	}
 	err := tx.QueryRowContext(ctx, `INSERT INTO runs (tenant_id, trigger, started_at, finished_at, outcome, counts,
-		conflicts, graph_requests, read_ms, apply_ms, error, round_trips, lower_bound, plan_ms, throttle_wait_ms)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id`,
+		conflicts, graph_requests, read_ms, apply_ms, error, round_trips, lower_bound, plan_ms, throttle_wait_ms, held)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id`,
 		run.TenantID, run.Trigger, sqliteTime(run.StartedAt), sqliteTime(run.FinishedAt), string(run.Outcome),
 		string(counts), string(conflicts), run.GraphRequests, run.ReadMillis, run.ApplyMillis, run.Error,
-		run.RoundTrips, run.LowerBound, run.PlanMillis, run.ThrottleMs).Scan(&run.ID)
+		run.RoundTrips, run.LowerBound, run.PlanMillis, run.ThrottleMs, run.Held).Scan(&run.ID)
 	if err != nil {
 		return fmt.Errorf("store: record run: %w", translateSQLite(err))
 	}

@@ -67,7 +67,7 @@ func (s *SQLite) ClaimTenant(ctx context.Context, tenantID, holder string, ttl t
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE tenant_schedule SET lease_holder = ?, lease_until = ?, updated_at = ?
 			WHERE tenant_id = ? AND (lease_until IS NULL OR lease_until < ?)
-			AND (NOT ? OR next_due_at <= ?)`,
+			AND (NOT ? OR (next_due_at <= ? AND NOT paused))`,
 			holder, sqliteTime(now.Add(sqliteTTL(ttl))), ts, tenantID, ts, dueOnly, ts)
 		if err != nil {
 			return fmt.Errorf("store: claim %s: %w", tenantID, translateSQLite(err))
@@ -125,15 +125,16 @@ func (s *SQLite) ReleaseTenant(ctx context.Context, tenantID, holder string, aft
 	})
 }
 
-// Schedule returns when tenantID's next cycle is due and who holds its lease.
-// ErrTenantNotFound when the tenant has no schedule yet (it gets one at its
-// first claim), as on PostgreSQL.
+// Schedule returns when tenantID's next cycle is due, who holds its lease,
+// and whether it is paused or quarantined. ErrTenantNotFound when the tenant
+// has no schedule yet (it gets one at its first claim), as on PostgreSQL.
 func (s *SQLite) Schedule(ctx context.Context, tenantID string) (sync.Schedule, error) {
 	var sc sync.Schedule
 	var next string
 	var until sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT next_due_at, lease_holder, lease_until FROM tenant_schedule WHERE tenant_id = ?`, tenantID).
-		Scan(&next, &sc.LeaseHolder, &until)
+	err := s.db.QueryRowContext(ctx, `SELECT next_due_at, lease_holder, lease_until, paused, failures, last_error, quarantine_reason
+		FROM tenant_schedule WHERE tenant_id = ?`, tenantID).
+		Scan(&next, &sc.LeaseHolder, &until, &sc.Paused, &sc.Failures, &sc.LastError, &sc.QuarantineReason)
 	if errors.Is(err, sql.ErrNoRows) {
 		return sc, fmt.Errorf("store: schedule of %q: %w", tenantID, sync.ErrTenantNotFound)
 	}
@@ -147,6 +148,92 @@ func (s *SQLite) Schedule(ctx context.Context, tenantID string) (sync.Schedule, 
 		return sc, fmt.Errorf("store: schedule of %s lease_until: %w", tenantID, err)
 	}
 	return sc, nil
+}
+
+// ensureSchedule creates tenantID's schedule row inside tx if it has none;
+// ErrTenantNotFound when the tenant is not registered.
+func sqliteEnsureSchedule(ctx context.Context, tx *sql.Tx, tenantID string) error {
+	ts := sqliteTime(time.Now())
+	if _, err := tx.ExecContext(ctx, `INSERT INTO tenant_schedule (tenant_id, next_due_at, lease_holder, updated_at)
+		SELECT id, ?, '', ? FROM tenants WHERE id = ?
+		ON CONFLICT (tenant_id) DO NOTHING`, ts, ts, tenantID); err != nil {
+		return fmt.Errorf("store: schedule of %s: %w", tenantID, translateSQLite(err))
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tenant_schedule WHERE tenant_id = ?`, tenantID).Scan(&n); err != nil {
+		return fmt.Errorf("store: schedule of %s: %w", tenantID, translateSQLite(err))
+	}
+	if n == 0 {
+		return fmt.Errorf("store: tenant %q: %w", tenantID, sync.ErrTenantNotFound)
+	}
+	return nil
+}
+
+// NoteOutcome records a cycle's outcome (C7): a failure adds to the
+// consecutive failures and keeps its reason; a success clears both. It
+// returns the consecutive failures.
+func (s *SQLite) NoteOutcome(ctx context.Context, tenantID string, failed bool, reason string) (int, error) {
+	var n int
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := sqliteEnsureSchedule(ctx, tx, tenantID); err != nil {
+			return err
+		}
+		err := tx.QueryRowContext(ctx, `UPDATE tenant_schedule SET
+			failures = CASE WHEN ? THEN failures + 1 ELSE 0 END,
+			last_error = CASE WHEN ? THEN ? ELSE '' END,
+			quarantine_reason = CASE WHEN ? AND failures + 1 >= ? THEN ? ELSE '' END,
+			updated_at = ?
+			WHERE tenant_id = ? RETURNING failures`, failed, failed, reason, failed, sync.QuarantineAfter, reason,
+			sqliteTime(time.Now()), tenantID).Scan(&n)
+		if err != nil {
+			return fmt.Errorf("store: note outcome of %s: %w", tenantID, translateSQLite(err))
+		}
+		return nil
+	})
+	return n, err
+}
+
+// SetPaused pauses or resumes tenantID's scheduled cycles (C8).
+func (s *SQLite) SetPaused(ctx context.Context, tenantID string, paused bool) error {
+	return s.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := sqliteEnsureSchedule(ctx, tx, tenantID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE tenant_schedule SET paused = ?, updated_at = ? WHERE tenant_id = ?`,
+			paused, sqliteTime(time.Now()), tenantID); err != nil {
+			return fmt.Errorf("store: pause %s: %w", tenantID, translateSQLite(err))
+		}
+		return nil
+	})
+}
+
+// ReviewRun records an administrator's decision on a held run (C6) —
+// approved or rejected — for it and every earlier unreviewed held run of its
+// tenant. EINVALID when the run was not held or was already reviewed.
+func (s *SQLite) ReviewRun(ctx context.Context, runID int64, decision string) (*sync.Run, error) {
+	if decision != sync.ReviewApproved && decision != sync.ReviewRejected {
+		return nil, sync.Errorf(sync.EINVALID, "store: review %q is not approved or rejected", decision)
+	}
+	run, _, err := s.Run(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	if run.Outcome != sync.OutcomeHeld {
+		return nil, sync.Errorf(sync.EINVALID, "run %d held nothing (outcome %s)", runID, run.Outcome)
+	}
+	if run.Review != "" {
+		return nil, sync.Errorf(sync.EINVALID, "run %d was already %s", runID, run.Review)
+	}
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE runs SET review = ?, reviewed_at = ?
+			WHERE tenant_id = ? AND id <= ? AND outcome = 'held' AND review = ''`, decision, sqliteTime(time.Now()), run.TenantID, runID)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: review run %d: %w", runID, translateSQLite(err))
+	}
+	run.Review = decision
+	return run, nil
 }
 
 // RotateAPIToken stores the hash of a new admin API token and revokes every

@@ -257,6 +257,7 @@ func TestSQLiteUpgradeFrom0001(t *testing.T) {
 		`DROP TABLE tenant_schedule`, `DROP TABLE api_tokens`,
 		`ALTER TABLE runs DROP COLUMN round_trips`, `ALTER TABLE runs DROP COLUMN lower_bound`,
 		`ALTER TABLE runs DROP COLUMN plan_ms`, `ALTER TABLE runs DROP COLUMN throttle_wait_ms`,
+		`ALTER TABLE runs DROP COLUMN review`, `ALTER TABLE runs DROP COLUMN reviewed_at`, `ALTER TABLE runs DROP COLUMN held`,
 		`DELETE FROM schema_migrations WHERE version <> '0001_init'`,
 	} {
 		if _, err := s.SQL().ExecContext(ctx, q); err != nil {

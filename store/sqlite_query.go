@@ -158,17 +158,23 @@ func (s *SQLite) Groups(ctx context.Context, tenantID string) ([]sync.Group, err
 }
 
 const sqliteRunColumns = `id, tenant_id, trigger, started_at, finished_at, outcome, counts, conflicts, graph_requests,
-	read_ms, apply_ms, error, round_trips, lower_bound, plan_ms, throttle_wait_ms`
+	read_ms, apply_ms, error, round_trips, lower_bound, plan_ms, throttle_wait_ms, held, review, reviewed_at`
 
 type sqliteScanner interface{ Scan(dest ...any) error }
 
 func scanSQLiteRun(sc sqliteScanner) (sync.Run, error) {
 	var r sync.Run
 	var started, finished, outcome, counts, conflicts string
+	var reviewed sql.NullString
 	if err := sc.Scan(&r.ID, &r.TenantID, &r.Trigger, &started, &finished, &outcome, &counts, &conflicts,
 		&r.GraphRequests, &r.ReadMillis, &r.ApplyMillis, &r.Error, &r.RoundTrips, &r.LowerBound, &r.PlanMillis,
-		&r.ThrottleMs); err != nil {
+		&r.ThrottleMs, &r.Held, &r.Review, &reviewed); err != nil {
 		return r, err
+	}
+	if t, err := parseSQLiteNullTime(reviewed); err != nil {
+		return r, fmt.Errorf("store: run %d reviewed_at: %w", r.ID, err)
+	} else {
+		r.ReviewedAt = t
 	}
 	r.Outcome = sync.Outcome(outcome)
 	var err error

@@ -334,6 +334,17 @@ func (a *sqliteApply) log(ctx context.Context, runID int64, plan *sync.Plan) err
 			return fmt.Errorf("store: write provisioning log: %w", translateSQLite(err))
 		}
 	}
+	for _, ch := range plan.Held {
+		f, _ := json.Marshal(ch.Fields)
+		var b, af sql.NullString
+		if ch.Entity == sync.EntityUser {
+			b, af = jsonOrNull(ch.Before), jsonOrNull(ch.After)
+		}
+		if _, err := a.exec(ctx, q, runID, a.tid, "held", string(ch.Action), string(ch.Entity), ch.EntraID,
+			ch.GroupEntraID, ch.Label, ch.Reason, nullJSON(f), b, af); err != nil {
+			return fmt.Errorf("store: write provisioning log: %w", translateSQLite(err))
+		}
+	}
 	for _, c := range plan.Conflicts {
 		if _, err := a.exec(ctx, q, runID, a.tid, "conflict", string(c.Action), string(sync.EntityUser), c.EntraID, "",
 			c.Label, fmt.Sprintf("%s: e-mail %s is held by %s", c.Reason, c.Email, c.HolderLabel), "[]", nil, nil); err != nil {

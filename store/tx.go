@@ -491,7 +491,7 @@ func (t *pgTx) applyMemberships(ctx context.Context, plan *sync.Plan) error {
 // tenant writes hundreds of thousands of rows, which COPY sends without
 // building them all in memory first.
 func (t *pgTx) writeLog(ctx context.Context, runID int64, plan *sync.Plan) error {
-	if len(plan.Changes)+len(plan.Conflicts) == 0 {
+	if len(plan.Changes)+len(plan.Conflicts)+len(plan.Held) == 0 {
 		return nil
 	}
 	stmt, err := t.tx.PrepareContext(ctx, pq.CopyIn("provisioning_log", "run_id", "tenant_id", "status", "action", "entity",
@@ -510,6 +510,17 @@ func (t *pgTx) writeLog(ctx context.Context, runID int64, plan *sync.Plan) error
 			b, a = jsonValue(ch.GroupBefore), jsonValue(ch.GroupAfter)
 		}
 		if _, err := stmt.ExecContext(ctx, runID, t.tenant.ID, "applied", string(ch.Action), string(ch.Entity), ch.EntraID,
+			ch.GroupEntraID, ch.Label, ch.Reason, nullJSON(f), b, a); err != nil {
+			return fmt.Errorf("store: write provisioning log: %w", translate(err))
+		}
+	}
+	for _, ch := range plan.Held {
+		f, _ := json.Marshal(ch.Fields)
+		var b, a any
+		if ch.Entity == sync.EntityUser {
+			b, a = jsonValue(ch.Before), jsonValue(ch.After)
+		}
+		if _, err := stmt.ExecContext(ctx, runID, t.tenant.ID, "held", string(ch.Action), string(ch.Entity), ch.EntraID,
 			ch.GroupEntraID, ch.Label, ch.Reason, nullJSON(f), b, a); err != nil {
 			return fmt.Errorf("store: write provisioning log: %w", translate(err))
 		}

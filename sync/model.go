@@ -166,7 +166,7 @@ func DefaultTenantSettings() TenantSettings {
 		MembersMayStoreData:     true,
 		RequireMobileAuth:       true,
 		ArchiveThreshold:        500,
-		ArchiveThresholdPercent: 0,
+		ArchiveThresholdPercent: 30,
 	}
 }
 
@@ -175,6 +175,9 @@ type Tenant struct {
 	ID            string         `json:"id"`
 	EntraTenantID string         `json:"entraTenantId"`
 	Settings      TenantSettings `json:"settings"`
+	// PendingHold is true while a run whose archives the guard held awaits
+	// an administrator's review: later cycles hold archives too (C6).
+	PendingHold bool `json:"pendingHold,omitempty"`
 }
 
 // User is a local user. Entra-owned attributes are copied by the sync (L2);

@@ -99,6 +99,10 @@ type Plan struct {
 	Skipped                     []Skip     `json:"skipped"`
 	ServicePrincipalAssignments int        `json:"servicePrincipalAssignments"`
 	InScope                     int        `json:"inScope"`
+	// Held are the archives (and those users' membership removals) the
+	// archive guard held back for an administrator (C6); HeldReason says why.
+	Held       []Change `json:"held,omitempty"`
+	HeldReason string   `json:"heldReason,omitempty"`
 }
 
 // Counts are the number of changes per entity and action.
@@ -113,6 +117,9 @@ func (p *Plan) Counts() Counts {
 	}
 	if n := len(p.Conflicts); n > 0 {
 		c["conflict"] = n
+	}
+	if n := len(p.Held); n > 0 {
+		c["held"] = n
 	}
 	return c
 }

@@ -68,6 +68,13 @@ func (p *Plan) RenderWith(w io.Writer, opt RenderOptions) error {
 			}
 		}
 	}
+	if len(p.Held) > 0 {
+		ew.printf("\nHeld by the archive guard: %s\n", p.HeldReason)
+		for _, ch := range p.Held {
+			ew.printf("  %s %s %-40s %s\n", paint(ch.Action, "‖"), fmt.Sprintf("%-8s", ch.Action), ch.Label, ch.Reason)
+		}
+		ew.printf("  approve with `entrasync runs approve RUN`, or reject with `entrasync runs reject RUN`\n")
+	}
 	if len(p.Conflicts) > 0 {
 		ew.printf("\nConflicts (not applied; retried next cycle)\n")
 		for _, c := range p.Conflicts {

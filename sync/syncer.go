@@ -58,6 +58,13 @@ const (
 	OutcomeSucceeded Outcome = "succeeded"
 	OutcomeConflicts Outcome = "conflicts" // applied, with conflicts held back
 	OutcomeFailed    Outcome = "failed"
+	OutcomeHeld      Outcome = "held" // applied, with archives held by the guard (C6)
+)
+
+// The reviews of a held run.
+const (
+	ReviewApproved = "approved"
+	ReviewRejected = "rejected"
 )
 
 // Run is the record of one cycle.
@@ -78,6 +85,11 @@ type Run struct {
 	ApplyMillis   int64      `json:"applyMs"`
 	Error         string     `json:"error,omitempty"`
 	Conflicts     []Conflict `json:"conflicts,omitempty"`
+	// Held counts the changes the archive guard held back (C6); Review is
+	// how an administrator decided on them (approved, rejected, or "").
+	Held       int        `json:"held,omitempty"`
+	Review     string     `json:"review,omitempty"`
+	ReviewedAt *time.Time `json:"reviewedAt,omitempty"`
 }
 
 // LogEntry is one row of the provisioning log: a change a run applied or held.
@@ -158,6 +170,9 @@ type CycleOptions struct {
 	DryRun bool
 	// Trigger says who started the cycle (schedule, cli, api, demo).
 	Trigger string
+	// AllowArchives lifts the archive guard for this cycle (an approved
+	// held run).
+	AllowArchives bool
 }
 
 // Syncer runs cycles: read → plan → apply → record.
@@ -218,6 +233,7 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 	}
 	planStart := s.now()
 	plan := Diff(snap, st, planStart.UTC())
+	Guard(plan, st, opt.AllowArchives)
 	applyStart := s.now()
 	run.PlanMillis = applyStart.Sub(planStart).Milliseconds()
 	// The snapshot is not kept: on a large tenant it is hundreds of
@@ -228,6 +244,9 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 	run.Outcome = OutcomeSucceeded
 	if len(plan.Conflicts) > 0 {
 		run.Outcome = OutcomeConflicts
+	}
+	if run.Held = len(plan.Held); run.Held > 0 {
+		run.Outcome = OutcomeHeld
 	}
 	if opt.DryRun {
 		run.FinishedAt = s.now().UTC()

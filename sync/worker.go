@@ -23,14 +23,73 @@ type Leaser interface {
 	// ReleaseTenant ends holder's lease; a positive after schedules the next
 	// cycle that long from now.
 	ReleaseTenant(ctx context.Context, tenantID, holder string, after time.Duration) error
+	// Schedule returns the tenant's schedule and state; ErrTenantNotFound
+	// before its first claim.
+	Schedule(ctx context.Context, tenantID string) (Schedule, error)
+	// NoteOutcome records a cycle's outcome: a failure counts towards
+	// quarantine (with its reason), a success clears it. It returns the
+	// number of consecutive failures.
+	NoteOutcome(ctx context.Context, tenantID string, failed bool, reason string) (int, error)
+	// SetPaused pauses or resumes the tenant's scheduled cycles (C8).
+	SetPaused(ctx context.Context, tenantID string, paused bool) error
 }
 
-// Schedule is a tenant's next due time and lease, for status displays.
+// Schedule is a tenant's next due time, lease and state, for status displays.
 type Schedule struct {
 	NextDue     time.Time  `json:"nextDue"`
 	LeaseHolder string     `json:"leaseHolder,omitempty"`
 	LeaseUntil  *time.Time `json:"leaseUntil,omitempty"`
+	// Paused tenants are not synced on schedule (C8).
+	Paused bool `json:"paused"`
+	// Failures counts consecutive failed cycles; from QuarantineAfter on the
+	// tenant is quarantined (C7) and QuarantineReason says why.
+	Failures         int    `json:"failures"`
+	LastError        string `json:"lastError,omitempty"`
+	QuarantineReason string `json:"quarantineReason,omitempty"`
 }
+
+// Quarantined reports whether the tenant's cycles are backing off.
+func (s Schedule) Quarantined() bool { return s.Failures >= QuarantineAfter }
+
+// QuarantineAfter is the number of consecutive failed cycles that puts a
+// tenant in quarantine.
+const QuarantineAfter = 2
+
+// Backoff is the wait before the next scheduled cycle after failures
+// consecutive failures (C7): the normal interval once, then 1 h, 6 h, 12 h and
+// from then on once a day — never sooner than the normal interval.
+func Backoff(failures int, normal time.Duration) time.Duration {
+	var d time.Duration
+	switch {
+	case failures <= 1:
+		d = normal
+	case failures == 2:
+		d = time.Hour
+	case failures == 3:
+		d = 6 * time.Hour
+	case failures == 4:
+		d = 12 * time.Hour
+	default:
+		d = 24 * time.Hour
+	}
+	return max(d, normal)
+}
+
+// QuarantineReason classifies why a cycle failed, for the tenant's status.
+func QuarantineReason(err error) string {
+	switch causeCode(err) {
+	case EUNAUTHORIZED:
+		return "credential rejected or permission missing: " + err.Error()
+	case ENOTFOUND:
+		return "enterprise application not found: " + err.Error()
+	case EINVALID:
+		return "configuration: " + err.Error()
+	}
+	return "Graph or database unavailable: " + err.Error()
+}
+
+// ErrTenantPaused is returned when applying changes to a paused tenant.
+var ErrTenantPaused = &Error{Code: EINVALID, Message: "tenant is paused: resume it with `entrasync tenant resume NAME` (plans still work)"}
 
 // ErrCycleRunning is returned when a cycle of the tenant is already running,
 // in this process or another.
@@ -163,13 +222,14 @@ func (w *Worker) poll() {
 			defer w.wg.Done()
 			defer w.unmarkRunning(id)
 			t := w.tenants[id]
-			_, _ = w.leased(w.base, t, CycleOptions{Trigger: "schedule"}, true)
+			_, _ = w.leased(w.base, t, CycleOptions{Trigger: "schedule"})
 		}(id)
 	}
 }
 
 // RunNow runs a full cycle of tenantID now (C2), unless one is already
 // running anywhere: then ErrCycleRunning. The tenant's schedule is unchanged.
+// Approving a held run is RunNow with AllowArchives.
 func (w *Worker) RunNow(ctx context.Context, tenantID string, opt CycleOptions) (*Result, error) {
 	t, ok := w.tenants[tenantID]
 	if !ok {
@@ -179,10 +239,17 @@ func (w *Worker) RunNow(ctx context.Context, tenantID string, opt CycleOptions) 
 }
 
 // RunNowWith is RunNow with the tenant's source replaced for this cycle
-// (a source that reports progress, say).
+// (a source that reports progress, say). A paused tenant refuses to apply
+// (ErrTenantPaused); a dry run still works. A successful cycle lifts the
+// tenant's quarantine.
 func (w *Worker) RunNowWith(ctx context.Context, t WorkerTenant, opt CycleOptions) (*Result, error) {
 	if _, ok := w.tenants[t.ID]; !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownTenant, t.ID)
+	}
+	if !opt.DryRun {
+		if err := w.CheckNotPaused(ctx, t.ID); err != nil {
+			return nil, err
+		}
 	}
 	var res *Result
 	start := time.Now()
@@ -191,8 +258,23 @@ func (w *Worker) RunNowWith(ctx context.Context, t WorkerTenant, opt CycleOption
 		res, err = w.syncer.Cycle(ctx, t.ID, t.Source, opt)
 		return err
 	})
+	if !opt.DryRun && !errors.Is(err, ErrCycleRunning) {
+		w.noteOutcome(ctx, t.ID, err)
+	}
 	w.observe(t.ID, opt.Trigger, res, err, time.Since(start))
 	return res, err
+}
+
+// CheckNotPaused returns ErrTenantPaused when tenantID is paused.
+func (w *Worker) CheckNotPaused(ctx context.Context, tenantID string) error {
+	sc, err := w.leases.Schedule(ctx, tenantID)
+	if err != nil && !errors.Is(err, ErrTenantNotFound) {
+		return err
+	}
+	if sc.Paused {
+		return fmt.Errorf("tenant %s: %w", tenantID, ErrTenantPaused)
+	}
+	return nil
 }
 
 // WithLease runs fn holding tenantID's lease (ErrCycleRunning when it is
@@ -218,19 +300,24 @@ func (w *Worker) lease(ctx context.Context, t WorkerTenant, fn func(ctx context.
 	if !claimed {
 		return ErrCycleRunning
 	}
-	return w.hold(ctx, t, 0, fn)
+	return w.hold(ctx, t, nil, fn)
 }
 
-// leased runs a scheduled cycle under a lease already claimed.
-func (w *Worker) leased(ctx context.Context, t WorkerTenant, opt CycleOptions, scheduled bool) (*Result, error) {
+// leased runs a scheduled cycle under a lease already claimed; the next
+// cycle is due after the schedule's interval, or later while the tenant's
+// cycles keep failing (C7).
+func (w *Worker) leased(ctx context.Context, t WorkerTenant, opt CycleOptions) (*Result, error) {
 	var res *Result
 	start := time.Now()
-	next := time.Duration(0)
-	if scheduled && t.Schedule != nil {
-		next = time.Until(t.Schedule.Next(start))
-		if next <= 0 {
-			next = time.Second
+	next := func(err error) time.Duration {
+		normal := time.Second
+		if t.Schedule != nil {
+			normal = max(time.Until(t.Schedule.Next(start)), time.Second)
 		}
+		if errors.Is(err, context.Canceled) {
+			return normal
+		}
+		return Backoff(w.noteOutcome(ctx, t.ID, err), normal)
 	}
 	err := w.hold(ctx, t, next, func(ctx context.Context) error {
 		var err error
@@ -244,8 +331,36 @@ func (w *Worker) leased(ctx context.Context, t WorkerTenant, opt CycleOptions, s
 	return res, err
 }
 
-// hold runs fn while renewing the lease, then releases it.
-func (w *Worker) hold(ctx context.Context, t WorkerTenant, next time.Duration, fn func(context.Context) error) error {
+// noteOutcome records a cycle's outcome and returns the consecutive
+// failures; it tells a QuarantineObserver.
+func (w *Worker) noteOutcome(ctx context.Context, tenantID string, err error) int {
+	reason := ""
+	if err != nil {
+		reason = QuarantineReason(err)
+	}
+	failures, nerr := w.leases.NoteOutcome(context.WithoutCancel(ctx), tenantID, err != nil, reason)
+	if nerr != nil {
+		w.logger.Error("record cycle outcome", LogTenant, tenantID, "err", nerr)
+		return 0
+	}
+	if failures >= QuarantineAfter {
+		w.logger.Warn("tenant quarantined", LogTenant, tenantID, "failures", failures, "reason", reason)
+	}
+	if qo, ok := w.cfg.Observer.(QuarantineObserver); ok {
+		qo.Quarantine(tenantID, failures, reason)
+	}
+	return failures
+}
+
+// QuarantineObserver is told each tenant's consecutive failures after a
+// cycle (0 lifts the quarantine).
+type QuarantineObserver interface {
+	Quarantine(tenantID string, failures int, reason string)
+}
+
+// hold runs fn while renewing the lease, then releases it; next, when set,
+// says (from fn's error) when the tenant's next scheduled cycle is due.
+func (w *Worker) hold(ctx context.Context, t WorkerTenant, next func(error) time.Duration, fn func(context.Context) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stop := make(chan struct{})
@@ -274,7 +389,11 @@ func (w *Worker) hold(ctx context.Context, t WorkerTenant, next time.Duration, f
 	err := fn(ctx)
 	close(stop)
 	hb.Wait()
-	if rerr := w.leases.ReleaseTenant(context.WithoutCancel(ctx), t.ID, w.cfg.Holder, next); rerr != nil {
+	after := time.Duration(0)
+	if next != nil {
+		after = next(err)
+	}
+	if rerr := w.leases.ReleaseTenant(context.WithoutCancel(ctx), t.ID, w.cfg.Holder, after); rerr != nil {
 		w.logger.Error("release lease", LogTenant, t.ID, "err", rerr)
 	}
 	return err
@@ -309,4 +428,29 @@ func (w *Worker) Tenants() []string { return append([]string(nil), w.order...) }
 func (w *Worker) Tenant(id string) (WorkerTenant, bool) {
 	t, ok := w.tenants[id]
 	return t, ok
+}
+
+// causeCode is the code of the innermost *Error in err's tree: the most
+// specific (ErrSnapshotIncomplete wraps the read error that says why).
+func causeCode(err error) string {
+	code := ErrorCode(err)
+	var walk func(error)
+	walk = func(e error) {
+		if e == nil {
+			return
+		}
+		if ae, ok := e.(*Error); ok && ae != ErrSnapshotIncomplete {
+			code = ae.Code
+		}
+		switch u := e.(type) {
+		case interface{ Unwrap() []error }:
+			for _, x := range u.Unwrap() {
+				walk(x)
+			}
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		}
+	}
+	walk(err)
+	return code
 }
