@@ -267,8 +267,8 @@ func (a *sqliteApply) groups(ctx context.Context, plan *sync.Plan) error {
 			at = sql.NullString{String: sqliteTime(*g.ArchivedAt), Valid: true}
 			archived = append(archived, ch.GroupBefore.ID)
 		}
-		if _, err := a.exec(ctx, `UPDATE groups SET display_name = ?, archived_at = ?, archive_reason = ?, updated_at = ?
-			WHERE id = ? AND tenant_id = ?`, g.DisplayName, at, g.ArchiveReason, a.now, ch.GroupBefore.ID, a.tid); err != nil {
+		if _, err := a.exec(ctx, `UPDATE groups SET display_name = ?, archived_at = ?, archive_reason = ?, origin = ?, updated_at = ?
+			WHERE id = ? AND tenant_id = ?`, g.DisplayName, at, g.ArchiveReason, originOr(g.Origin), a.now, ch.GroupBefore.ID, a.tid); err != nil {
 			return fmt.Errorf("store: %s group %d: %w", ch.Action, ch.GroupBefore.ID, translateSQLite(err))
 		}
 	}

@@ -403,7 +403,7 @@ func (t *pgTx) copyRows(ctx context.Context, table string, cols []string, n int,
 func (t *pgTx) applyGroups(ctx context.Context, plan *sync.Plan) error {
 	var cEntra, cName []string
 	var uIDs []int64
-	var uName, uArchivedAt, uReason []string
+	var uName, uArchivedAt, uReason, uOrigin []string
 	var archived []int64
 	for _, ch := range plan.Changes {
 		if ch.Entity != sync.EntityGroup {
@@ -420,6 +420,7 @@ func (t *pgTx) applyGroups(ctx context.Context, plan *sync.Plan) error {
 			archived = append(archived, ch.GroupBefore.ID)
 		}
 		uIDs, uName, uArchivedAt, uReason = append(uIDs, ch.GroupBefore.ID), append(uName, g.DisplayName), append(uArchivedAt, at), append(uReason, g.ArchiveReason)
+		uOrigin = append(uOrigin, originOr(g.Origin))
 	}
 	tid := t.tenant.ID
 	if len(cEntra) > 0 {
@@ -435,10 +436,10 @@ func (t *pgTx) applyGroups(ctx context.Context, plan *sync.Plan) error {
 	}
 	if len(uIDs) > 0 {
 		if _, err := t.tx.ExecContext(ctx, `UPDATE groups g SET display_name = v.name,
-			archived_at = NULLIF(v.archived_at, '')::timestamptz, archive_reason = v.reason, updated_at = now()
-			FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS v(id, name, archived_at, reason)
+			archived_at = NULLIF(v.archived_at, '')::timestamptz, archive_reason = v.reason, origin = v.origin, updated_at = now()
+			FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[]) AS v(id, name, archived_at, reason, origin)
 			WHERE g.id = v.id AND g.tenant_id = $1`,
-			tid, pq.Array(uIDs), pq.Array(uName), pq.Array(uArchivedAt), pq.Array(uReason)); err != nil {
+			tid, pq.Array(uIDs), pq.Array(uName), pq.Array(uArchivedAt), pq.Array(uReason), pq.Array(uOrigin)); err != nil {
 			return fmt.Errorf("store: update %d groups: %w", len(uIDs), translate(err))
 		}
 	}
@@ -603,4 +604,12 @@ func nullIfEmpty(s []string) []sql.NullString {
 		out[i] = sql.NullString{String: v, Valid: v != ""}
 	}
 	return out
+}
+
+// originOr is o, or provisioned for a group change that does not say.
+func originOr(o sync.Origin) string {
+	if o == "" {
+		return string(sync.OriginProvisioned)
+	}
+	return string(o)
 }

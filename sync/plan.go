@@ -144,22 +144,24 @@ type differ struct {
 	settings TenantSettings
 	plan     *Plan
 
-	paths   map[string][]string // entra user id → paths
-	byEntra map[string]*User    // provisioned, not purged
-	manual  map[string]*User    // manual users by e-mail key
-	inScope map[string]bool     // users that will be active members after apply
-	userChg map[string]int      // entra id → index into plan.Changes
+	paths    map[string][]string // entra user id → paths
+	byEntra  map[string]*User    // provisioned, not purged
+	manual   map[string]*User    // manual users by e-mail key
+	detached map[string]*User    // manual users that keep an Entra id (a disconnected tenant)
+	inScope  map[string]bool     // users that will be active members after apply
+	userChg  map[string]int      // entra id → index into plan.Changes
 }
 
 func newDiffer(snap *Snapshot, st *State, now time.Time) *differ {
 	d := &differ{
 		snap: snap, st: st, now: now, settings: st.Tenant.Settings,
-		plan:    &Plan{TenantID: st.Tenant.ID, ServicePrincipalAssignments: snap.ServicePrincipalAssignments},
-		paths:   map[string][]string{},
-		byEntra: map[string]*User{},
-		manual:  map[string]*User{},
-		inScope: map[string]bool{},
-		userChg: map[string]int{},
+		plan:     &Plan{TenantID: st.Tenant.ID, ServicePrincipalAssignments: snap.ServicePrincipalAssignments},
+		paths:    map[string][]string{},
+		byEntra:  map[string]*User{},
+		manual:   map[string]*User{},
+		detached: map[string]*User{},
+		inScope:  map[string]bool{},
+		userChg:  map[string]int{},
 	}
 	if d.settings.EmailSource == "" {
 		d.settings.EmailSource = EmailFromMail
@@ -190,7 +192,9 @@ func newDiffer(snap *Snapshot, st *State, now time.Time) *differ {
 		case u.Status == StatusPurged:
 		case u.Origin == OriginProvisioned && u.EntraID != "":
 			d.byEntra[u.EntraID] = u
-		case u.Origin == OriginManual && u.EntraID == "" && EmailKey(u.Email) != "":
+		case u.Origin == OriginManual && u.EntraID != "":
+			d.detached[u.EntraID] = u
+		case u.Origin == OriginManual && EmailKey(u.Email) != "":
 			d.manual[EmailKey(u.Email)] = u
 		}
 	}
@@ -312,6 +316,21 @@ func (d *differ) keep(local *User) {
 
 func (d *differ) createOrAdopt(eu EntraUser, email string, paths []string) {
 	key := EmailKey(email)
+	if m := d.detached[eu.ID]; m != nil { // a reconnected tenant: adopted back by object id (S6)
+		if EmailKey(m.Email) != "" {
+			delete(d.manual, EmailKey(m.Email))
+		}
+		after := cloneUser(m)
+		after.Origin = OriginProvisioned
+		copyEntraAttrs(after, eu, email)
+		after.Paths = slices.Clone(paths)
+		d.addUserChange(Change{Action: ActionAdopt, Entity: EntityUser, EntraID: eu.ID, Label: userLabel(after),
+			Reason: "manual user with the same object id adopted (tenant reconnected)", Before: cloneUser(m), After: after,
+			Fields: userFields(m, after)})
+		d.inScope[eu.ID] = true
+		d.plan.InScope++
+		return
+	}
 	if m := d.manual[key]; m != nil { // L9
 		delete(d.manual, key)
 		after := cloneUser(m)
@@ -421,10 +440,10 @@ func (d *differ) resolveEmailConflicts() {
 }
 
 func (d *differ) groups() {
-	local := map[string]*Group{}
+	local := map[string]*Group{} // mirrored groups, and manual ones that keep an Entra id (a disconnected tenant)
 	for i := range d.st.Groups {
 		g := &d.st.Groups[i]
-		if g.Origin == OriginProvisioned && g.EntraID != "" {
+		if g.EntraID != "" {
 			local[g.EntraID] = g
 		}
 	}
@@ -451,6 +470,15 @@ func (d *differ) groups() {
 			d.plan.Changes = append(d.plan.Changes, Change{Action: ActionCreate, Entity: EntityGroup, EntraID: g.ID,
 				Label: g.DisplayName, Reason: "assigned security group", GroupAfter: after,
 				Fields: []FieldChange{{Name: "displayName", New: g.DisplayName}}})
+		case lg.Origin == OriginManual: // reconnected: adopted back by object id
+			after := cloneGroup(lg)
+			after.Origin, after.DisplayName, after.ArchivedAt, after.ArchiveReason = OriginProvisioned, g.DisplayName, nil, ""
+			d.plan.Changes = append(d.plan.Changes, Change{Action: ActionAdopt, Entity: EntityGroup, EntraID: g.ID,
+				Label: g.DisplayName, Reason: "manual group with the same object id adopted (tenant reconnected)",
+				GroupBefore: cloneGroup(lg), GroupAfter: after, Fields: groupFields(lg, after)})
+			if !lg.Archived() {
+				current = lg.Members
+			}
 		case lg.Archived():
 			after := cloneGroup(lg)
 			after.DisplayName, after.ArchivedAt, after.ArchiveReason, after.Members = g.DisplayName, nil, "", nil
@@ -488,7 +516,7 @@ func (d *differ) groups() {
 	sort.Strings(ids)
 	for _, id := range ids {
 		lg := local[id]
-		if supported[id] || lg.Archived() {
+		if supported[id] || lg.Archived() || lg.Origin != OriginProvisioned {
 			continue
 		}
 		reason := skipReason[id]
@@ -613,6 +641,9 @@ func groupFields(a, b *Group) []FieldChange {
 	var f []FieldChange
 	if a.DisplayName != b.DisplayName {
 		f = append(f, FieldChange{Name: "displayName", Old: a.DisplayName, New: b.DisplayName})
+	}
+	if a.Origin != b.Origin {
+		f = append(f, FieldChange{Name: "origin", Old: string(a.Origin), New: string(b.Origin)})
 	}
 	if a.Archived() != b.Archived() {
 		f = append(f, FieldChange{Name: "archived", Old: fmt.Sprint(a.Archived()), New: fmt.Sprint(b.Archived())})

@@ -332,3 +332,31 @@ func TestRenderGolden(t *testing.T) {
 		t.Fatalf("plan JSON does not round-trip: %v", err)
 	}
 }
+
+// TestReconnectAdoptsByObjectID: after a disconnect users and groups are
+// manual but keep their Entra ids; a cycle adopts them back, creating nothing.
+func TestReconnectAdoptsByObjectID(t *testing.T) {
+	st := &State{Tenant: Tenant{ID: "t", Settings: DefaultTenantSettings()},
+		Users: []User{{ID: 7, EntraID: "a", Origin: OriginManual, Email: "a@x.test", UserPrincipalName: "a@x.test", Status: StatusActive,
+			AccountEnabled: true, Paths: []string{"group:g"}}},
+		Groups: []Group{{ID: 3, EntraID: "g", Origin: OriginManual, DisplayName: "G", Members: []string{"a"}}},
+	}
+	snap := &Snapshot{Users: map[string]EntraUser{"a": {ID: "a", UserPrincipalName: "a@x.test", Mail: "a@x.test", AccountEnabled: true}},
+		Groups: []EntraGroup{{ID: "g", DisplayName: "G", SecurityEnabled: true, Found: true, Members: []string{"a"}}}}
+	p := Diff(snap, st, t0)
+	if c := p.Counts(); len(c) != 2 || c["user.adopt"] != 1 || c["group.adopt"] != 1 {
+		t.Fatalf("reconnect plan = %v, want one user and one group adopted", c)
+	}
+	after := applyInMemory(st, p)
+	if after.Users[0].Origin != OriginProvisioned || after.Users[0].Status != StatusActive || after.Users[0].ID != 7 {
+		t.Fatalf("adopted user = %+v", after.Users[0])
+	}
+	// A manual group that keeps an Entra id but is no longer assigned is
+	// the administrator's: never archived.
+	p = Diff(&Snapshot{Users: map[string]EntraUser{}}, st, t0)
+	for _, ch := range p.Changes {
+		if ch.Entity == EntityGroup {
+			t.Fatalf("manual group changed: %+v", ch)
+		}
+	}
+}

@@ -147,7 +147,7 @@ func (p *Plan) Events() []Event {
 			}
 		case EntityGroup:
 			typ := map[Action]string{ActionCreate: "group.created", ActionUpdate: "group.renamed",
-				ActionArchive: "group.archived", ActionRestore: "group.restored"}[ch.Action]
+				ActionArchive: "group.archived", ActionRestore: "group.restored", ActionAdopt: "group.adopted"}[ch.Action]
 			add(typ, ch, map[string]string{"displayName": ch.GroupAfter.DisplayName})
 		case EntityMembership:
 			typ := map[Action]string{ActionAdd: "membership.added", ActionRemove: "membership.removed"}[ch.Action]
