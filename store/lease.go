@@ -25,7 +25,8 @@ func (s *DB) ClaimTenant(ctx context.Context, tenantID, holder string, ttl time.
 	res, err := s.db.ExecContext(ctx, `UPDATE tenant_schedule SET lease_holder = $2,
 		lease_until = now() + $3::bigint * interval '1 millisecond', updated_at = now()
 		WHERE tenant_id = $1 AND (lease_until IS NULL OR lease_until < now())
-		AND (NOT $4 OR (next_due_at <= now() AND NOT paused))`, tenantID, holder, ttl.Milliseconds(), dueOnly)
+		AND (NOT $4 OR (next_due_at <= now() AND NOT paused
+			AND (SELECT disconnected_at FROM tenants WHERE id = $1) IS NULL))`, tenantID, holder, ttl.Milliseconds(), dueOnly)
 	if err != nil {
 		return false, fmt.Errorf("store: claim %s: %w", tenantID, translate(err))
 	}

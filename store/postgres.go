@@ -146,11 +146,12 @@ func (s *DB) Begin(ctx context.Context, tenantID string) (sync.Tx, error) {
 		return nil, fmt.Errorf("store: begin: %w", translate(err))
 	}
 	t := &pgTx{tx: tx}
-	var settings []byte
-	err = tx.QueryRowxContext(ctx, `SELECT id, entra_tenant_id, settings,
+	var settings, overrides []byte
+	var disconnected bool
+	err = tx.QueryRowxContext(ctx, `SELECT id, entra_tenant_id, settings, settings_overrides, disconnected_at IS NOT NULL,
 		EXISTS (SELECT 1 FROM runs WHERE tenant_id = tenants.id AND outcome = 'held' AND review = '')
 		FROM tenants WHERE id = $1 FOR UPDATE`, tenantID).
-		Scan(&t.tenant.ID, &t.tenant.EntraTenantID, &settings, &t.tenant.PendingHold)
+		Scan(&t.tenant.ID, &t.tenant.EntraTenantID, &settings, &overrides, &disconnected, &t.tenant.PendingHold)
 	if errors.Is(err, sql.ErrNoRows) {
 		_ = tx.Rollback()
 		return nil, fmt.Errorf("store: tenant %q: %w", tenantID, sync.ErrTenantNotFound)
@@ -159,8 +160,11 @@ func (s *DB) Begin(ctx context.Context, tenantID string) (sync.Tx, error) {
 		_ = tx.Rollback()
 		return nil, fmt.Errorf("store: lock tenant %s: %w", tenantID, translate(err))
 	}
-	t.tenant.Settings = sync.DefaultTenantSettings()
-	if err := json.Unmarshal(settings, &t.tenant.Settings); err != nil {
+	if disconnected {
+		_ = tx.Rollback()
+		return nil, fmt.Errorf("store: tenant %s: %w", tenantID, sync.ErrTenantDisconnected)
+	}
+	if t.tenant.Settings, err = mergeSettings(settings, overrides); err != nil {
 		_ = tx.Rollback()
 		return nil, fmt.Errorf("store: tenant %s settings: %w", tenantID, err)
 	}

@@ -305,11 +305,12 @@ func (s *SQLite) Begin(ctx context.Context, tenantID string) (sync.Tx, error) {
 		return nil, err
 	}
 	t := &sqliteTx{s: s, tx: tx}
-	var settings string
-	err = tx.QueryRowContext(ctx, `SELECT id, entra_tenant_id, settings,
+	var settings, overrides string
+	var disconnected bool
+	err = tx.QueryRowContext(ctx, `SELECT id, entra_tenant_id, settings, settings_overrides, disconnected_at IS NOT NULL,
 		EXISTS (SELECT 1 FROM runs WHERE tenant_id = tenants.id AND outcome = 'held' AND review = '')
 		FROM tenants WHERE id = ?`, tenantID).
-		Scan(&t.tenant.ID, &t.tenant.EntraTenantID, &settings, &t.tenant.PendingHold)
+		Scan(&t.tenant.ID, &t.tenant.EntraTenantID, &settings, &overrides, &disconnected, &t.tenant.PendingHold)
 	if errors.Is(err, sql.ErrNoRows) {
 		_ = t.Rollback()
 		return nil, fmt.Errorf("store: tenant %q: %w", tenantID, sync.ErrTenantNotFound)
@@ -318,8 +319,11 @@ func (s *SQLite) Begin(ctx context.Context, tenantID string) (sync.Tx, error) {
 		_ = t.Rollback()
 		return nil, fmt.Errorf("store: load tenant %s: %w", tenantID, translateSQLite(err))
 	}
-	t.tenant.Settings = sync.DefaultTenantSettings()
-	if err := json.Unmarshal([]byte(settings), &t.tenant.Settings); err != nil {
+	if disconnected {
+		_ = t.Rollback()
+		return nil, fmt.Errorf("store: tenant %s: %w", tenantID, sync.ErrTenantDisconnected)
+	}
+	if t.tenant.Settings, err = mergeSettings([]byte(settings), []byte(overrides)); err != nil {
 		_ = t.Rollback()
 		return nil, fmt.Errorf("store: tenant %s settings: %w", tenantID, err)
 	}

@@ -67,7 +67,8 @@ func (s *SQLite) ClaimTenant(ctx context.Context, tenantID, holder string, ttl t
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE tenant_schedule SET lease_holder = ?, lease_until = ?, updated_at = ?
 			WHERE tenant_id = ? AND (lease_until IS NULL OR lease_until < ?)
-			AND (NOT ? OR (next_due_at <= ? AND NOT paused))`,
+			AND (NOT ? OR (next_due_at <= ? AND NOT paused
+				AND (SELECT disconnected_at FROM tenants WHERE id = tenant_schedule.tenant_id) IS NULL))`,
 			holder, sqliteTime(now.Add(sqliteTTL(ttl))), ts, tenantID, ts, dueOnly, ts)
 		if err != nil {
 			return fmt.Errorf("store: claim %s: %w", tenantID, translateSQLite(err))

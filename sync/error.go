@@ -64,6 +64,8 @@ var (
 	ErrTenantNotFound = &Error{Code: ENOTFOUND, Message: "tenant not found"}
 	// ErrRunNotFound is returned when a run id does not exist.
 	ErrRunNotFound = &Error{Code: ENOTFOUND, Message: "run not found"}
+	// ErrTenantDisconnected is returned for a cycle of a disconnected tenant.
+	ErrTenantDisconnected = &Error{Code: EINVALID, Message: "tenant is disconnected: reconnect it with `entrasync tenant reconnect NAME`"}
 	// ErrSnapshotIncomplete wraps every Graph read failure: nothing is applied (C4).
 	ErrSnapshotIncomplete = &Error{Code: EUNAVAILABLE, Message: "graph snapshot incomplete"}
 )

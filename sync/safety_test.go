@@ -12,6 +12,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/entrasync/entrasync/graph/graphtest"
+	"github.com/entrasync/entrasync/store"
 	"github.com/entrasync/entrasync/sync"
 )
 
@@ -199,4 +200,60 @@ func TestC8_PausedTenantIsNotSyncedButPlansWork(t *testing.T) {
 	waitFor(t, 10*time.Second, func() bool { return len(h.users(t)) == 3 })
 	cancel()
 	<-done
+}
+
+// TestDisconnectThenReconnect: a disconnected tenant makes its users manual
+// without archiving anyone and is not synced; reconnected, a cycle adopts
+// everyone back by object id and creates nobody.
+func TestDisconnectThenReconnect(t *testing.T) {
+	t.Parallel()
+	h := MustHarness(t, baseTenant(), nil)
+	ctx := context.Background()
+	h.cycle(t)
+	before := h.users(t)
+	rep, err := h.db.Disconnect(ctx, tenantName, false)
+	if err != nil || rep.UserCount != 3 || rep.GroupCount != 1 {
+		t.Fatalf("disconnect = %+v, %v", rep, err)
+	}
+	all, _ := h.db.Users(ctx, tenantName, "")
+	for _, u := range all {
+		if u.Origin != sync.OriginManual || u.Status != sync.StatusStaged {
+			t.Fatalf("after disconnect: %+v, want manual and not archived", u)
+		}
+	}
+	if _, err := h.syncer.Cycle(ctx, tenantName, h.src, sync.CycleOptions{Trigger: "test"}); !errors.Is(err, sync.ErrTenantDisconnected) {
+		t.Fatalf("cycle of a disconnected tenant = %v", err)
+	}
+	if ok, _ := h.db.ClaimTenant(ctx, tenantName, "x", time.Minute, true); ok {
+		t.Fatalf("the scheduler claimed a disconnected tenant")
+	}
+	if _, err := h.db.Reconnect(ctx, tenantName); err != nil {
+		t.Fatal(err)
+	}
+	res := h.cycle(t)
+	if c := res.Plan.Counts(); c["user.adopt"] != 3 || c["group.adopt"] != 1 || c["user.create"] != 0 || c["group.create"] != 0 {
+		t.Fatalf("reconnect cycle = %v", c)
+	}
+	for id, u := range h.users(t) {
+		if u.ID != before[id].ID || u.Origin != sync.OriginProvisioned {
+			t.Fatalf("user %s after reconnect = %+v (was id %d)", id, u, before[id].ID)
+		}
+	}
+	if res := h.cycle(t); !res.Plan.Empty() {
+		t.Fatalf("cycle after reconnect: %v", res.Plan.Counts())
+	}
+}
+
+// TestTenantOverrideWinsInCycle: a tenant setting set by an administrator
+// wins over the configuration's value in the cycle.
+func TestTenantOverrideWinsInCycle(t *testing.T) {
+	t.Parallel()
+	h := MustHarness(t, baseTenant(), nil) // automatic invitation off in the config
+	if _, err := h.db.SetTenantSetting(context.Background(), tenantName, store.SettingChange{Name: store.SettingAutoInvite, Value: "true"}); err != nil {
+		t.Fatal(err)
+	}
+	h.cycle(t)
+	if u := h.users(t)[gid(1)]; u.Status != sync.StatusInvited {
+		t.Fatalf("user 1 = %s, want invited by the override", u.Status)
+	}
 }
