@@ -124,6 +124,11 @@ type Tenant struct {
 	Schedule    string `yaml:"schedule"`
 	AutoInvite  bool   `yaml:"auto_invite"`
 	EmailSource string `yaml:"email_source"` // mail (default) or upn
+	// ArchiveThreshold and ArchiveThresholdPercent tune the archive guard:
+	// a cycle archiving more users holds those archives for review. Unset:
+	// 500 users and 30 %; 0 turns one off.
+	ArchiveThreshold        *int `yaml:"archive_threshold"`
+	ArchiveThresholdPercent *int `yaml:"archive_threshold_percent"`
 	// Cloud and endpoints override the graph section for this tenant.
 	Cloud         string `yaml:"cloud"`
 	GraphEndpoint string `yaml:"graph_endpoint"`
@@ -321,6 +326,10 @@ func (t *Tenant) validate(p string) error {
 		return &FieldError{p + ".app_id", "must be a GUID"}
 	case t.EmailSource != "mail" && t.EmailSource != "upn":
 		return &FieldError{p + ".email_source", fmt.Sprintf("%q is not mail or upn", t.EmailSource)}
+	case t.ArchiveThreshold != nil && *t.ArchiveThreshold < 0:
+		return &FieldError{p + ".archive_threshold", "must not be negative"}
+	case t.ArchiveThresholdPercent != nil && (*t.ArchiveThresholdPercent < 0 || *t.ArchiveThresholdPercent > 100):
+		return &FieldError{p + ".archive_threshold_percent", "must be between 0 and 100"}
 	}
 	if _, ok := Clouds[t.Cloud]; !ok {
 		return &FieldError{p + ".cloud", fmt.Sprintf("%q is not one of public, usgov, usgov-dod, china", t.Cloud)}

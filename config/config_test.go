@@ -89,6 +89,7 @@ func TestValidateNamesField(t *testing.T) {
 		{"no app", strings.Replace(good, "app_id", "#", 1), "tenants[0].service_principal_id", secret},
 		{"bad email source", good + "    email_source: phone\n", "tenants[0].email_source", secret},
 		{"bad cloud", good + "    cloud: mars\n", "tenants[0].cloud", secret},
+		{"bad threshold percent", good + "    archive_threshold_percent: 150\n", "tenants[0].archive_threshold_percent", secret},
 		{"bad schedule", good + "    schedule: \"@every 5s\"\n", "tenants[0].schedule", secret},
 		{"bad cron", good + "    schedule: \"61 * * * *\"\n", "tenants[0].schedule", secret},
 		{"bad listen", good + "worker:\n  listen: nowhere\n", "worker.listen", secret},
