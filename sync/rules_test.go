@@ -706,3 +706,29 @@ func TestBadInput_OddUsersAreSkippedTheRestApplies(t *testing.T) {
 		t.Fatalf("users = %+v, want user 3 only, its name stored exactly", us)
 	}
 }
+
+// TestL10_OneDuplicateAmongAThousand: one colliding e-mail holds back that
+// one create; the other 999 apply in the same cycle.
+func TestL10_OneDuplicateAmongAThousand(t *testing.T) {
+	t.Parallel()
+	tn := baseTenant()
+	tn.Assignments = nil
+	tn.Groups = nil
+	for i := 1000; i < 2000; i++ {
+		u := tuser(i, true)
+		if i == 1999 {
+			u.Mail = "USER1000@acme.test" // the same e-mail as user 1000, in another case
+		}
+		tn.Users = append(tn.Users, u)
+		tn.Assignments = append(tn.Assignments, graphtest.Assignment{PrincipalID: u.ID})
+	}
+	h := MustHarness(t, tn, nil)
+	res := h.cycle(t)
+	if c := res.Plan.Counts(); c["user.create"] != 999 || c["conflict"] != 1 || len(h.users(t)) != 999 {
+		t.Fatalf("counts %v, users %d; want 999 created and 1 conflict", c, len(h.users(t)))
+	}
+	c := res.Plan.Conflicts[0]
+	if c.EntraID != gid(1999) || c.HolderLabel != "user1000@acme.test" {
+		t.Fatalf("conflict = %+v, want user 1999 against user 1000", c)
+	}
+}
