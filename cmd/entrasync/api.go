@@ -25,7 +25,6 @@ import (
 type workerDirectory interface {
 	sync.Directory
 	sync.Leaser
-	Schedule(ctx context.Context, tenantID string) (sync.Schedule, error)
 	RotateAPIToken(ctx context.Context, hash string) error
 	APITokenValid(ctx context.Context, hash string) (bool, error)
 	Ping(ctx context.Context) error
@@ -54,6 +53,10 @@ func (a *api) handler() http.Handler {
 	authed("POST /api/v1/tenants/{tenant}/provision/groups/{group}", a.provisionGroup)
 	authed("GET /api/v1/tenants/{tenant}/runs", a.listRuns)
 	authed("GET /api/v1/runs/{id}", a.showRun)
+	authed("POST /api/v1/runs/{id}/approve", a.approveRun)
+	authed("POST /api/v1/runs/{id}/reject", a.rejectRun)
+	authed("POST /api/v1/tenants/{tenant}/pause", a.pauseTenant)
+	authed("POST /api/v1/tenants/{tenant}/resume", a.pauseTenant)
 	authed("GET /api/v1/tenants/{tenant}/users", a.listUsers)
 	authed("GET /api/v1/tenants/{tenant}/groups", a.listGroups)
 	authed("GET /api/v1/tenants/{tenant}/events", a.listEvents)
@@ -104,6 +107,8 @@ func (a *api) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, he.status, he.msg)
 	case errors.Is(err, sync.ErrCycleRunning):
 		writeError(w, http.StatusConflict, "a cycle of this tenant is already running")
+	case errors.Is(err, sync.ErrTenantPaused):
+		writeError(w, http.StatusConflict, err.Error())
 	case sync.ErrorCode(err) == sync.ENOTFOUND:
 		writeError(w, http.StatusNotFound, err.Error())
 	case sync.ErrorCode(err) == sync.EINVALID:
@@ -173,14 +178,15 @@ func queryInt(r *http.Request, name string, def, max int) (int, error) {
 
 func (a *api) listTenants(w http.ResponseWriter, r *http.Request) error {
 	type tenant struct {
-		ID       string         `json:"id"`
-		Schedule *sync.Schedule `json:"schedule,omitempty"`
+		ID          string         `json:"id"`
+		Quarantined bool           `json:"quarantined"`
+		Schedule    *sync.Schedule `json:"schedule,omitempty"`
 	}
 	out := []tenant{}
 	for _, id := range a.worker.Tenants() {
 		t := tenant{ID: id}
 		if s, err := a.dir.Schedule(r.Context(), id); err == nil {
-			t.Schedule = &s
+			t.Schedule, t.Quarantined = &s, s.Quarantined()
 		}
 		out = append(out, t)
 	}
@@ -253,6 +259,11 @@ func (a *api) provision(w http.ResponseWriter, r *http.Request, kind, query stri
 // provisionOnDemand runs a provision on demand under the tenant's lease.
 func provisionOnDemand(ctx context.Context, worker *sync.Worker, syncer *sync.Syncer, tenant, kind, query string, opt sync.CycleOptions) (*sync.OnDemand, error) {
 	var od *sync.OnDemand
+	if !opt.DryRun {
+		if err := worker.CheckNotPaused(ctx, tenant); err != nil {
+			return nil, err
+		}
+	}
 	err := worker.WithLease(ctx, tenant, func(ctx context.Context, src sync.Source) error {
 		ps, ok := src.(sync.PrincipalSource)
 		if !ok {
@@ -299,6 +310,68 @@ func (a *api) showRun(w http.ResponseWriter, r *http.Request) error {
 		return &httpError{status: http.StatusNotFound, msg: "run not found"}
 	}
 	writeJSONStatus(w, http.StatusOK, map[string]any{"run": run, "changes": nonNil(log)})
+	return nil
+}
+
+// runParam reads {id} and checks the run is of a tenant this worker serves.
+func (a *api) runParam(r *http.Request) (*sync.Run, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return nil, badRequest("run id must be a positive integer, not %q", r.PathValue("id"))
+	}
+	run, _, err := a.dir.Run(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := a.worker.Tenant(run.TenantID); !ok {
+		return nil, &httpError{status: http.StatusNotFound, msg: "run not found"}
+	}
+	return run, nil
+}
+
+func (a *api) approveRun(w http.ResponseWriter, r *http.Request) error {
+	run, err := a.runParam(r)
+	if err != nil {
+		return err
+	}
+	res, err := approveRun(r.Context(), a.worker, a.dir, run.ID)
+	if err != nil {
+		return err
+	}
+	writeJSONStatus(w, http.StatusOK, map[string]any{"approved": run.ID, "run": res.Run, "plan": res.Plan})
+	return nil
+}
+
+func (a *api) rejectRun(w http.ResponseWriter, r *http.Request) error {
+	run, err := a.runParam(r)
+	if err != nil {
+		return err
+	}
+	rev, ok := a.dir.(reviewer)
+	if !ok {
+		return sync.Errorf(sync.EINVALID, "this store cannot review runs")
+	}
+	if run, err = rev.ReviewRun(r.Context(), run.ID, sync.ReviewRejected); err != nil {
+		return err
+	}
+	writeJSONStatus(w, http.StatusOK, map[string]any{"rejected": run.ID, "run": run})
+	return nil
+}
+
+func (a *api) pauseTenant(w http.ResponseWriter, r *http.Request) error {
+	t, err := a.tenant(r)
+	if err != nil {
+		return err
+	}
+	paused := strings.HasSuffix(r.URL.Path, "/pause")
+	if err := a.dir.SetPaused(r.Context(), t, paused); err != nil {
+		return err
+	}
+	sc, err := a.dir.Schedule(r.Context(), t)
+	if err != nil {
+		return err
+	}
+	writeJSONStatus(w, http.StatusOK, map[string]any{"tenant": t, "schedule": sc, "quarantined": sc.Quarantined()})
 	return nil
 }
 

@@ -31,11 +31,17 @@ type apiHarness struct {
 
 func MustAPI(tb testing.TB) *apiHarness {
 	tb.Helper()
+	return MustAPIWith(tb, sync.DefaultTenantSettings())
+}
+
+// MustAPIWith is MustAPI with the demo tenant's settings.
+func MustAPIWith(tb testing.TB, settings sync.TenantSettings) *apiHarness {
+	tb.Helper()
 	gs := graphtest.NewServer(demoTenant())
 	tb.Cleanup(gs.Close)
 	db := storetest.MustOpen(tb)
 	t := gs.Tenant()
-	if err := db.RegisterTenant(context.Background(), sync.Tenant{ID: "demo", EntraTenantID: t.TenantID, Settings: sync.DefaultTenantSettings()}); err != nil {
+	if err := db.RegisterTenant(context.Background(), sync.Tenant{ID: "demo", EntraTenantID: t.TenantID, Settings: settings}); err != nil {
 		tb.Fatal(err)
 	}
 	m := newMetrics()
@@ -206,5 +212,75 @@ func TestAPIProvisionOnDemand(t *testing.T) {
 	code, body = h.do(t, "POST", "/api/v1/tenants/demo/provision/groups/Engineering?dry_run=true", h.token)
 	if code != 200 || !strings.Contains(body, `"dryRun": true`) || !strings.Contains(body, "nested") {
 		t.Fatalf("provision group: %d %s", code, body)
+	}
+}
+
+func TestAPIPauseResume(t *testing.T) {
+	h := MustAPI(t)
+	if code, body := h.do(t, "POST", "/api/v1/tenants/demo/pause", h.token); code != 200 || !strings.Contains(body, `"paused": true`) {
+		t.Fatalf("pause: %d %s", code, body)
+	}
+	if code, body := h.do(t, "POST", "/api/v1/tenants/demo/cycles", h.token); code != 409 || !strings.Contains(body, "paused") {
+		t.Fatalf("cycle on a paused tenant: %d %s, want 409", code, body)
+	}
+	if code, _ := h.do(t, "POST", "/api/v1/tenants/demo/provision/users/alice@contoso.test", h.token); code != 409 {
+		t.Fatalf("provision on a paused tenant: %d, want 409", code)
+	}
+	if code, _ := h.do(t, "POST", "/api/v1/tenants/demo/cycles?dry_run=true", h.token); code != 200 {
+		t.Fatalf("plan on a paused tenant: %d, want 200", code)
+	}
+	if code, body := h.do(t, "POST", "/api/v1/tenants/demo/resume", h.token); code != 200 || !strings.Contains(body, `"paused": false`) {
+		t.Fatalf("resume: %d %s", code, body)
+	}
+	if code, _ := h.do(t, "POST", "/api/v1/tenants/demo/cycles", h.token); code != 200 {
+		t.Fatalf("cycle after resume: %d", code)
+	}
+}
+
+func TestAPIHeldRunApproveAndReject(t *testing.T) {
+	s := sync.DefaultTenantSettings()
+	s.ArchiveThreshold = 1
+	h := MustAPIWith(t, s)
+	if code, _ := h.do(t, "POST", "/api/v1/tenants/demo/cycles", h.token); code != 200 {
+		t.Fatal("first cycle")
+	}
+	h.graph.Unassign(demoAlice)
+	h.graph.Unassign(demoHeidi)
+	code, body := h.do(t, "POST", "/api/v1/tenants/demo/cycles", h.token)
+	var res struct {
+		Run sync.Run `json:"run"`
+	}
+	if code != 200 || json.Unmarshal([]byte(body), &res) != nil || res.Run.Outcome != sync.OutcomeHeld || res.Run.Held != 2 {
+		t.Fatalf("mass unassignment: %d %s", code, body)
+	}
+	id := strconv.FormatInt(res.Run.ID, 10)
+	if code, body := h.do(t, "POST", "/api/v1/runs/"+id+"/approve", h.token); code != 200 || !strings.Contains(body, `"user.archive": 2`) {
+		t.Fatalf("approve: %d %s", code, body)
+	}
+	if code, body := h.do(t, "POST", "/api/v1/runs/"+id+"/approve", h.token); code != 400 || !strings.Contains(body, "nothing to approve") {
+		t.Fatalf("second approve: %d %s, want 400", code, body)
+	}
+	_, users := h.do(t, "GET", "/api/v1/tenants/demo/users?status=archived", h.token)
+	if strings.Count(users, `"entraId"`) != 2 {
+		t.Fatalf("archived after approval: %s", users)
+	}
+	// Reject: a second mass change is held, then dropped.
+	h.graph.Unassign(demoBob)
+	h.graph.RemoveMember(demoEngineering, demoBob)
+	h.graph.RemoveMember(demoSales, demoDave)
+	_, body = h.do(t, "POST", "/api/v1/tenants/demo/cycles", h.token)
+	if json.Unmarshal([]byte(body), &res) != nil || res.Run.Outcome != sync.OutcomeHeld {
+		t.Fatalf("second mass change: %s", body)
+	}
+	id = strconv.FormatInt(res.Run.ID, 10)
+	if code, body := h.do(t, "POST", "/api/v1/runs/"+id+"/reject", h.token); code != 200 || !strings.Contains(body, `"review": "rejected"`) {
+		t.Fatalf("reject: %d %s", code, body)
+	}
+	_, users = h.do(t, "GET", "/api/v1/tenants/demo/users?status=archived", h.token)
+	if strings.Count(users, `"entraId"`) != 2 {
+		t.Fatalf("rejected archives applied: %s", users)
+	}
+	if code, _ := h.do(t, "POST", "/api/v1/runs/abc/reject", h.token); code != 400 {
+		t.Fatalf("bad run id: %d", code)
 	}
 }

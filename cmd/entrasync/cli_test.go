@@ -39,7 +39,8 @@ func golden(t *testing.T, name, got string) {
 func TestHelpGolden(t *testing.T) {
 	cmds := [][]string{{"--help"}, {"demo", "--help"}, {"run", "--help"}, {"sync", "--help"}, {"plan", "--help"},
 		{"provision", "user", "--help"}, {"provision", "group", "--help"}, {"users", "list", "--help"},
-		{"groups", "list", "--help"}, {"runs", "list", "--help"}, {"runs", "show", "--help"}, {"token", "rotate", "--help"}}
+		{"groups", "list", "--help"}, {"runs", "list", "--help"}, {"runs", "show", "--help"}, {"token", "rotate", "--help"},
+		{"runs", "approve", "--help"}, {"runs", "reject", "--help"}, {"tenant", "pause", "--help"}, {"tenant", "status", "--help"}}
 	for _, args := range cmds {
 		out, stderr, code := runCLI(t, nil, args...)
 		if code != exitOK || stderr != "" {
@@ -102,5 +103,28 @@ func TestProgressLineOnTerminalLogLinesOtherwise(t *testing.T) {
 	p.done()
 	if plain.Len() != 0 || !strings.Contains(logs.String(), "groups_read=3 groups=10") {
 		t.Fatalf("non-terminal progress: out %q, logs %q", plain.String(), logs.String())
+	}
+}
+
+func TestTenantPauseResumeStatus(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "d.db")
+	if _, stderr, code := runCLI(t, nil, "--database", db, "demo"); code != exitOK {
+		t.Fatal(stderr)
+	}
+	out, stderr, code := runCLI(t, nil, "--database", db, "tenant", "pause", "demo")
+	if code != exitOK || !strings.Contains(out, "paused") {
+		t.Fatalf("pause: %d %s %s", code, out, stderr)
+	}
+	out, _, _ = runCLI(t, nil, "--database", db, "tenant", "status", "demo", "--json")
+	if !strings.Contains(out, `"paused": true`) {
+		t.Fatalf("status after pause: %s", out)
+	}
+	runCLI(t, nil, "--database", db, "tenant", "resume", "demo")
+	out, _, _ = runCLI(t, nil, "--database", db, "tenant", "status", "demo")
+	if !strings.Contains(out, "demo") || strings.Contains(out, "paused") {
+		t.Fatalf("status after resume: %s", out)
+	}
+	if _, stderr, code := runCLI(t, nil, "--database", db, "tenant", "pause", "nosuch"); code == exitOK || !strings.Contains(stderr, "tenant") {
+		t.Fatalf("pause of an unknown tenant: %d %s", code, stderr)
 	}
 }

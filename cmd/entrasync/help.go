@@ -26,6 +26,13 @@ var commandHelp = map[string]struct{ usage, about, examples string }{
 	"plan": {"entrasync plan [--tenant NAME] [--json]",
 		"Dry run: reads Graph, prints the plan (+ create, ~ update, ↓ archive, ↑ restore), changes nothing.",
 		"  entrasync --config entrasync.yaml plan\n  entrasync --config entrasync.yaml plan --tenant contoso --json | jq '.[0].plan.changes'"},
+	"check": {"entrasync check [--tenant NAME] [--json]",
+		"Tests the connection, one line per check with what was found and, for a failure, the fix: the\n" +
+			"configuration, the database (reachable, migrated), and per tenant the token, the service principal\n" +
+			"and the Graph permissions Application.Read.All, GroupMember.Read.All and User.Read.All (each probed\n" +
+			"with one read). Changes nothing in Entra. Exit 0 when every check passes, 1 when one fails, 2 for an\n" +
+			"invalid configuration.",
+		"  entrasync --config entrasync.yaml check\n  entrasync --config entrasync.yaml check --tenant contoso --json | jq '.checks[] | select(.status == \"failed\")'"},
 	"provision user": {"entrasync provision user ID|UPN [--tenant NAME] [--dry-run] [--json]",
 		"Provisions one user now: reads only that user and what decides its scope, applies only its\n" +
 			"changes, and reports the steps (connection, import, scope, match, action).",
@@ -54,6 +61,66 @@ var commandHelp = map[string]struct{ usage, about, examples string }{
 			"cycles into PostgreSQL (--database, default the local server; a schema per scenario, dropped\n" +
 			"after), printing round trips next to their lower bound, read/plan/apply time, peak RSS and rows.",
 		"  entrasync bench --scenario small\n  entrasync bench --json > bench.json"},
+	"runs approve": {"entrasync runs approve ID [--json]",
+		"Applies the archives a held run kept back (archive guard): runs a fresh full cycle with the guard\n" +
+			"lifted, so only archives still valid against Graph now are applied, then marks the run approved.",
+		"  entrasync runs list\n  entrasync runs approve 42"},
+	"runs reject": {"entrasync runs reject ID [--json]",
+		"Drops the archives a held run kept back. A later cycle that would archive as many is held again:\n" +
+			"fix the cause in Entra (reassign the users) to end it.",
+		"  entrasync runs reject 42"},
+	"tenant pause": {"entrasync tenant pause NAME [--json]",
+		"Stops the tenant's scheduled cycles; plans (dry runs) still work; applying on demand is refused.",
+		"  entrasync tenant pause contoso"},
+	"tenant resume": {"entrasync tenant resume NAME [--json]", "Restarts the tenant's scheduled cycles.", "  entrasync tenant resume contoso"},
+	"tenant status": {"entrasync tenant status [NAME] [--json]",
+		"Shows each tenant's state: active, paused, or quarantined after failed cycles (and why), when its\n" +
+			"next cycle is due and which process runs it now.",
+		"  entrasync tenant status\n  entrasync tenant status contoso --json"},
+	"users invite": {"entrasync users invite USER... [--tenant NAME] [--json] | entrasync users invite --all-staged",
+		"Invites staged users: their status becomes invited and a user.invited event ({\"email\": …}) is queued\n" +
+			"for each, in one transaction. USER is a local id, an e-mail (any case) or an Entra object id. A user\n" +
+			"that is not staged is an error naming it (exit 2) and nobody is invited; --all-staged invites every\n" +
+			"staged user and leaves the others alone.",
+		"  entrasync users invite alice@contoso.com\n  entrasync users invite 12 a11ce000-0000-4000-8000-000000000001 --json\n" +
+			"  entrasync users invite --all-staged --tenant contoso"},
+	"users purge": {"entrasync users purge USER [--tenant NAME] [--yes] [--json]",
+		"Erases a user's personal data (L5): e-mail, UPN, names; removes its memberships and paths; keeps a\n" +
+			"tombstone with the local and Entra ids, and queues a user.purged event. Without --yes it prints what\n" +
+			"would be erased and exits 2. A purged user who is still, or again, assigned in Entra is created anew\n" +
+			"by the next cycle.",
+		"  entrasync users purge dave@contoso.com           # what would be erased\n  entrasync users purge dave@contoso.com --yes"},
+	"users set": {"entrasync users set USER --require-mobile-auth true|false|default [--tenant NAME] [--json]",
+		"Sets a user's own setting, which wins over the tenant's default; default removes the override. The\n" +
+			"sync never changes it. users list shows the effective value and where it comes from.",
+		"  entrasync users set alice@contoso.com --require-mobile-auth false\n  entrasync users set 12 --require-mobile-auth default"},
+	"groups set": {"entrasync groups set GROUP [--members-may-store-data true|false|default] [--require-mobile-auth true|false|default] [--tenant NAME] [--json]",
+		"Sets a group's own settings, which win over the tenant's defaults; default removes an override, a\n" +
+			"setting not given is left as it is. GROUP is a local id, an Entra object id or the display name.\n" +
+			"The sync never changes them; an archived group keeps them.",
+		"  entrasync groups set Engineering --members-may-store-data false\n" +
+			"  entrasync groups set e4900000-0000-4000-8000-0000000000e1 --require-mobile-auth true --json"},
+	"tenant settings": {"entrasync tenant settings NAME [--json]",
+		"Shows each tenant setting as the configuration sets it, the administrators' override and the\n" +
+			"effective value, and whether the tenant is disconnected.",
+		"  entrasync tenant settings contoso"},
+	"tenant set": {"entrasync tenant set NAME [--auto-invite …] [--email-source …] [--require-mobile-auth …] … [--json]",
+		"Overrides tenant settings; an override wins over the configuration file's value (which stays as\n" +
+			"written) until set to default. Flags not given are left as they are.",
+		"  entrasync tenant set contoso --auto-invite true --email-source upn\n" +
+			"  entrasync tenant set contoso --archive-threshold 50 --archive-threshold-percent default"},
+	"tenant disconnect": {"entrasync tenant disconnect NAME [--dry-run] [--json]",
+		"Detaches the tenant from Entra in one transaction: every provisioned user and group becomes manual,\n" +
+			"keeping its Entra object id, status, paths and memberships (nobody is archived, nothing is lost),\n" +
+			"and the tenant is marked disconnected. --dry-run reports the counts and rows and changes nothing.",
+		"  entrasync tenant disconnect contoso --dry-run\n  entrasync tenant disconnect contoso --json | jq '.usersByStatus'"},
+	"tenant reconnect": {"entrasync tenant reconnect NAME [--json]",
+		"Clears the tenant's disconnected mark.",
+		"  entrasync tenant reconnect contoso"},
+	"events list": {"entrasync events list [--tenant NAME] [--after ID] [--limit N] [--json]",
+		"Lists the event outbox in order (user.created, user.invited, user.purged, membership.added …).\n" +
+			"Page with --after the last id seen.",
+		"  entrasync events list --limit 20\n  entrasync events list --after 1200 --json"},
 	"version": {"entrasync version", "Prints the version.", "  entrasync version"},
 }
 

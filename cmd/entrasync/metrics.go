@@ -21,6 +21,7 @@ type metrics struct {
 	throttleWait  *prometheus.CounterVec
 	lastSuccess   *prometheus.GaugeVec
 	conflicts     *prometheus.GaugeVec
+	failures      *prometheus.GaugeVec
 }
 
 func newMetrics() *metrics {
@@ -41,7 +42,9 @@ func newMetrics() *metrics {
 		conflicts: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "entrasync_conflicts",
 			Help: "E-mail conflicts held back by the tenant's last cycle."}, []string{"tenant"}),
 	}
-	m.reg.MustRegister(m.cycles, m.cycleDuration, m.changes, m.graphRequests, m.throttleWait, m.lastSuccess, m.conflicts,
+	m.failures = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "entrasync_tenant_consecutive_failures",
+		Help: "Consecutive failed cycles of the tenant; 2 or more means quarantined (reason label)."}, []string{"tenant", "reason"})
+	m.reg.MustRegister(m.failures, m.cycles, m.cycleDuration, m.changes, m.graphRequests, m.throttleWait, m.lastSuccess, m.conflicts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -82,4 +85,10 @@ func (m *metrics) graphObserver(tenant string) func(string, int, time.Duration) 
 			m.throttleWait.WithLabelValues(tenant).Add(wait.Seconds())
 		}
 	}
+}
+
+// Quarantine implements sync.QuarantineObserver.
+func (m *metrics) Quarantine(tenant string, failures int, reason string) {
+	m.failures.DeletePartialMatch(prometheus.Labels{"tenant": tenant})
+	m.failures.WithLabelValues(tenant, clip(reason, 120)).Set(float64(failures))
 }

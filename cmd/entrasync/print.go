@@ -42,7 +42,9 @@ func clip(s string, n int) string {
 	return s
 }
 
-func printUsers(w io.Writer, users []sync.User) error {
+// printUsers prints users as a table; given the tenant's effective settings
+// it adds each user's effective settings (userSettingCells).
+func printUsers(w io.Writer, users []sync.User, settings ...sync.TenantSettings) error {
 	rows := make([][]string, 0, len(users))
 	for _, u := range users {
 		status := string(u.Status)
@@ -51,15 +53,24 @@ func printUsers(w io.Writer, users []sync.User) error {
 		}
 		rows = append(rows, []string{fmt.Sprint(u.ID), status, dash(u.Email), dash(u.DisplayName),
 			joinOr(u.Paths, "-"), string(u.Origin), dash(u.EntraID)})
+		if len(settings) > 0 {
+			rows[len(rows)-1] = append(rows[len(rows)-1], userSettingCells(u, settings[0])...)
+		}
 	}
-	if err := table(w, "ID\tSTATUS\tEMAIL\tNAME\tPATHS\tORIGIN\tENTRA ID", rows); err != nil {
+	header := "ID\tSTATUS\tEMAIL\tNAME\tPATHS\tORIGIN\tENTRA ID"
+	if len(settings) > 0 {
+		header += "\tMOBILE AUTH"
+	}
+	if err := table(w, header, rows); err != nil {
 		return err
 	}
 	_, err := fmt.Fprintf(w, "%d user(s)\n", len(users))
 	return err
 }
 
-func printGroups(w io.Writer, groups []sync.Group) error {
+// printGroups prints groups as a table; given the tenant's effective
+// settings it adds each group's effective settings (groupSettingCells).
+func printGroups(w io.Writer, groups []sync.Group, settings ...sync.TenantSettings) error {
 	rows := make([][]string, 0, len(groups))
 	for _, g := range groups {
 		state := "active"
@@ -67,8 +78,15 @@ func printGroups(w io.Writer, groups []sync.Group) error {
 			state = "archived: " + g.ArchiveReason
 		}
 		rows = append(rows, []string{fmt.Sprint(g.ID), dash(g.DisplayName), fmt.Sprint(len(g.Members)), clip(state, 50), dash(g.EntraID)})
+		if len(settings) > 0 {
+			rows[len(rows)-1] = append(rows[len(rows)-1], groupSettingCells(g, settings[0])...)
+		}
 	}
-	if err := table(w, "ID\tNAME\tMEMBERS\tSTATE\tENTRA ID", rows); err != nil {
+	header := "ID\tNAME\tMEMBERS\tSTATE\tENTRA ID"
+	if len(settings) > 0 {
+		header += "\tSTORE DATA\tMOBILE AUTH"
+	}
+	if err := table(w, header, rows); err != nil {
 		return err
 	}
 	_, err := fmt.Fprintf(w, "%d group(s)\n", len(groups))

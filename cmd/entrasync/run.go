@@ -32,14 +32,26 @@ Commands:
   run [--listen ADDR]       the worker: schedule, admin API, /metrics, /healthz, /readyz
   sync  [--tenant T]        run a full cycle now and apply it
   plan  [--tenant T]        dry run: print the plan, change nothing
+  check [--tenant T]        test connection: configuration, database, token, service principal, permissions
   provision user ID|UPN     provision one user now (--dry-run shows the steps only)
   provision group ID|NAME   provision one group now
   token rotate              print a new admin API token; older ones stop working
   bench [--scenario S]      measure full cycles on generated tenants (see BENCHMARKS.md)
   users list [--status S]   list local users (staged, invited, active, archived, purged)
+  users invite USER         invite a staged user (or --all-staged); queues user.invited events
+  users purge USER --yes    erase a user's personal data, keeping a tombstone
+  users set USER            per-user override: --require-mobile-auth true|false|default
   groups list               list local groups and their members
+  groups set GROUP          per-group overrides: --members-may-store-data, --require-mobile-auth
   runs list                 list recent runs
   runs show ID              show one run and its changes
+  runs approve|reject ID    apply or drop the archives a run held (archive guard)
+  tenant pause|resume NAME  stop or restart scheduled cycles (plans still work)
+  tenant status [NAME]      paused, quarantined (and why), next due, running on
+  tenant settings|set NAME  show or override the tenant's settings (over the configuration's)
+  tenant disconnect NAME    make provisioned users and groups manual, nobody archived (--dry-run)
+  tenant reconnect NAME     undo the disconnected mark
+  events list               the event outbox, in order (--after ID, --limit N)
   version                   print the version
 
 Every command takes --help (with examples) and --json. Configuration: --config or
@@ -122,19 +134,43 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return e.sync(rest, false)
 	case "plan":
 		return e.sync(rest, true)
-	case "users", "groups", "runs":
+	case "check":
+		return e.check(rest)
+	case "tenant":
+		if len(rest) > 0 && (rest[0] == "pause" || rest[0] == "resume" || rest[0] == "status") {
+			return e.tenantState(rest[0], rest[1:])
+		}
+		if len(rest) > 0 && (rest[0] == "settings" || rest[0] == "set" || rest[0] == "disconnect" || rest[0] == "reconnect") {
+			return e.tenantAdmin(rest[0], rest[1:])
+		}
+		return usagef("tenant needs a subcommand: pause, resume, status, settings, set, disconnect or reconnect (see entrasync help)")
+	case "users", "groups", "runs", "events":
 		if len(rest) == 0 {
 			return usagef("%s needs a subcommand (see entrasync help)", cmd)
 		}
 		switch cmd + " " + rest[0] {
 		case "users list":
 			return e.usersList(rest[1:])
+		case "users invite":
+			return e.usersInvite(rest[1:])
+		case "users purge":
+			return e.usersPurge(rest[1:])
+		case "users set":
+			return e.usersSet(rest[1:])
 		case "groups list":
 			return e.groupsList(rest[1:])
+		case "groups set":
+			return e.groupsSet(rest[1:])
+		case "events list":
+			return e.eventsList(rest[1:])
 		case "runs list":
 			return e.runsList(rest[1:])
 		case "runs show":
 			return e.runsShow(rest[1:])
+		case "runs approve":
+			return e.runsReview(sync.ReviewApproved, rest[1:])
+		case "runs reject":
+			return e.runsReview(sync.ReviewRejected, rest[1:])
 		}
 		return usagef("unknown command %q (see entrasync help)", cmd+" "+rest[0])
 	}
@@ -195,6 +231,12 @@ func tenantOf(t config.Tenant) sync.Tenant {
 	s := sync.DefaultTenantSettings()
 	s.AutoInvite = t.AutoInvite
 	s.EmailSource = sync.EmailSource(t.EmailSource)
+	if t.ArchiveThreshold != nil {
+		s.ArchiveThreshold = *t.ArchiveThreshold
+	}
+	if t.ArchiveThresholdPercent != nil {
+		s.ArchiveThresholdPercent = *t.ArchiveThresholdPercent
+	}
 	return sync.Tenant{ID: t.Name, EntraTenantID: t.TenantID, Settings: s}
 }
 
@@ -255,15 +297,25 @@ func (e *env) newFlags(name string, withTenant bool) *commandFlags {
 // errHelpShown ends a command whose help was asked for (exit 0).
 var errHelpShown = errors.New("help shown")
 
+// parse parses flags anywhere among the arguments (`runs show 7 --json` as
+// well as `runs show --json 7`); Args are the positional ones, in order.
 func (f *commandFlags) parse(args []string) error {
-	if err := f.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			writeHelp(f.out, f.Name(), f.FlagSet)
-			return errHelpShown
+	var pos []string
+	for {
+		if err := f.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				writeHelp(f.out, f.Name(), f.FlagSet)
+				return errHelpShown
+			}
+			return usagef("%s: %v (see entrasync %s --help)", f.Name(), err, f.Name())
 		}
-		return usagef("%s: %v (see entrasync %s --help)", f.Name(), err, f.Name())
+		args = f.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos, args = append(pos, args[0]), args[1:]
 	}
-	return nil
+	return f.Parse(append([]string{"--"}, pos...))
 }
 
 // pickTenants returns the tenant named by --tenant, or all of them.
@@ -446,10 +498,14 @@ func (e *env) usersList(args []string) error {
 	if err != nil {
 		return err
 	}
-	if f.json {
-		return writeJSON(e.stdout, nonNil(users))
+	settings, err := e.effectiveSettings(db, tenant)
+	if err != nil {
+		return err
 	}
-	return printUsers(e.stdout, users)
+	if f.json {
+		return writeJSON(e.stdout, userViews(users, settings))
+	}
+	return printUsers(e.stdout, users, settings)
 }
 
 func (e *env) groupsList(args []string) error {
@@ -463,10 +519,14 @@ func (e *env) groupsList(args []string) error {
 	if err != nil {
 		return err
 	}
-	if f.json {
-		return writeJSON(e.stdout, nonNil(groups))
+	settings, err := e.effectiveSettings(db, tenant)
+	if err != nil {
+		return err
 	}
-	return printGroups(e.stdout, groups)
+	if f.json {
+		return writeJSON(e.stdout, groupViews(groups, settings))
+	}
+	return printGroups(e.stdout, groups, settings)
 }
 
 func (e *env) runsList(args []string) error {
