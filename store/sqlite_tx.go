@@ -107,10 +107,10 @@ func (a *sqliteApply) close() {
 	}
 }
 
-// Apply applies the plan's changes (users, groups, memberships), then sets
-// run.ApplyMillis (the time those steps took) and run.FinishedAt (now, UTC),
-// records run (setting run.ID), and writes the provisioning log and the
-// events: the order of the PostgreSQL pgTx.Apply. It is all or nothing: on
+// Apply applies the plan's changes (users, groups, memberships), records run
+// (setting run.ID), writes the provisioning log and the events, then sets
+// run.ApplyMillis (the time all of it took) and run.FinishedAt (now, UTC) on
+// the run record: the order of the PostgreSQL pgTx.Apply. It is all or nothing: on
 // an error every write of this Apply is rolled back, the error is returned
 // (ECONFLICT for a uniqueness violation) and the transaction can only be
 // rolled back.
@@ -154,7 +154,17 @@ func (t *sqliteTx) Apply(ctx context.Context, run *sync.Run, plan *sync.Plan, ev
 	if err := a.log(ctx, run.ID, plan); err != nil {
 		return err
 	}
-	return a.events(ctx, run.ID, events)
+	if err := a.events(ctx, run.ID, events); err != nil {
+		return err
+	}
+	// The apply time covers the audit writes too (as on PostgreSQL).
+	run.ApplyMillis = time.Since(start).Milliseconds()
+	run.FinishedAt = time.Now().UTC()
+	if _, err := t.tx.ExecContext(ctx, `UPDATE runs SET apply_ms = ?, finished_at = ? WHERE id = ?`,
+		run.ApplyMillis, sqliteTime(run.FinishedAt), run.ID); err != nil {
+		return fmt.Errorf("store: finish run %d: %w", run.ID, translateSQLite(err))
+	}
+	return nil
 }
 
 // users applies user creates and updates (restore, archive, adopt) and

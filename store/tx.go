@@ -239,7 +239,18 @@ func (t *pgTx) Apply(ctx context.Context, run *sync.Run, plan *sync.Plan, events
 	if err := t.writeLog(ctx, run.ID, plan); err != nil {
 		return err
 	}
-	return t.writeEvents(ctx, run.ID, events)
+	if err := t.writeEvents(ctx, run.ID, events); err != nil {
+		return err
+	}
+	// The apply time covers the audit writes too; the run row needed its id
+	// first, so it is finished here.
+	run.ApplyMillis = time.Since(start).Milliseconds()
+	run.FinishedAt = time.Now().UTC()
+	if _, err := t.tx.ExecContext(ctx, `UPDATE runs SET apply_ms = $2, finished_at = $3 WHERE id = $1`,
+		run.ID, run.ApplyMillis, run.FinishedAt); err != nil {
+		return fmt.Errorf("store: finish run %d: %w", run.ID, translate(err))
+	}
+	return nil
 }
 
 type userCols struct {

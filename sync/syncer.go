@@ -40,8 +40,9 @@ type Directory interface {
 type Tx interface {
 	// State loads the tenant's local directory.
 	State(ctx context.Context) (*State, error)
-	// Apply applies the plan's changes, then records run (setting its ID,
-	// ApplyMillis and FinishedAt), its provisioning log and events. Changes that collide at the database
+	// Apply applies the plan's changes, records run (setting its ID), its
+	// provisioning log and events, and sets ApplyMillis (all of it) and
+	// FinishedAt. Changes that collide at the database
 	// come back as an ECONFLICT error and nothing is kept.
 	Apply(ctx context.Context, run *Run, plan *Plan, events []Event) error
 	// Commit makes the transaction's writes durable.

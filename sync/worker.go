@@ -298,6 +298,10 @@ func (w *Worker) lease(ctx context.Context, t WorkerTenant, fn func(ctx context.
 		return err
 	}
 	if !claimed {
+		if sc, serr := w.leases.Schedule(ctx, t.ID); serr == nil && sc.LeaseUntil != nil {
+			return fmt.Errorf("%w (on %s, lease until %s; if that process died, the lease frees itself then)",
+				ErrCycleRunning, sc.LeaseHolder, sc.LeaseUntil.Format(time.RFC3339))
+		}
 		return ErrCycleRunning
 	}
 	return w.hold(ctx, t, nil, fn)
