@@ -26,8 +26,9 @@ type batchResult struct {
 // batchGet sends the GET requests in $batch calls of 20, several calls at
 // once (bounded by Concurrency), and re-sends items that come back 429, 503
 // or 504 after their own Retry-After — the SDK's retry handler sees only the
-// outer 200 of a batch. It returns every item's final status and body.
-func (s *Source) batchGet(ctx context.Context, infos []*abstractions.RequestInformation, what string) ([]batchResult, error) {
+// outer 200 of a batch. It returns every item's final status and body;
+// onItem, when set, is called for each final answer (progress).
+func (s *Source) batchGet(ctx context.Context, infos []*abstractions.RequestInformation, what string, onItem func()) ([]batchResult, error) {
 	out := make([]batchResult, len(infos))
 	chunks := (len(infos) + BatchSize - 1) / BatchSize
 	err := s.parallel(ctx, chunks, func(ctx context.Context, c int) error {
@@ -37,7 +38,7 @@ func (s *Source) batchGet(ctx context.Context, infos []*abstractions.RequestInfo
 			pending = append(pending, i)
 		}
 		for attempt := 0; len(pending) > 0; attempt++ {
-			retry, wait, err := s.sendBatch(ctx, infos, pending, out, what)
+			retry, wait, err := s.sendBatch(ctx, infos, pending, out, what, onItem)
 			if err != nil {
 				return err
 			}
@@ -62,7 +63,7 @@ func (s *Source) batchGet(ctx context.Context, infos []*abstractions.RequestInfo
 
 // sendBatch sends one $batch of the pending items and stores the answers;
 // it returns the items to retry and the longest Retry-After among them.
-func (s *Source) sendBatch(ctx context.Context, infos []*abstractions.RequestInformation, pending []int, out []batchResult, what string) ([]int, time.Duration, error) {
+func (s *Source) sendBatch(ctx context.Context, infos []*abstractions.RequestInformation, pending []int, out []batchResult, what string, onItem func()) ([]int, time.Duration, error) {
 	batch := msgraphcore.NewBatchRequest(s.adapter)
 	ids := make(map[string]int, len(pending))
 	for _, i := range pending {
@@ -111,8 +112,8 @@ func (s *Source) sendBatch(ctx context.Context, infos []*abstractions.RequestInf
 		}
 		out[i] = batchResult{status: status, body: body}
 		s.observeItem(infos[i], status, 0)
-		if strings.Contains(what, "users") {
-			s.progress(ctx, func(c *requestCounter) { c.usersRead.Add(1) })
+		if onItem != nil {
+			onItem()
 		}
 	}
 	if len(ids) > 0 {

@@ -94,10 +94,20 @@ type Config struct {
 // concurrent use, but entrasync never runs two snapshots of a tenant at once.
 type Source struct {
 	cfg     Config
+	cred    azcore.TokenCredential
 	client  *msgraph.GraphServiceClient
 	adapter *msgraph.GraphRequestAdapter
 	logger  *slog.Logger
 }
+
+// Credential returns the credential the Source obtains tokens with.
+func (s *Source) Credential() azcore.TokenCredential { return s.cred }
+
+// Client returns the Source's Graph client: the authentication provider
+// (valid hosts from the endpoint), middleware and retry policy of the sync,
+// for probes such as `entrasync check`.
+func (s *Source) Client() *msgraph.GraphServiceClient { return s.client }
+
 
 var _ sync.Source = (*Source)(nil)
 
@@ -200,7 +210,7 @@ func New(cfg Config, logger *slog.Logger) (*Source, error) {
 		return nil, fmt.Errorf("graph: request adapter: %w", err)
 	}
 	adapter.SetBaseUrl(graphURL.Scheme + "://" + graphURL.Host + "/v1.0")
-	return &Source{cfg: cfg, client: msgraph.NewGraphServiceClient(adapter), adapter: adapter, logger: logger}, nil
+	return &Source{cfg: cfg, cred: cred, client: msgraph.NewGraphServiceClient(adapter), adapter: adapter, logger: logger}, nil
 }
 
 // Snapshot reads the whole picture. Any failed read fails it (C4); a group
@@ -348,7 +358,7 @@ func (s *Source) groupProps(ctx context.Context, refs []sync.Ref) ([]sync.EntraG
 		}
 		infos[i] = info
 	}
-	res, err := s.batchGet(ctx, infos, "assigned groups")
+	res, err := s.batchGet(ctx, infos, "assigned groups", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -463,7 +473,7 @@ func (s *Source) batchUsers(ctx context.Context, ids []string) ([]*sync.EntraUse
 		}
 		infos[i] = info
 	}
-	res, err := s.batchGet(ctx, infos, "assigned users")
+	res, err := s.batchGet(ctx, infos, "assigned users", func() { s.progress(ctx, func(c *requestCounter) { c.usersRead.Add(1) }) })
 	if err != nil {
 		return nil, err
 	}

@@ -20,14 +20,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	msgraph "github.com/microsoftgraph/msgraph-sdk-go"
-	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
-	graphauth "github.com/microsoftgraph/msgraph-sdk-go-core/authentication"
 	"github.com/microsoftgraph/msgraph-sdk-go/groups"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
@@ -35,9 +31,8 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/serviceprincipalswithappid"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
-	khttp "github.com/microsoft/kiota-http-go"
-
 	"github.com/entrasync/entrasync/config"
+	"github.com/entrasync/entrasync/graph"
 	"github.com/entrasync/entrasync/store"
 )
 
@@ -301,20 +296,17 @@ func (e *env) checkTenant(cfg *config.Config, t config.Tenant, cl *checklist) {
 	graphBase := graphURL.Scheme + "://" + graphURL.Host
 	scope := graphBase + "/.default"
 
-	// The credential, exactly as the sync builds it.
-	cred, err := azidentity.NewClientSecretCredential(t.TenantID, t.ClientID, t.ClientSecret.Reveal(),
-		&azidentity.ClientSecretCredentialOptions{
-			ClientOptions: azcore.ClientOptions{
-				Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: t.LoginEndpoint},
-				Transport: &http.Client{Transport: base, Timeout: 60 * time.Second},
-			},
-			DisableInstanceDiscovery: true,
-		})
+	// The credential and Graph client exactly as the sync builds them, with
+	// at most one retry of a throttled probe: a check answers now.
+	src, err := graph.New(graph.Config{TenantID: t.TenantID, ClientID: t.ClientID, ClientSecret: t.ClientSecret.Reveal(),
+		ServicePrincipalID: t.ServicePrincipalID, AppID: t.AppID, GraphEndpoint: t.GraphEndpoint, LoginEndpoint: t.LoginEndpoint,
+		Transport: base, MaxRetries: 1, RetryDelay: time.Second, Timeout: cfg.Graph.Timeout}, nil)
 	if err != nil {
 		cl.add(t.Name, checkToken, checkFailed, "the credential cannot be built: "+err.Error(), "check tenant_id, client_id and login_endpoint")
 		skipRest(0, "no token")
 		return
 	}
+	cred := src.Credential()
 	if _, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{scope}}); err != nil {
 		found, fix := tokenProblem(err, t)
 		cl.add(t.Name, checkToken, checkFailed, found, fix)
@@ -326,12 +318,7 @@ func (e *env) checkTenant(cfg *config.Config, t config.Tenant, cl *checklist) {
 
 	// The Graph client: the same authentication provider and middleware as
 	// the sync, its valid hosts derived from the endpoint.
-	client, err := checkGraphClient(cred, scope, graphURL, base, cfg.Graph.Timeout)
-	if err != nil {
-		cl.add(t.Name, checkSP, checkFailed, err.Error(), "")
-		skipRest(1, "no Graph client")
-		return
-	}
+	client := src.Client()
 
 	// The service principal, by object id or appId.
 	spFields := []string{"id", "appId", "displayName"}
@@ -430,34 +417,6 @@ func (e *env) checkTenant(cfg *config.Config, t config.Tenant, cl *checklist) {
 	default:
 		cl.add(t.Name, permUser, checkFailed, "reading "+label+": "+gp, graphFix(status))
 	}
-}
-
-// checkGraphClient builds a Graph client over cred for the endpoint.
-func checkGraphClient(cred azcore.TokenCredential, scope string, graphURL *url.URL, base http.RoundTripper, timeout time.Duration) (*msgraph.GraphServiceClient, error) {
-	auth, err := graphauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(cred, []string{scope}, []string{graphURL.Hostname()})
-	if err != nil {
-		return nil, fmt.Errorf("graph authentication provider: %w", err)
-	}
-	opts := msgraph.GetDefaultClientOptions()
-	mw := msgraphcore.GetDefaultMiddlewaresWithOptions(&opts)
-	for i, m := range mw {
-		switch m.(type) {
-		case *khttp.RetryHandler, khttp.RetryHandler:
-			// A check answers now: one retry of a throttled request at most.
-			mw[i] = khttp.NewRetryHandlerWithOptions(khttp.RetryHandlerOptions{MaxRetries: 1, DelaySeconds: 1,
-				ShouldRetry: func(time.Duration, int, *http.Request, *http.Response) bool { return true }})
-		}
-	}
-	if timeout <= 0 {
-		timeout = 100 * time.Second
-	}
-	hc := &http.Client{Transport: khttp.NewCustomTransportWithParentTransport(base, mw...), Timeout: timeout}
-	adapter, err := msgraph.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, nil, nil, hc)
-	if err != nil {
-		return nil, fmt.Errorf("graph request adapter: %w", err)
-	}
-	adapter.SetBaseUrl(graphURL.Scheme + "://" + graphURL.Host + "/v1.0")
-	return msgraph.NewGraphServiceClient(adapter), nil
 }
 
 // assignmentScan is what the first pages of appRoleAssignedTo showed.
