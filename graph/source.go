@@ -108,7 +108,6 @@ func (s *Source) Credential() azcore.TokenCredential { return s.cred }
 // for probes such as `entrasync check`.
 func (s *Source) Client() *msgraph.GraphServiceClient { return s.client }
 
-
 var _ sync.Source = (*Source)(nil)
 
 // New builds a Source: the azidentity credential, the kiota authentication
