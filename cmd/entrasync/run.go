@@ -361,15 +361,11 @@ func (e *env) sync(args []string, dryRun bool) error {
 	if err != nil {
 		return err
 	}
-	db, err := e.openStore(cfg)
+	db, dir, err := e.openWorkerDir(cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	dir, err := workerDir(db)
-	if err != nil {
-		return err
-	}
 	worker, syncer, err := e.newWorker(cfg, dir, nil, f.tenant)
 	if err != nil {
 		return err

@@ -62,15 +62,11 @@ func (e *env) runsReview(decision string, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := e.openStore(cfg)
+	db, dir, err := e.openWorkerDir(cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	dir, err := workerDir(db)
-	if err != nil {
-		return err
-	}
 	if decision == sync.ReviewRejected {
 		run, err := dir.(reviewer).ReviewRun(e.ctx, id, sync.ReviewRejected)
 		if err != nil {
@@ -127,15 +123,11 @@ func (e *env) tenantState(verb string, args []string) error {
 	default:
 		return usagef("tenant %s: give one tenant name", verb)
 	}
-	db, err := e.openStore(cfg)
+	db, dir, err := e.openWorkerDir(cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	dir, err := workerDir(db)
-	if err != nil {
-		return err
-	}
 	if verb != "status" {
 		if err := dir.SetPaused(e.ctx, names[0], verb == "pause"); err != nil {
 			return err

@@ -21,6 +21,21 @@ import (
 	"github.com/entrasync/entrasync/sync"
 )
 
+// openWorkerDir opens the configured store as a worker directory (leases,
+// schedules, tokens); the caller closes the store.
+func (e *env) openWorkerDir(cfg *config.Config) (store.Store, workerDirectory, error) {
+	db, err := e.openStore(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	dir, err := workerDir(db)
+	if err != nil {
+		_ = db.Close()
+		return nil, nil, err
+	}
+	return db, dir, nil
+}
+
 // workerDir asserts that the opened store can serve the worker.
 func workerDir(d sync.Directory) (workerDirectory, error) {
 	wd, ok := d.(workerDirectory)
@@ -92,15 +107,11 @@ func (e *env) runWorker(args []string) error {
 	} else {
 		defer unlock()
 	}
-	db, err := e.openStore(cfg)
+	db, dir, err := e.openWorkerDir(cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	dir, err := workerDir(db)
-	if err != nil {
-		return err
-	}
 	m := newMetrics()
 	worker, syncer, err := e.newWorker(cfg, dir, m, "")
 	if err != nil {
@@ -157,15 +168,11 @@ func (e *env) provision(args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := e.openStore(cfg)
+	db, dir, err := e.openWorkerDir(cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	dir, err := workerDir(db)
-	if err != nil {
-		return err
-	}
 	worker, syncer, err := e.newWorker(cfg, dir, nil, tenant)
 	if err != nil {
 		return err
@@ -243,15 +250,11 @@ func (e *env) tokenRotate(args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := e.openStore(cfg)
+	db, dir, err := e.openWorkerDir(cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	dir, err := workerDir(db)
-	if err != nil {
-		return err
-	}
 	token, hash, err := newToken()
 	if err != nil {
 		return fmt.Errorf("token: %w", err)
