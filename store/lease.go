@@ -126,8 +126,8 @@ func (s *DB) SetPaused(ctx context.Context, tenantID string, paused bool) error 
 }
 
 // ReviewRun records an administrator's decision on a held run (C6) —
-// approved or rejected — for it and every earlier unreviewed held run of its
-// tenant. EINVALID when the run was not held or was already reviewed.
+// approved or rejected — for it and every other unreviewed held run of its
+// tenant (later cycles held the same archives again). EINVALID when the run was not held or was already reviewed.
 func (s *DB) ReviewRun(ctx context.Context, runID int64, decision string) (*sync.Run, error) {
 	if decision != sync.ReviewApproved && decision != sync.ReviewRejected {
 		return nil, sync.Errorf(sync.EINVALID, "store: review %q is not approved or rejected", decision)
@@ -142,8 +142,8 @@ func (s *DB) ReviewRun(ctx context.Context, runID int64, decision string) (*sync
 	if run.Review != "" {
 		return nil, sync.Errorf(sync.EINVALID, "run %d was already %s", runID, run.Review)
 	}
-	if _, err := s.db.ExecContext(ctx, `UPDATE runs SET review = $3, reviewed_at = now()
-		WHERE tenant_id = $1 AND id <= $2 AND outcome = 'held' AND review = ''`, run.TenantID, runID, decision); err != nil {
+	if _, err := s.db.ExecContext(ctx, `UPDATE runs SET review = $2, reviewed_at = now()
+		WHERE tenant_id = $1 AND outcome = 'held' AND review = ''`, run.TenantID, decision); err != nil {
 		return nil, fmt.Errorf("store: review run %d: %w", runID, translate(err))
 	}
 	run.Review = decision

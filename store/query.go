@@ -172,6 +172,14 @@ func (s *DB) PurgeUser(ctx context.Context, tenantID string, id int64) error {
 		return fmt.Errorf("store: purge: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
+	// The tenant's lock: a purge never interleaves with a cycle's apply.
+	var locked string
+	if err := tx.GetContext(ctx, &locked, `SELECT id FROM tenants WHERE id = $1 FOR UPDATE`, tenantID); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("store: tenant %q: %w", tenantID, sync.ErrTenantNotFound)
+		}
+		return fmt.Errorf("store: purge: %w", err)
+	}
 	res, err := tx.ExecContext(ctx, `UPDATE users SET status = 'purged', purged_at = now(), updated_at = now(),
 		user_principal_name = '', mail = '', email = '', email_key = NULL, display_name = '', given_name = '', surname = '',
 		archive_reason = '' WHERE tenant_id = $1 AND id = $2 AND status <> 'purged'`, tenantID, id)

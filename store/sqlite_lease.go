@@ -209,8 +209,8 @@ func (s *SQLite) SetPaused(ctx context.Context, tenantID string, paused bool) er
 }
 
 // ReviewRun records an administrator's decision on a held run (C6) —
-// approved or rejected — for it and every earlier unreviewed held run of its
-// tenant. EINVALID when the run was not held or was already reviewed.
+// approved or rejected — for it and every other unreviewed held run of its
+// tenant (later cycles held the same archives again). EINVALID when the run was not held or was already reviewed.
 func (s *SQLite) ReviewRun(ctx context.Context, runID int64, decision string) (*sync.Run, error) {
 	if decision != sync.ReviewApproved && decision != sync.ReviewRejected {
 		return nil, sync.Errorf(sync.EINVALID, "store: review %q is not approved or rejected", decision)
@@ -227,7 +227,7 @@ func (s *SQLite) ReviewRun(ctx context.Context, runID int64, decision string) (*
 	}
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE runs SET review = ?, reviewed_at = ?
-			WHERE tenant_id = ? AND id <= ? AND outcome = 'held' AND review = ''`, decision, sqliteTime(time.Now()), run.TenantID, runID)
+			WHERE tenant_id = ? AND outcome = 'held' AND review = ''`, decision, sqliteTime(time.Now()), run.TenantID)
 		return err
 	})
 	if err != nil {

@@ -11,14 +11,13 @@ const GuardMinimum = 10
 // ArchiveThresholdPercent of its live provisioned users once at least
 // GuardMinimum are archived), or while an earlier held run awaits review, the
 // archives and those users' membership removals move to plan.Held; the rest
-// of the plan still applies. allow lifts the guard (an approved held run).
-func Guard(plan *Plan, st *State, allow bool) {
-	if allow {
-		return
-	}
+// of the plan still applies. approved names the users whose archives an
+// administrator approved (a held run's): they pass, and only the others are
+// counted and held.
+func Guard(plan *Plan, st *State, approved map[string]bool) {
 	archives := 0
 	for _, ch := range plan.Changes {
-		if ch.Entity == EntityUser && ch.Action == ActionArchive {
+		if ch.Entity == EntityUser && ch.Action == ActionArchive && !approved[ch.EntraID] {
 			archives++
 		}
 	}
@@ -34,7 +33,7 @@ func Guard(plan *Plan, st *State, allow bool) {
 	}
 	set := st.Tenant.Settings
 	switch {
-	case st.Tenant.PendingHold:
+	case st.Tenant.PendingHold && approved == nil:
 		plan.HeldReason = "an earlier run's held archives await review (entrasync runs approve|reject)"
 	case set.ArchiveThreshold > 0 && archives > set.ArchiveThreshold:
 		plan.HeldReason = fmt.Sprintf("%d archives exceed the threshold of %d", archives, set.ArchiveThreshold)
@@ -46,7 +45,7 @@ func Guard(plan *Plan, st *State, allow bool) {
 	held := map[string]bool{}
 	kept := plan.Changes[:0:0]
 	for _, ch := range plan.Changes {
-		if ch.Entity == EntityUser && ch.Action == ActionArchive {
+		if ch.Entity == EntityUser && ch.Action == ActionArchive && !approved[ch.EntraID] {
 			held[ch.EntraID] = true
 		}
 	}
@@ -59,4 +58,16 @@ func Guard(plan *Plan, st *State, allow bool) {
 		kept = append(kept, ch)
 	}
 	plan.Changes = kept
+}
+
+// HeldArchives returns the users whose archives a run's provisioning log
+// shows as held: what approving that run lets through.
+func HeldArchives(log []LogEntry) map[string]bool {
+	ids := map[string]bool{}
+	for _, e := range log {
+		if e.Status == "held" && e.Entity == EntityUser && e.Action == ActionArchive {
+			ids[e.EntraID] = true
+		}
+	}
+	return ids
 }

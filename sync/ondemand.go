@@ -78,24 +78,21 @@ func (s *Syncer) ProvisionUser(ctx context.Context, tenantID string, src Princip
 	od.step("connection", true, fmt.Sprintf("token obtained; service principal %s (%s) found", read.ServicePrincipal.Name, read.ServicePrincipal.ID))
 	ur := read.Users[0]
 	if ur.User == nil {
-		od.step("import", false, fmt.Sprintf("no user %q in Entra", query))
+		od.step("import", false, fmt.Sprintf("no user %q in Entra; nothing changed (a full cycle archives users with no assignment path left)", query))
 	} else {
 		u := ur.User
 		od.step("import", true, fmt.Sprintf("%s (%s): mail %q, displayName %q, accountEnabled %t", u.UserPrincipalName, u.ID, u.Mail, u.DisplayName, u.AccountEnabled))
 	}
 	return s.onDemand(ctx, tenantID, opt, start, od, read, func(st *State, snap *Snapshot) (users, groups map[string]bool) {
 		users, groups = map[string]bool{}, map[string]bool{}
-		id := ""
-		if ur.User != nil {
-			id = ur.User.ID
-		} else if u := findLocal(st, query); u != nil {
-			id = u.EntraID
-		}
-		if id == "" {
+		if ur.User == nil {
+			// Not found is not proof of deletion (a renamed UPN, replication
+			// delay): change nothing; a full cycle archives users whose
+			// every path is gone.
 			return users, groups
 		}
-		users[id] = true
-		overlayUser(snap, id, ur)
+		users[ur.User.ID] = true
+		overlayUser(snap, ur.User.ID, ur)
 		return users, groups
 	})
 }
@@ -191,6 +188,7 @@ func (s *Syncer) onDemand(ctx context.Context, tenantID string, opt CycleOptions
 	users, groups := overlay(st, snap)
 	full := Diff(snap, st, s.now().UTC())
 	plan := scopePlan(full, users, groups)
+	Guard(plan, st, opt.ApprovedArchives) // C6 holds mass archives on demand too
 	paths := pathsOf(snap)
 	for id := range users {
 		if eu, ok := snap.Users[id]; ok && eu.AccountEnabled && len(paths[id]) > 0 {
@@ -203,6 +201,9 @@ func (s *Syncer) onDemand(ctx context.Context, tenantID string, opt CycleOptions
 		Counts: plan.Counts(), Conflicts: plan.Conflicts, GraphRequests: read.GraphRequests}
 	if len(plan.Conflicts) > 0 {
 		run.Outcome = OutcomeConflicts
+	}
+	if run.Held = len(plan.Held); run.Held > 0 {
+		run.Outcome = OutcomeHeld
 	}
 	if run.Trigger == "" {
 		run.Trigger = "on-demand"
@@ -464,16 +465,6 @@ func groupMovers(st *State, g *EntraGroup, gid string) (leavers, joiners []strin
 		}
 	}
 	return leavers, joiners
-}
-
-func findLocal(st *State, query string) *User {
-	for i := range st.Users {
-		u := &st.Users[i]
-		if u.Status != StatusPurged && u.EntraID != "" && (strings.EqualFold(u.EntraID, query) || strings.EqualFold(u.UserPrincipalName, query)) {
-			return u
-		}
-	}
-	return nil
 }
 
 func findLocalGroup(st *State, query string) *Group {

@@ -201,3 +201,16 @@ func TestC2_ProvisionGroupEveryAction(t *testing.T) {
 		t.Fatalf("full cycle after provisioning on demand still changes: %+v", res.Plan.Counts())
 	}
 }
+
+// TestC2_ProvisionUserByStaleUPNArchivesNobody: an old UPN finds nobody in
+// Entra; that is not proof the user is gone, so nothing changes.
+func TestC2_ProvisionUserByStaleUPNArchivesNobody(t *testing.T) {
+	t.Parallel()
+	h := MustHarness(t, baseTenant(), nil)
+	h.cycle(t)
+	setUser(h.srv, gid(1), func(u *graphtest.User) { u.UserPrincipalName = "renamed@acme.test" })
+	od := h.provisionUser(t, "user1@acme.test", false)
+	if len(od.Plan.Changes) != 0 || h.users(t)[gid(1)].Status != sync.StatusStaged {
+		t.Fatalf("stale UPN: %s, user 1 %s", actions(od), h.users(t)[gid(1)].Status)
+	}
+}

@@ -264,11 +264,7 @@ func (d *differ) user(id string) {
 	var reason string
 	switch {
 	case inScope && local.Status == StatusArchived: // L4
-		after.Status = local.PreviousStatus
-		if after.Status == "" || after.Status == StatusArchived {
-			after.Status = StatusStaged
-		}
-		after.PreviousStatus, after.ArchivedAt, after.ArchiveReason = "", nil, ""
+		unarchive(&after)
 		action, reason = ActionRestore, "back in scope through "+strings.Join(paths, ", ")
 	case !inScope && local.Status != StatusArchived: // L3
 		reason = "no assignment path left (unassigned, or deleted in Entra)"
@@ -324,6 +320,7 @@ func (d *differ) createOrAdopt(eu EntraUser, email string, paths []string) {
 		after.Origin = OriginProvisioned
 		copyEntraAttrs(after, eu, email)
 		after.Paths = slices.Clone(paths)
+		unarchive(after)
 		d.addUserChange(Change{Action: ActionAdopt, Entity: EntityUser, EntraID: eu.ID, Label: userLabel(after),
 			Reason: "manual user with the same object id adopted (tenant reconnected)", Before: cloneUser(m), After: after,
 			Fields: userFields(m, after)})
@@ -337,6 +334,7 @@ func (d *differ) createOrAdopt(eu EntraUser, email string, paths []string) {
 		after.EntraID, after.Origin = eu.ID, OriginProvisioned
 		copyEntraAttrs(after, eu, email)
 		after.Paths = slices.Clone(paths)
+		unarchive(after)
 		d.addUserChange(Change{Action: ActionAdopt, Entity: EntityUser, EntraID: eu.ID, Label: userLabel(after),
 			Reason: "manual user with the same e-mail adopted", Before: cloneUser(m), After: after, Fields: userFields(m, after)})
 	} else { // L1
@@ -432,6 +430,7 @@ func (d *differ) resolveEmailConflicts() {
 		}
 	}
 	d.plan.Changes = kept
+	clear(d.userChg) // dropped changes must not keep stale indices
 	for i, ch := range d.plan.Changes {
 		if ch.Entity == EntityUser {
 			d.userChg[ch.EntraID] = i
@@ -550,7 +549,7 @@ func (d *differ) groups() {
 }
 
 func (d *differ) userName(id string) string {
-	if i, ok := d.userChg[id]; ok {
+	if i, ok := d.userChg[id]; ok && i < len(d.plan.Changes) && d.plan.Changes[i].EntraID == id {
 		return d.plan.Changes[i].Label
 	}
 	if u := d.byEntra[id]; u != nil {
@@ -563,6 +562,18 @@ func (d *differ) userName(id string) string {
 }
 
 // ---- helpers ---------------------------------------------------------------
+
+// unarchive restores an archived user that is adopted in scope (L4).
+func unarchive(u *User) {
+	if u.Status != StatusArchived {
+		return
+	}
+	u.Status = u.PreviousStatus
+	if u.Status == "" || u.Status == StatusArchived {
+		u.Status = StatusStaged
+	}
+	u.PreviousStatus, u.ArchivedAt, u.ArchiveReason = "", nil, ""
+}
 
 // MaxAttributeLength bounds every Entra attribute entrasync stores; Entra's own
 // limits are far lower (256 for displayName, 113 for a UPN).

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -357,6 +358,33 @@ func TestReconnectAdoptsByObjectID(t *testing.T) {
 	for _, ch := range p.Changes {
 		if ch.Entity == EntityGroup {
 			t.Fatalf("manual group changed: %+v", ch)
+		}
+	}
+}
+
+// TestDroppedConflictDoesNotBreakLabels: a conflicted adoption of a
+// detached member is dropped; labelling the membership changes that follow
+// must not use its stale index (it once panicked).
+func TestDroppedConflictDoesNotBreakLabels(t *testing.T) {
+	st := &State{Tenant: Tenant{ID: "t", Settings: DefaultTenantSettings()},
+		Users: []User{
+			{ID: 1, EntraID: "b", Origin: OriginProvisioned, Email: "taken@x.test", UserPrincipalName: "b@x.test", Status: StatusStaged, AccountEnabled: true, Paths: []string{"direct"}},
+			{ID: 2, EntraID: "d", Origin: OriginManual, Email: "d@x.test", UserPrincipalName: "d@x.test", Status: StatusActive, AccountEnabled: true, Paths: []string{"group:g"}},
+		},
+		Groups: []Group{{ID: 3, EntraID: "g", Origin: OriginManual, DisplayName: "G", Members: []string{"d"}}},
+	}
+	snap := &Snapshot{DirectUsers: []string{"a", "b"}, Users: map[string]EntraUser{
+		"a": {ID: "a", UserPrincipalName: "a@x.test", Mail: "TAKEN@x.test", AccountEnabled: true},
+		"b": {ID: "b", UserPrincipalName: "b@x.test", Mail: "taken@x.test", AccountEnabled: true},
+		"d": {ID: "d", UserPrincipalName: "d@x.test", Mail: "taken@x.test", AccountEnabled: true},
+	}, Groups: []EntraGroup{{ID: "g", DisplayName: "G", SecurityEnabled: true, Found: true, Members: []string{"d"}}}}
+	p := Diff(snap, st, t0)
+	if len(p.Conflicts) != 2 {
+		t.Fatalf("conflicts = %+v, want a and d", p.Conflicts)
+	}
+	for _, ch := range p.Changes {
+		if ch.Entity == EntityMembership && !strings.HasPrefix(ch.Label, "d@x.test") {
+			t.Fatalf("membership change labelled %q", ch.Label)
 		}
 	}
 }

@@ -67,7 +67,9 @@ func TestC6_MassUnassignmentHeldThenApproved(t *testing.T) {
 	if _, err := h.db.ReviewRun(context.Background(), res.Run.ID, sync.ReviewApproved); sync.ErrorCode(err) != sync.EINVALID {
 		t.Fatalf("second review = %v, want EINVALID", err)
 	}
-	res3, err := h.syncer.Cycle(context.Background(), tenantName, h.src, sync.CycleOptions{Trigger: "approve", AllowArchives: true})
+	_, heldLog, _ := h.db.Run(context.Background(), res.Run.ID)
+	res3, err := h.syncer.Cycle(context.Background(), tenantName, h.src, sync.CycleOptions{Trigger: "approve",
+		ApprovedArchives: sync.HeldArchives(heldLog)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,8 +163,9 @@ func TestC7_QuarantineBacksOffAndASuccessLiftsIt(t *testing.T) {
 	if _, err := w.RunNow(ctx, tenantName, sync.CycleOptions{Trigger: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	if sc, _ = h.db.Schedule(ctx, tenantName); sc.Quarantined() || sc.Failures != 0 || sc.QuarantineReason != "" {
-		t.Fatalf("after a success: %+v", sc)
+	if sc, _ = h.db.Schedule(ctx, tenantName); sc.Quarantined() || sc.Failures != 0 || sc.QuarantineReason != "" ||
+		time.Until(sc.NextDue) > time.Minute {
+		t.Fatalf("after a success: %+v (next due in %s, want the normal interval again)", sc, time.Until(sc.NextDue))
 	}
 }
 

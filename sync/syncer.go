@@ -171,9 +171,9 @@ type CycleOptions struct {
 	DryRun bool
 	// Trigger says who started the cycle (schedule, cli, api, demo).
 	Trigger string
-	// AllowArchives lifts the archive guard for this cycle (an approved
-	// held run).
-	AllowArchives bool
+	// ApprovedArchives names the users whose held archives an administrator
+	// approved: they pass the archive guard this cycle; others are guarded.
+	ApprovedArchives map[string]bool
 }
 
 // Syncer runs cycles: read → plan → apply → record.
@@ -233,8 +233,13 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 		return nil, fmt.Errorf("sync: load state: %w", err)
 	}
 	planStart := s.now()
-	plan := Diff(snap, st, planStart.UTC())
-	Guard(plan, st, opt.AllowArchives)
+	var plan *Plan
+	if err := safePlan(func() { plan = Diff(snap, st, planStart.UTC()) }); err != nil {
+		return nil, err
+	}
+	if err := safePlan(func() { Guard(plan, st, opt.ApprovedArchives) }); err != nil {
+		return nil, err
+	}
 	applyStart := s.now()
 	run.PlanMillis = applyStart.Sub(planStart).Milliseconds()
 	// The snapshot is not kept: on a large tenant it is hundreds of
@@ -254,12 +259,37 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 		return res, nil
 	}
 	if err := tx.Apply(ctx, run, plan, plan.Events()); err != nil {
-		return res, fmt.Errorf("sync: apply: %w", err)
+		return res, s.applyFailed(ctx, tx, run, fmt.Errorf("sync: apply: %w", err))
 	}
 	if err := tx.Commit(); err != nil {
-		return res, fmt.Errorf("sync: commit: %w", err)
+		return res, s.applyFailed(ctx, tx, run, fmt.Errorf("sync: commit: %w", err))
 	}
 	log.Info("cycle finished", LogRun, run.ID, "outcome", run.Outcome, "changes", len(plan.Changes),
 		"conflicts", len(plan.Conflicts), "graph_requests", run.GraphRequests, "read_ms", run.ReadMillis)
 	return res, nil
+}
+
+// safePlan runs the planner and turns a panic into an error, so one tenant's
+// unforeseen data fails its cycle instead of the whole worker.
+func safePlan(fn func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &Error{Code: EINTERNAL, Message: fmt.Sprintf("sync: planner failed: %v", r)}
+		}
+	}()
+	fn()
+	return nil
+}
+
+// applyFailed rolls the cycle back and records it as a failed run (in its
+// own transaction), so that `runs list` shows why nothing changed.
+func (s *Syncer) applyFailed(ctx context.Context, tx Tx, run *Run, err error) error {
+	_ = tx.Rollback()
+	run.ID, run.Outcome, run.Error, run.FinishedAt = 0, OutcomeFailed, err.Error(), s.now().UTC()
+	if !errors.Is(err, context.Canceled) {
+		if rerr := s.dir.RecordRun(context.WithoutCancel(ctx), run); rerr != nil {
+			s.logger.Error("record failed run", LogTenant, run.TenantID, "err", rerr)
+		}
+	}
+	return err
 }

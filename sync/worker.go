@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	gosync "sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -144,11 +145,12 @@ type Worker struct {
 	cfg     WorkerConfig
 	logger  *slog.Logger
 
-	mu      gosync.Mutex
-	running map[string]bool
-	base    context.Context
-	cancel  context.CancelFunc
-	wg      gosync.WaitGroup
+	mu       gosync.Mutex
+	running  map[string]bool
+	stopping atomic.Bool
+	base     context.Context
+	cancel   context.CancelFunc
+	wg       gosync.WaitGroup
 }
 
 // NewWorker returns a Worker over the tenants.
@@ -183,8 +185,10 @@ func (w *Worker) Run(ctx context.Context) error {
 	c.Schedule(cron.Every(w.cfg.Poll), cron.FuncJob(w.poll))
 	c.Start()
 	w.logger.Info("worker started", "tenants", len(w.order), "poll", w.cfg.Poll.String(), "holder", w.cfg.Holder)
-	go w.poll() // do not wait a whole poll interval for the first look
+	w.wg.Add(1)
+	go func() { defer w.wg.Done(); w.poll() }() // do not wait a whole poll interval for the first look
 	<-ctx.Done()
+	w.stopping.Store(true)
 	<-c.Stop().Done()
 	done := make(chan struct{})
 	go func() { w.wg.Wait(); close(done) }()
@@ -203,7 +207,7 @@ func (w *Worker) Run(ctx context.Context) error {
 // poll starts a cycle for every due tenant this process can claim.
 func (w *Worker) poll() {
 	for _, id := range w.order {
-		if w.base.Err() != nil {
+		if w.base.Err() != nil || w.stopping.Load() {
 			return
 		}
 		if !w.markRunning(id) {
@@ -253,12 +257,20 @@ func (w *Worker) RunNowWith(ctx context.Context, t WorkerTenant, opt CycleOption
 	}
 	var res *Result
 	start := time.Now()
-	err := w.lease(ctx, t, func(ctx context.Context) error {
+	// A successful applied cycle counts as this interval's: the next one is
+	// due an interval from now (which also ends a quarantine's back-off).
+	next := func(err error) time.Duration {
+		if opt.DryRun || err != nil || t.Schedule == nil {
+			return 0
+		}
+		return max(time.Until(t.Schedule.Next(start)), time.Second)
+	}
+	err := w.leaseWith(ctx, t, next, func(ctx context.Context) error {
 		var err error
 		res, err = w.syncer.Cycle(ctx, t.ID, t.Source, opt)
 		return err
 	})
-	if !opt.DryRun && !errors.Is(err, ErrCycleRunning) {
+	if !opt.DryRun && !errors.Is(err, ErrCycleRunning) && !errors.Is(err, context.Canceled) {
 		w.noteOutcome(ctx, t.ID, err)
 	}
 	w.observe(t.ID, opt.Trigger, res, err, time.Since(start))
@@ -289,6 +301,12 @@ func (w *Worker) WithLease(ctx context.Context, tenantID string, fn func(ctx con
 
 // lease claims t's lease now (not only when due) and runs fn holding it.
 func (w *Worker) lease(ctx context.Context, t WorkerTenant, fn func(ctx context.Context) error) error {
+	return w.leaseWith(ctx, t, nil, fn)
+}
+
+// leaseWith is lease with next saying, from fn's error, when the tenant's
+// next scheduled cycle is due (nil: unchanged).
+func (w *Worker) leaseWith(ctx context.Context, t WorkerTenant, next func(error) time.Duration, fn func(ctx context.Context) error) error {
 	if !w.markRunning(t.ID) {
 		return ErrCycleRunning
 	}
@@ -304,7 +322,7 @@ func (w *Worker) lease(ctx context.Context, t WorkerTenant, fn func(ctx context.
 		}
 		return ErrCycleRunning
 	}
-	return w.hold(ctx, t, nil, fn)
+	return w.hold(ctx, t, next, fn)
 }
 
 // leased runs a scheduled cycle under a lease already claimed; the next
@@ -319,7 +337,7 @@ func (w *Worker) leased(ctx context.Context, t WorkerTenant, opt CycleOptions) (
 			normal = max(time.Until(t.Schedule.Next(start)), time.Second)
 		}
 		if errors.Is(err, context.Canceled) {
-			return normal
+			return 0 // shut down mid-cycle: still due, for whichever process is next
 		}
 		return Backoff(w.noteOutcome(ctx, t.ID, err), normal)
 	}

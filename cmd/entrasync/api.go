@@ -107,18 +107,32 @@ func (a *api) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, he.status, he.msg)
 	case errors.Is(err, sync.ErrCycleRunning):
 		writeError(w, http.StatusConflict, "a cycle of this tenant is already running")
-	case errors.Is(err, sync.ErrTenantPaused):
+	case errors.Is(err, sync.ErrTenantPaused), errors.Is(err, sync.ErrTenantDisconnected):
 		writeError(w, http.StatusConflict, err.Error())
-	case sync.ErrorCode(err) == sync.ENOTFOUND:
-		writeError(w, http.StatusNotFound, err.Error())
-	case sync.ErrorCode(err) == sync.EINVALID:
-		writeError(w, http.StatusBadRequest, err.Error())
 	case errors.Is(err, sync.ErrSnapshotIncomplete):
 		writeError(w, http.StatusBadGateway, err.Error())
 	default:
-		a.logger.Error("api", "path", r.URL.Path, "err", err)
-		writeError(w, http.StatusInternalServerError, "internal error")
+		status, msg := statusOf(err)
+		if status == http.StatusInternalServerError {
+			a.logger.Error("api", "path", r.URL.Path, "err", err)
+		}
+		writeError(w, status, msg)
 	}
+}
+
+// statusOf maps an error's code to an HTTP status and a message safe to send.
+func statusOf(err error) (int, string) {
+	switch sync.ErrorCode(err) {
+	case sync.ENOTFOUND:
+		return http.StatusNotFound, err.Error()
+	case sync.EINVALID:
+		return http.StatusBadRequest, err.Error()
+	case sync.ECONFLICT:
+		return http.StatusConflict, err.Error()
+	case sync.EUNAUTHORIZED, sync.EUNAVAILABLE:
+		return http.StatusBadGateway, err.Error()
+	}
+	return http.StatusInternalServerError, "internal error"
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
@@ -246,8 +260,8 @@ func (a *api) provision(w http.ResponseWriter, r *http.Request, kind, query stri
 	status := http.StatusOK
 	body := map[string]any{"result": od}
 	if err != nil {
-		if errors.Is(err, sync.ErrCycleRunning) {
-			return err
+		if !errors.Is(err, sync.ErrSnapshotIncomplete) {
+			return err // mapped by its code
 		}
 		status = http.StatusBadGateway
 		body["error"] = err.Error()

@@ -17,18 +17,21 @@ type reviewer interface {
 	ReviewRun(ctx context.Context, runID int64, decision string) (*sync.Run, error)
 }
 
-// approveRun applies a held run's archives: a fresh full cycle with the
-// guard lifted (archives still valid against Graph now are applied, those
-// that no longer are are not), then the run is marked approved.
+// approveRun applies a held run's archives: a fresh full cycle in which
+// those archives pass the guard (the ones still valid against Graph now are
+// applied, those that no longer are are not), then the run is marked approved.
 func approveRun(ctx context.Context, worker *sync.Worker, dir workerDirectory, runID int64) (*sync.Result, error) {
-	run, _, err := dir.Run(ctx, runID)
+	run, log, err := dir.Run(ctx, runID)
 	if err != nil {
 		return nil, err
 	}
 	if run.Outcome != sync.OutcomeHeld || run.Review != "" {
 		return nil, sync.Errorf(sync.EINVALID, "run %d has nothing to approve (outcome %s%s)", runID, run.Outcome, reviewSuffix(run))
 	}
-	res, err := worker.RunNow(ctx, run.TenantID, sync.CycleOptions{Trigger: fmt.Sprintf("approve run %d", runID), AllowArchives: true})
+	// Only the archives this run held pass the guard; any others the fresh
+	// read finds are guarded as usual.
+	res, err := worker.RunNow(ctx, run.TenantID, sync.CycleOptions{Trigger: fmt.Sprintf("approve run %d", runID),
+		ApprovedArchives: sync.HeldArchives(log)})
 	if err != nil {
 		return res, err
 	}
