@@ -358,11 +358,13 @@ func (d *differ) addUserChange(ch Change) {
 	d.plan.Changes = append(d.plan.Changes, ch)
 }
 
-// resolveEmailConflicts applies L10. Every local user that keeps its e-mail
-// holds it; a change that moves a user to an e-mail key held by another local
-// user (even one that moves away this cycle) or claimed earlier in the plan is
-// not applied and becomes a Conflict. Chains and swaps therefore settle over
-// the next cycles, and the result never violates uniqueness.
+// resolveEmailConflicts applies L10. A change that moves a user to another
+// e-mail key is applied only when, after the whole plan, nobody else holds
+// that key: it is free, or its holder moves away in an applied change of the
+// same plan (so swaps and rotations apply at once, inside one transaction).
+// A key held by a user who keeps it, or claimed by an earlier change in the
+// plan, makes a Conflict — and so does every change waiting on one, until
+// nothing changes. The result never violates uniqueness.
 func (d *differ) resolveEmailConflicts() {
 	held := map[string]*User{}
 	for i := range d.st.Users {
@@ -371,42 +373,75 @@ func (d *differ) resolveEmailConflicts() {
 			held[EmailKey(u.Email)] = u
 		}
 	}
-	claimed := map[string]string{} // key → entra id of the change that claimed it
-	drop := map[int]bool{}
+	// The movers: user changes whose e-mail key changes.
+	type mover struct {
+		idx      int
+		conflict *Conflict
+		waitsOn  int // the mover whose old key this one wants; -1 for none
+	}
+	var movers []*mover
+	byOldKey := map[string]int{} // old key → mover, for users moving away from it
 	for i := range d.plan.Changes {
 		ch := &d.plan.Changes[i]
 		if ch.Entity != EntityUser {
 			continue
 		}
-		newKey := EmailKey(ch.After.Email)
-		oldKey := ""
+		newKey, oldKey := EmailKey(ch.After.Email), ""
 		if ch.Before != nil {
 			oldKey = EmailKey(ch.Before.Email)
 		}
 		if newKey == oldKey {
 			continue
 		}
-		holder := held[newKey]
-		if ch.Before != nil && holder != nil && holder.ID == ch.Before.ID {
-			holder = nil
+		if oldKey != "" {
+			byOldKey[oldKey] = len(movers)
 		}
-		var c *Conflict
-		switch {
-		case holder != nil:
-			c = &Conflict{HolderID: holder.ID, HolderEntraID: holder.EntraID, HolderLabel: userLabel(holder),
-				Reason: "e-mail already belongs to another local user"}
-		case claimed[newKey] != "":
-			other := d.plan.Changes[d.userChg[claimed[newKey]]].After
-			c = &Conflict{HolderEntraID: other.EntraID, HolderLabel: userLabel(other),
+		movers = append(movers, &mover{idx: i, waitsOn: -1})
+	}
+	claimed := map[string]int{} // new key → first mover claiming it
+	for mi, m := range movers {
+		ch := &d.plan.Changes[m.idx]
+		newKey := EmailKey(ch.After.Email)
+		if first, ok := claimed[newKey]; ok {
+			other := d.plan.Changes[movers[first].idx].After
+			m.conflict = &Conflict{HolderEntraID: other.EntraID, HolderLabel: userLabel(other),
 				Reason: "e-mail claimed by another Entra user in the same cycle"}
-		default:
-			claimed[newKey] = ch.EntraID
 			continue
 		}
+		claimed[newKey] = mi
+		holder := held[newKey]
+		if holder == nil || (ch.Before != nil && holder.ID == ch.Before.ID) {
+			continue
+		}
+		if hm, ok := byOldKey[newKey]; ok && hm != mi {
+			m.waitsOn = hm // free once that user's change applies
+			continue
+		}
+		m.conflict = &Conflict{HolderID: holder.ID, HolderEntraID: holder.EntraID, HolderLabel: userLabel(holder),
+			Reason: "e-mail already belongs to another local user"}
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, m := range movers {
+			if m.conflict == nil && m.waitsOn >= 0 && movers[m.waitsOn].conflict != nil {
+				holder := d.plan.Changes[movers[m.waitsOn].idx].Before
+				m.conflict = &Conflict{HolderID: holder.ID, HolderEntraID: holder.EntraID, HolderLabel: userLabel(holder),
+					Reason: "e-mail still belongs to another local user, whose own change is held back"}
+				changed = true
+			}
+		}
+	}
+	drop := map[int]bool{}
+	for _, m := range movers {
+		if m.conflict == nil {
+			continue
+		}
+		ch := &d.plan.Changes[m.idx]
+		c := m.conflict
 		c.Action, c.EntraID, c.Label, c.Email = ch.Action, ch.EntraID, ch.Label, ch.After.Email
 		d.plan.Conflicts = append(d.plan.Conflicts, *c)
 		if ch.Before == nil || ch.Action == ActionAdopt {
-			drop[i] = true
+			drop[m.idx] = true
 			if d.inScope[ch.EntraID] {
 				delete(d.inScope, ch.EntraID)
 				d.plan.InScope--
@@ -417,7 +452,7 @@ func (d *differ) resolveEmailConflicts() {
 		restoreEntraAttrs(ch.After, ch.Before)
 		ch.Fields = userFields(ch.Before, ch.After)
 		if ch.Action == ActionUpdate && len(ch.Fields) == 0 {
-			drop[i] = true
+			drop[m.idx] = true
 		}
 	}
 	if len(drop) == 0 {

@@ -258,18 +258,35 @@ func TestPlanOfItsOwnStateIsEmpty(t *testing.T) {
 	}
 }
 
-func TestEmailSwapSettlesWithoutViolatingUniqueness(t *testing.T) {
+func TestEmailSwapAppliesAtOnce(t *testing.T) {
+	user := func(id int64, e, mail string) User {
+		return User{ID: id, EntraID: e, Origin: OriginProvisioned, Email: mail, Mail: mail, UserPrincipalName: e + "@upn", Status: StatusStaged,
+			Paths: []string{"direct"}, AccountEnabled: true}
+	}
 	st := &State{Tenant: Tenant{ID: "t", Settings: DefaultTenantSettings()}, Users: []User{
-		{ID: 1, EntraID: "a", Origin: OriginProvisioned, Email: "a@x", UserPrincipalName: "a@x", Status: StatusStaged, Paths: []string{"direct"}, AccountEnabled: true},
-		{ID: 2, EntraID: "b", Origin: OriginProvisioned, Email: "b@x", UserPrincipalName: "b@x", Status: StatusStaged, Paths: []string{"direct"}, AccountEnabled: true},
+		user(1, "a", "a@x"), user(2, "b", "b@x"), user(3, "c", "c@x"), user(4, "k", "k@x"),
 	}}
-	snap := &Snapshot{DirectUsers: []string{"a", "b"}, Users: map[string]EntraUser{
-		"a": {ID: "a", UserPrincipalName: "a@x", Mail: "b@x", AccountEnabled: true},
-		"b": {ID: "b", UserPrincipalName: "b@x", Mail: "a@x", AccountEnabled: true},
+	snap := &Snapshot{DirectUsers: []string{"a", "b", "c", "k", "n"}, Users: map[string]EntraUser{
+		"a": {ID: "a", UserPrincipalName: "a@upn", Mail: "b@x", AccountEnabled: true}, // a ↔ b swap
+		"b": {ID: "b", UserPrincipalName: "b@upn", Mail: "a@x", AccountEnabled: true},
+		"c": {ID: "c", UserPrincipalName: "c@upn", Mail: "k@x", AccountEnabled: true}, // k keeps k@x: conflict
+		"k": {ID: "k", UserPrincipalName: "k@upn", Mail: "k@x", AccountEnabled: true},
+		"n": {ID: "n", UserPrincipalName: "n@upn", Mail: "c@x", AccountEnabled: true}, // waits on c, which is held back
 	}}
 	p := Diff(snap, st, t0)
-	if len(p.Conflicts) != 2 || len(p.Changes) != 0 {
-		t.Fatalf("swap: conflicts %+v changes %+v, want both held", p.Conflicts, p.Changes)
+	if c := p.Counts(); c["user.update"] != 2 || c["conflict"] != 2 {
+		t.Fatalf("plan = %v %+v, want the swap applied and c, n held back", c, p.Conflicts)
+	}
+	after := applyInMemory(st, p)
+	got := map[string]string{}
+	for _, u := range after.Users {
+		got[u.EntraID] = u.Email
+	}
+	if got["a"] != "b@x" || got["b"] != "a@x" || got["c"] != "c@x" {
+		t.Fatalf("after = %v", got)
+	}
+	if again := Diff(snap, after, t0); len(again.Changes) != 0 {
+		t.Fatalf("re-plan after the swap: %+v", again.Changes)
 	}
 }
 
