@@ -84,6 +84,44 @@ func TestC6_MassUnassignmentHeldThenApproved(t *testing.T) {
 	}
 }
 
+// TestC6_ApprovalPassesOnlyTheHeldArchives: archives the fresh read finds
+// beyond the approved run's are still guarded.
+func TestC6_ApprovalPassesOnlyTheHeldArchives(t *testing.T) {
+	t.Parallel()
+	s := sync.DefaultTenantSettings()
+	s.ArchiveThreshold = 5
+	h := MustHarness(t, guardTenant(), &s)
+	h.cycle(t)
+	for i := 10; i < 17; i++ { // 7 archives: held
+		h.srv.Unassign(gid(i))
+	}
+	res := h.cycle(t)
+	if res.Run.Held != 7 {
+		t.Fatalf("held %d, want 7", res.Run.Held)
+	}
+	for i := 17; i < 24; i++ { // 7 more before the approval
+		h.srv.Unassign(gid(i))
+	}
+	_, heldLog, _ := h.db.Run(context.Background(), res.Run.ID)
+	res2, err := h.syncer.Cycle(context.Background(), tenantName, h.src, sync.CycleOptions{Trigger: "approve",
+		ApprovedArchives: sync.HeldArchives(heldLog)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res2.Plan.Counts()["user.archive"] != 7 || res2.Run.Held != 7 || res2.Run.Outcome != sync.OutcomeHeld {
+		t.Fatalf("approval cycle = %v held %d (%s), want the 7 approved applied and the 7 new held", res2.Plan.Counts(), res2.Run.Held, res2.Run.Outcome)
+	}
+	for i := 10; i < 24; i++ {
+		want := sync.StatusArchived
+		if i >= 17 {
+			want = sync.StatusStaged
+		}
+		if u := h.users(t)[gid(i)]; u.Status != want {
+			t.Fatalf("user %d = %s, want %s", i, u.Status, want)
+		}
+	}
+}
+
 func TestC6_RejectedArchivesAreDropped(t *testing.T) {
 	t.Parallel()
 	h := MustHarness(t, guardTenant(), nil) // default: 500, or 30% once 10 or more
