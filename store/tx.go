@@ -160,19 +160,8 @@ func loadUsers(ctx context.Context, q sqlx.QueryerContext, tenantID, where strin
 	if err != nil {
 		return nil, fmt.Errorf("store: load paths: %w", err)
 	}
-	defer prow.Close()
-	for prow.Next() {
-		var id int64
-		var path string
-		if err := prow.Scan(&id, &path); err != nil {
-			return nil, fmt.Errorf("store: scan path: %w", err)
-		}
-		if i, ok := index[id]; ok {
-			users[i].Paths = append(users[i].Paths, path)
-		}
-	}
-	if err := prow.Err(); err != nil {
-		return nil, fmt.Errorf("store: load paths: %w", err)
+	if err := attachRows(prow, index, func(i int, v string) { users[i].Paths = append(users[i].Paths, v) }, "path", noWrap); err != nil {
+		return nil, err
 	}
 	return users, nil
 }
@@ -201,19 +190,8 @@ func loadGroups(ctx context.Context, q sqlx.QueryerContext, tenantID string) ([]
 	if err != nil {
 		return nil, fmt.Errorf("store: load memberships: %w", err)
 	}
-	defer mrows.Close()
-	for mrows.Next() {
-		var gid int64
-		var uid string
-		if err := mrows.Scan(&gid, &uid); err != nil {
-			return nil, fmt.Errorf("store: scan membership: %w", err)
-		}
-		if i, ok := index[gid]; ok {
-			groups[i].Members = append(groups[i].Members, uid)
-		}
-	}
-	if err := mrows.Err(); err != nil {
-		return nil, fmt.Errorf("store: load memberships: %w", err)
+	if err := attachRows(mrows, index, func(i int, v string) { groups[i].Members = append(groups[i].Members, v) }, "membership", noWrap); err != nil {
+		return nil, err
 	}
 	return groups, nil
 }

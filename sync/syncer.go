@@ -191,9 +191,6 @@ func NewSyncer(dir Directory, logger *slog.Logger) *Syncer {
 	return &Syncer{dir: dir, logger: logger, now: time.Now}
 }
 
-// SetClock replaces the clock (tests).
-func (s *Syncer) SetClock(now func() time.Time) { s.now = now }
-
 // Log attribute keys.
 const (
 	LogTenant = "tenant"

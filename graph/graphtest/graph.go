@@ -628,13 +628,27 @@ func (s *Server) listUsers(g *greq, rt *route) *gresp {
 // Like Graph it needs the header ConsistencyLevel: eventual (an advanced
 // query); without it the answer is 400.
 func (s *Server) countUsers(g *greq, _ *route) *gresp {
-	if !strings.EqualFold(g.header.Get("ConsistencyLevel"), "eventual") {
-		return s.gerr(g, http.StatusBadRequest, "Request_BadRequest",
-			"Count is not currently supported without the ConsistencyLevel: eventual header.")
+	if resp := s.needEventual(g); resp != nil {
+		return resp
 	}
 	s.mu.RLock()
 	n := len(s.tenant.Users)
 	s.mu.RUnlock()
+	return countResp(n)
+}
+
+// needEventual answers 400 like Graph when an advanced query ($count) comes
+// without ConsistencyLevel: eventual; nil when it is there.
+func (s *Server) needEventual(g *greq) *gresp {
+	if strings.EqualFold(g.header.Get("ConsistencyLevel"), "eventual") {
+		return nil
+	}
+	return s.gerr(g, http.StatusBadRequest, "Request_BadRequest",
+		"Count is not currently supported without the ConsistencyLevel: eventual header.")
+}
+
+// countResp is a $count answer: the number as text/plain.
+func countResp(n int) *gresp {
 	h := http.Header{}
 	h.Set("Content-Type", "text/plain")
 	return &gresp{status: http.StatusOK, header: h, body: []byte(strconv.Itoa(n))}
@@ -759,9 +773,8 @@ func (s *Server) getServicePrincipal(g *greq, rt *route) *gresp {
 // countAssignments answers GET /servicePrincipals/{id}/appRoleAssignedTo/$count
 // as text/plain; like every $count it needs ConsistencyLevel: eventual.
 func (s *Server) countAssignments(g *greq, rt *route) *gresp {
-	if !strings.EqualFold(g.header.Get("ConsistencyLevel"), "eventual") {
-		return s.gerr(g, http.StatusBadRequest, "Request_BadRequest",
-			"Count is not currently supported without the ConsistencyLevel: eventual header.")
+	if resp := s.needEventual(g); resp != nil {
+		return resp
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -773,9 +786,7 @@ func (s *Server) countAssignments(g *greq, rt *route) *gresp {
 	if r.kind == kindApp {
 		n = len(s.liveAssignments())
 	}
-	h := http.Header{}
-	h.Set("Content-Type", "text/plain")
-	return &gresp{status: http.StatusOK, header: h, body: []byte(strconv.Itoa(n))}
+	return countResp(n)
 }
 
 func (s *Server) listAssignments(g *greq, rt *route) *gresp {

@@ -18,8 +18,8 @@ import (
 
 // Server is a running simulated tenant. It serves Microsoft Graph v1.0 under
 // /v1.0 and the identity platform endpoints for the tenant under
-// /{tenantId}/..., over HTTPS with a self-signed certificate that Client and
-// CertPool trust. All methods are safe for concurrent use.
+// /{tenantId}/..., over HTTPS with a self-signed certificate (Certificate)
+// that Client trusts. All methods are safe for concurrent use.
 type Server struct {
 	srv       *httptest.Server
 	latency   time.Duration
@@ -104,13 +104,6 @@ func (s *Server) Client() *http.Client { return s.srv.Client() }
 
 // Certificate returns the server's self-signed certificate.
 func (s *Server) Certificate() *x509.Certificate { return s.srv.Certificate() }
-
-// CertPool returns a pool holding the server's certificate.
-func (s *Server) CertPool() *x509.CertPool {
-	p := x509.NewCertPool()
-	p.AddCert(s.srv.Certificate())
-	return p
-}
 
 // Close stops the server. Requests sleeping because of WithLatency are
 // abandoned; Close waits for the others to finish.
