@@ -1,14 +1,10 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -18,243 +14,14 @@ import (
 	"github.com/entrasync/entrasync/sync"
 )
 
-// Admin is what administrators do to a directory besides what cycles do
-// (SPEC.md section 5): send invitations, set per-user, per-group and
-// tenant-level setting overrides, disconnect and reconnect a tenant, and
-// find users and groups by what an administrator types. Purging is
-// Store.PurgeUser. Both backends implement it.
-//
-// Every write takes the tenant's lock (the row lock of sync.Directory.Begin
-// on PostgreSQL, the write lock on SQLite), so it never interleaves with a
-// cycle's apply, and is one transaction. Unknown tenants are
-// sync.ErrTenantNotFound.
-type Admin interface {
-	// ResolveUser finds a user by a local numeric id, an e-mail or UPN
-	// (case-insensitively) or an Entra object id. A purged tombstone is
-	// returned only when no live user matches. ENOTFOUND when nothing
-	// matches, EINVALID when several live users do; both name ref.
-	ResolveUser(ctx context.Context, tenantID, ref string) (sync.User, error)
-	// ResolveGroup finds a group by a local numeric id, an Entra object id or
-	// a display name (case-insensitively); a live group is preferred to
-	// archived ones. ENOTFOUND or EINVALID (ambiguous) naming ref.
-	ResolveGroup(ctx context.Context, tenantID, ref string) (sync.Group, error)
-	// InviteUsers moves staged users to invited and queues one user.invited
-	// event each, in one transaction: the users userIDs names, and with
-	// allStaged every staged user of the tenant. It returns the invited
-	// users in id order. A named user that does not exist is ENOTFOUND, one
-	// that is not staged EINVALID; either way nothing is invited.
-	InviteUsers(ctx context.Context, tenantID string, userIDs []int64, allStaged bool) ([]sync.User, error)
-	// SetUserSetting sets or clears a live user's per-user overrides
-	// (SettingRequireMobileAuth) and returns the user. EINVALID for an
-	// unknown setting or value, ENOTFOUND for no such live user.
-	SetUserSetting(ctx context.Context, tenantID string, userID int64, changes ...SettingChange) (sync.User, error)
-	// SetGroupSetting sets or clears a group's per-group overrides
-	// (SettingMembersMayStoreData, SettingRequireMobileAuth) and returns the
-	// group. EINVALID for an unknown setting or value, ENOTFOUND for no such
-	// group.
-	SetGroupSetting(ctx context.Context, tenantID string, groupID int64, changes ...SettingChange) (sync.Group, error)
-	// SetTenantSetting sets or clears tenant-level overrides, which win over
-	// the settings the configuration registers, and returns the tenant's
-	// settings afterwards. It writes only the overrides: RegisterTenant never
-	// touches them. EINVALID for an unknown setting or a bad value.
-	SetTenantSetting(ctx context.Context, tenantID string, changes ...SettingChange) (TenantSettingsReport, error)
-	// TenantSettings returns the tenant's configured settings, its overrides,
-	// the effective settings and whether it is disconnected.
-	TenantSettings(ctx context.Context, tenantID string) (TenantSettingsReport, error)
-	// EffectiveSettings returns the tenant's settings with its overrides
-	// applied.
-	EffectiveSettings(ctx context.Context, tenantID string) (sync.TenantSettings, error)
-	// Disconnect detaches the tenant from Entra in one transaction: every
-	// provisioned user (purged tombstones aside) and group becomes manual,
-	// keeping its Entra id, status, paths and memberships, and the tenant is
-	// marked disconnected; a tenant.disconnected event is queued. Nobody is
-	// archived. With dryRun it only reports what it would change.
-	// Disconnecting a disconnected tenant keeps the first time (and queues
-	// no event when nothing was left to detach).
-	Disconnect(ctx context.Context, tenantID string, dryRun bool) (DisconnectReport, error)
-	// Reconnect clears the tenant's disconnected mark (queuing a
-	// tenant.reconnected event) and reports whether it was disconnected.
-	Reconnect(ctx context.Context, tenantID string) (bool, error)
-}
-
-var _ Admin = (*DB)(nil)
-
-// Names of the settings an administrator can override: the JSON keys of
-// sync.TenantSettings. Users take SettingRequireMobileAuth; groups
-// SettingMembersMayStoreData and SettingRequireMobileAuth; tenants all of them.
-const (
-	SettingAutoInvite              = "autoInvite"
-	SettingEmailSource             = "emailSource"
-	SettingMembersMayStoreData     = "membersMayStoreData"
-	SettingRequireMobileAuth       = "requireMobileAuth"
-	SettingGroupRequireMobileAuth  = "groupRequireMobileAuth"
-	SettingArchiveThreshold        = "archiveThreshold"
-	SettingArchiveThresholdPercent = "archiveThresholdPercent"
-)
-
-// TenantSettingNames lists the tenant-level settings in display order.
-var TenantSettingNames = []string{SettingAutoInvite, SettingEmailSource, SettingMembersMayStoreData,
-	SettingRequireMobileAuth, SettingGroupRequireMobileAuth, SettingArchiveThreshold, SettingArchiveThresholdPercent}
+var _ sync.Admin = (*DB)(nil)
 
 // userSettingColumns and groupSettingColumns map override names to columns.
 var (
-	userSettingColumns  = map[string]string{SettingRequireMobileAuth: "require_mobile_auth"}
-	groupSettingColumns = map[string]string{SettingMembersMayStoreData: "members_may_store_data",
-		SettingRequireMobileAuth: "require_mobile_auth"}
+	userSettingColumns  = map[string]string{sync.SettingRequireMobileAuth: "require_mobile_auth"}
+	groupSettingColumns = map[string]string{sync.SettingMembersMayStoreData: "members_may_store_data",
+		sync.SettingRequireMobileAuth: "require_mobile_auth"}
 )
-
-// SettingChange sets one override, or clears it.
-type SettingChange struct {
-	// Name is one of the Setting… names.
-	Name string `json:"name"`
-	// Value is the override as text: "true" or "false" for switches, "mail"
-	// or "upn" for SettingEmailSource, a whole number for the thresholds.
-	// "" clears the override, so the default applies again.
-	Value string `json:"value"`
-}
-
-// TenantSettingsReport is a tenant's settings as the configuration registered
-// them, the administrators' overrides and the result.
-type TenantSettingsReport struct {
-	TenantID string `json:"tenantId"`
-	// Configured are the settings RegisterTenant wrote.
-	Configured sync.TenantSettings `json:"configured"`
-	// Overrides are the tenant-level overrides by setting name.
-	Overrides map[string]json.RawMessage `json:"overrides"`
-	// Effective is Configured with Overrides applied.
-	Effective sync.TenantSettings `json:"effective"`
-	// DisconnectedAt is when the tenant was disconnected; nil while connected.
-	DisconnectedAt *time.Time `json:"disconnectedAt,omitempty"`
-}
-
-// DisconnectReport is what Disconnect changed, or would change.
-type DisconnectReport struct {
-	TenantID string `json:"tenantId"`
-	DryRun   bool   `json:"dryRun"`
-	// AlreadyDisconnected is true when the tenant was disconnected before.
-	AlreadyDisconnected bool `json:"alreadyDisconnected"`
-	// DisconnectedAt is when the tenant was disconnected (nil on a dry run of
-	// a connected tenant).
-	DisconnectedAt *time.Time `json:"disconnectedAt,omitempty"`
-	// UserCount and GroupCount count the users and groups made manual.
-	UserCount  int `json:"userCount"`
-	GroupCount int `json:"groupCount"`
-	// UsersByStatus counts them by status, which Disconnect keeps.
-	UsersByStatus map[sync.Status]int `json:"usersByStatus"`
-	// Users and Groups are the rows changed, as they are afterwards (origin
-	// manual).
-	Users  []sync.User  `json:"users"`
-	Groups []sync.Group `json:"groups"`
-}
-
-// mergeSettings returns the settings a tenant runs with: the defaults, then
-// base (the settings column, written from the configuration by
-// RegisterTenant), then overrides (the settings_overrides column, written by
-// SetTenantSetting). Each setting an override names wins. Empty or null
-// documents add nothing.
-func mergeSettings(base []byte, overrides []byte) (sync.TenantSettings, error) {
-	s := sync.DefaultTenantSettings()
-	for _, doc := range [][]byte{base, overrides} {
-		if len(doc) == 0 || string(doc) == "null" {
-			continue
-		}
-		if err := json.Unmarshal(doc, &s); err != nil {
-			return s, fmt.Errorf("store: decode tenant settings: %w", err)
-		}
-	}
-	return s, nil
-}
-
-// newTenantSettingsReport builds the report from the tenant row's columns.
-func newTenantSettingsReport(tenantID string, settings, overrides []byte, disconnectedAt *time.Time) (TenantSettingsReport, error) {
-	r := TenantSettingsReport{TenantID: tenantID, Overrides: map[string]json.RawMessage{}, DisconnectedAt: disconnectedAt}
-	var err error
-	if r.Configured, err = mergeSettings(settings, nil); err != nil {
-		return r, err
-	}
-	if r.Effective, err = mergeSettings(settings, overrides); err != nil {
-		return r, err
-	}
-	if len(overrides) > 0 {
-		if err := json.Unmarshal(overrides, &r.Overrides); err != nil {
-			return r, fmt.Errorf("store: tenant %s overrides: %w", tenantID, err)
-		}
-	}
-	if r.Overrides == nil {
-		r.Overrides = map[string]json.RawMessage{}
-	}
-	return r, nil
-}
-
-// applyTenantChanges returns the overrides document with changes applied,
-// after checking every change.
-func applyTenantChanges(overrides []byte, changes []SettingChange) ([]byte, error) {
-	if len(changes) == 0 {
-		return nil, sync.Errorf(sync.EINVALID, "store: no tenant setting given")
-	}
-	m := map[string]json.RawMessage{}
-	if len(overrides) > 0 && string(overrides) != "null" {
-		if err := json.Unmarshal(overrides, &m); err != nil {
-			return nil, fmt.Errorf("store: decode tenant overrides: %w", err)
-		}
-	}
-	for _, c := range changes {
-		v, err := tenantSettingValue(c)
-		if err != nil {
-			return nil, err
-		}
-		if v == nil {
-			delete(m, c.Name)
-		} else {
-			m[c.Name] = v
-		}
-	}
-	return json.Marshal(m)
-}
-
-// tenantSettingValue checks one tenant-level change and returns its JSON
-// value, or nil for a clear.
-func tenantSettingValue(c SettingChange) (json.RawMessage, error) {
-	if !slices.Contains(TenantSettingNames, c.Name) {
-		return nil, sync.Errorf(sync.EINVALID, "store: unknown tenant setting %q (want one of %s)", c.Name, strings.Join(TenantSettingNames, ", "))
-	}
-	v := strings.TrimSpace(c.Value)
-	if v == "" {
-		return nil, nil
-	}
-	switch c.Name {
-	case SettingEmailSource:
-		if src := sync.EmailSource(strings.ToLower(v)); src == sync.EmailFromMail || src == sync.EmailFromUPN {
-			return json.Marshal(src)
-		}
-		return nil, sync.Errorf(sync.EINVALID, "store: %s: %q is not mail or upn", c.Name, c.Value)
-	case SettingArchiveThreshold, SettingArchiveThresholdPercent:
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || (c.Name == SettingArchiveThresholdPercent && n > 100) {
-			limit := "a whole number, 0 or more"
-			if c.Name == SettingArchiveThresholdPercent {
-				limit = "a whole number from 0 to 100"
-			}
-			return nil, sync.Errorf(sync.EINVALID, "store: %s: %q is not %s", c.Name, c.Value, limit)
-		}
-		return json.Marshal(n)
-	}
-	b, err := parseSwitch(c.Name, v)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(b)
-}
-
-func parseSwitch(name, v string) (bool, error) {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "true", "on", "yes":
-		return true, nil
-	case "false", "off", "no":
-		return false, nil
-	}
-	return false, sync.Errorf(sync.EINVALID, "store: %s: %q is not true or false", name, v)
-}
 
 // overrideColumn is one per-user or per-group override to write: NULL clears.
 type overrideColumn struct {
@@ -262,228 +29,24 @@ type overrideColumn struct {
 	value  sql.NullBool
 }
 
-// overrideColumns checks per-entity changes against the columns of kind
-// ("user" or "group").
-func overrideColumns(kind string, columns map[string]string, changes []SettingChange) ([]overrideColumn, error) {
-	if len(changes) == 0 {
-		return nil, sync.Errorf(sync.EINVALID, "store: no %s setting given", kind)
+// overrideColumns checks per-entity changes and maps them to columns.
+func overrideColumns(kind string, columns map[string]string, changes []sync.SettingChange) ([]overrideColumn, error) {
+	names := make([]string, 0, len(columns))
+	for n := range columns {
+		names = append(names, n)
 	}
-	var out []overrideColumn
-	for _, c := range changes {
-		col, ok := columns[c.Name]
-		if !ok {
-			names := make([]string, 0, len(columns))
-			for n := range columns {
-				names = append(names, n)
-			}
-			slices.Sort(names)
-			return nil, sync.Errorf(sync.EINVALID, "store: unknown %s setting %q (want %s)", kind, c.Name, strings.Join(names, " or "))
-		}
-		oc := overrideColumn{column: col}
-		if strings.TrimSpace(c.Value) != "" {
-			b, err := parseSwitch(c.Name, c.Value)
-			if err != nil {
-				return nil, err
-			}
-			oc.value = sql.NullBool{Bool: b, Valid: true}
-		}
-		out = append(out, oc)
-	}
-	return out, nil
-}
-
-// ---- references --------------------------------------------------------
-
-type refKind int
-
-const (
-	refLocalID refKind = iota
-	refEmail
-	refEntraID
-)
-
-// parseRef tells what kind of reference ref is: digits are a local id, an
-// "@" makes an e-mail, anything else is an Entra object id (or, for groups,
-// a display name).
-func parseRef(what, ref string) (refKind, int64, error) {
-	if ref == "" {
-		return 0, 0, sync.Errorf(sync.EINVALID, "store: empty %s reference", what)
-	}
-	if id, err := strconv.ParseInt(ref, 10, 64); err == nil {
-		if id <= 0 {
-			return 0, 0, sync.Errorf(sync.EINVALID, "store: %s reference %q: a local id is a positive number", what, ref)
-		}
-		return refLocalID, id, nil
-	}
-	if strings.Contains(ref, "@") {
-		return refEmail, 0, nil
-	}
-	return refEntraID, 0, nil
-}
-
-// userLabel names a user in messages without more personal data than needed.
-func userLabel(u sync.User) string {
-	for _, s := range []string{u.Email, u.UserPrincipalName, u.EntraID} {
-		if s != "" {
-			return fmt.Sprintf("%d (%s)", u.ID, s)
-		}
-	}
-	return strconv.FormatInt(u.ID, 10)
-}
-
-// pickUser chooses among the users a reference matched.
-func pickUser(tenantID, ref string, users []sync.User) (sync.User, error) {
-	var live []sync.User
-	for _, u := range users {
-		if u.Status != sync.StatusPurged {
-			live = append(live, u)
-		}
-	}
-	switch {
-	case len(live) == 1:
-		return live[0], nil
-	case len(live) > 1:
-		labels := make([]string, len(live))
-		for i, u := range live {
-			labels[i] = userLabel(u)
-		}
-		return sync.User{}, sync.Errorf(sync.EINVALID, "user %q is ambiguous in tenant %s: it matches users %s; give the local id",
-			ref, tenantID, strings.Join(labels, ", "))
-	case len(users) > 0:
-		return users[len(users)-1], nil // the newest tombstone
-	}
-	return sync.User{}, sync.Errorf(sync.ENOTFOUND, "no user %q in tenant %s (give a local id, an e-mail or an Entra object id)", ref, tenantID)
-}
-
-// pickGroup finds ref among a tenant's groups: by local id, then Entra
-// object id, then display name, preferring a live group among several.
-func pickGroup(tenantID, ref string, groups []sync.Group) (sync.Group, error) {
-	ref = strings.TrimSpace(ref)
-	kind, id, err := parseRef("group", ref)
+	checked, err := sync.CheckOverrides(kind, names, changes)
 	if err != nil {
-		return sync.Group{}, err
+		return nil, err
 	}
-	if kind == refLocalID {
-		for _, g := range groups {
-			if g.ID == id {
-				return g, nil
-			}
+	out := make([]overrideColumn, len(checked))
+	for i, o := range checked {
+		out[i].column = columns[o.Name]
+		if o.Value != nil {
+			out[i].value = sql.NullBool{Bool: *o.Value, Valid: true}
 		}
-	}
-	for _, match := range []func(g sync.Group) bool{
-		func(g sync.Group) bool { return g.EntraID != "" && strings.EqualFold(g.EntraID, ref) },
-		func(g sync.Group) bool { return strings.EqualFold(strings.TrimSpace(g.DisplayName), ref) },
-	} {
-		var all, live []sync.Group
-		for _, g := range groups {
-			if match(g) {
-				all = append(all, g)
-				if !g.Archived() {
-					live = append(live, g)
-				}
-			}
-		}
-		switch {
-		case len(all) == 1:
-			return all[0], nil
-		case len(live) == 1:
-			return live[0], nil
-		case len(all) > 1:
-			labels := make([]string, len(all))
-			for i, g := range all {
-				labels[i] = fmt.Sprintf("%d (%s)", g.ID, g.DisplayName)
-				if g.Archived() {
-					labels[i] += " archived"
-				}
-			}
-			return sync.Group{}, sync.Errorf(sync.EINVALID, "group %q is ambiguous in tenant %s: it matches groups %s; give the local id or the Entra object id",
-				ref, tenantID, strings.Join(labels, ", "))
-		}
-	}
-	return sync.Group{}, sync.Errorf(sync.ENOTFOUND, "no group %q in tenant %s (give a local id, an Entra object id or a display name)", ref, tenantID)
-}
-
-// invitable checks the users named by ids (as loaded) and returns them.
-func invitable(tenantID string, ids []int64, loaded []sync.User) ([]sync.User, error) {
-	byID := make(map[int64]sync.User, len(loaded))
-	for _, u := range loaded {
-		byID[u.ID] = u
-	}
-	var out []sync.User
-	var problems []string
-	seen := map[int64]bool{}
-	for _, id := range ids {
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
-		u, ok := byID[id]
-		if !ok {
-			return nil, sync.Errorf(sync.ENOTFOUND, "store: no user %d in tenant %s", id, tenantID)
-		}
-		if u.Status != sync.StatusStaged {
-			problems = append(problems, fmt.Sprintf("user %s is %s, not staged", userLabel(u), u.Status))
-			continue
-		}
-		out = append(out, u)
-	}
-	if len(problems) > 0 {
-		return nil, sync.Errorf(sync.EINVALID, "store: cannot invite: %s (only staged users can be invited); nobody was invited",
-			strings.Join(problems, "; "))
 	}
 	return out, nil
-}
-
-// unionByID adds to users those of more it lacks, and sorts by id.
-func unionByID(users, more []sync.User) []sync.User {
-	have := map[int64]bool{}
-	for _, u := range users {
-		have[u.ID] = true
-	}
-	for _, u := range more {
-		if !have[u.ID] {
-			have[u.ID] = true
-			users = append(users, u)
-		}
-	}
-	slices.SortFunc(users, func(a, b sync.User) int { return cmp.Compare(a.ID, b.ID) })
-	return users
-}
-
-// newDisconnectReport describes the provisioned users and groups a
-// disconnect makes manual.
-func newDisconnectReport(tenantID string, dryRun bool, users []sync.User, groups []sync.Group, disconnectedAt *time.Time) DisconnectReport {
-	r := DisconnectReport{TenantID: tenantID, DryRun: dryRun, AlreadyDisconnected: disconnectedAt != nil, DisconnectedAt: disconnectedAt,
-		UsersByStatus: map[sync.Status]int{}, Users: []sync.User{}, Groups: []sync.Group{}}
-	for _, u := range users {
-		if u.Origin != sync.OriginProvisioned || u.Status == sync.StatusPurged {
-			continue
-		}
-		u.Origin = sync.OriginManual
-		r.Users = append(r.Users, u)
-		r.UsersByStatus[u.Status]++
-	}
-	for _, g := range groups {
-		if g.Origin != sync.OriginProvisioned {
-			continue
-		}
-		g.Origin = sync.OriginManual
-		r.Groups = append(r.Groups, g)
-	}
-	r.UserCount, r.GroupCount = len(r.Users), len(r.Groups)
-	return r
-}
-
-// changes reports whether the disconnect changes anything: a tenant that
-// was connected, or provisioned rows of a disconnected one.
-func (r DisconnectReport) changes() bool {
-	return !r.AlreadyDisconnected || r.UserCount+r.GroupCount > 0
-}
-
-// disconnectEventData is the data of a tenant.disconnected event.
-func disconnectEventData(r DisconnectReport) []byte {
-	b, _ := json.Marshal(map[string]string{"users": strconv.Itoa(r.UserCount), "groups": strconv.Itoa(r.GroupCount)})
-	return b
 }
 
 // ---- PostgreSQL ----------------------------------------------------------
@@ -521,7 +84,7 @@ func pgTenant(ctx context.Context, q sqlx.QueryerContext, tenantID string, forUp
 // (see Admin).
 func (s *DB) ResolveUser(ctx context.Context, tenantID, ref string) (sync.User, error) {
 	ref = strings.TrimSpace(ref)
-	kind, id, err := parseRef("user", ref)
+	kind, id, err := sync.ParseRef("user", ref)
 	if err != nil {
 		return sync.User{}, err
 	}
@@ -530,9 +93,9 @@ func (s *DB) ResolveUser(ctx context.Context, tenantID, ref string) (sync.User, 
 	}
 	var users []sync.User
 	switch kind {
-	case refLocalID:
+	case sync.RefLocalID:
 		users, err = loadUsers(ctx, s.db, tenantID, "id = $2", id)
-	case refEmail:
+	case sync.RefEmail:
 		users, err = loadUsers(ctx, s.db, tenantID, "(email_key = $2 OR lower(user_principal_name) = $2)", sync.EmailKey(ref))
 	default:
 		users, err = loadUsers(ctx, s.db, tenantID, "lower(entra_id) = lower($2)", ref)
@@ -540,7 +103,7 @@ func (s *DB) ResolveUser(ctx context.Context, tenantID, ref string) (sync.User, 
 	if err != nil {
 		return sync.User{}, err
 	}
-	return pickUser(tenantID, ref, users)
+	return sync.PickUser(tenantID, ref, users)
 }
 
 // ResolveGroup finds a group by local id, Entra object id or display name
@@ -553,7 +116,7 @@ func (s *DB) ResolveGroup(ctx context.Context, tenantID, ref string) (sync.Group
 	if err != nil {
 		return sync.Group{}, err
 	}
-	return pickGroup(tenantID, ref, groups)
+	return sync.PickGroup(tenantID, ref, groups)
 }
 
 // InviteUsers moves staged users to invited and queues their user.invited
@@ -576,7 +139,7 @@ func (s *DB) InviteUsers(ctx context.Context, tenantID string, userIDs []int64, 
 		if err != nil {
 			return nil, err
 		}
-		if users, err = invitable(tenantID, userIDs, loaded); err != nil {
+		if users, err = sync.Invitable(tenantID, userIDs, loaded); err != nil {
 			return nil, err
 		}
 	}
@@ -585,7 +148,7 @@ func (s *DB) InviteUsers(ctx context.Context, tenantID string, userIDs []int64, 
 		if err != nil {
 			return nil, err
 		}
-		users = unionByID(users, staged)
+		users = sync.UnionByID(users, staged)
 	}
 	if len(users) == 0 {
 		return []sync.User{}, nil
@@ -619,7 +182,7 @@ func (s *DB) InviteUsers(ctx context.Context, tenantID string, userIDs []int64, 
 }
 
 // SetUserSetting sets or clears a live user's overrides (see Admin).
-func (s *DB) SetUserSetting(ctx context.Context, tenantID string, userID int64, changes ...SettingChange) (sync.User, error) {
+func (s *DB) SetUserSetting(ctx context.Context, tenantID string, userID int64, changes ...sync.SettingChange) (sync.User, error) {
 	cols, err := overrideColumns("user", userSettingColumns, changes)
 	if err != nil {
 		return sync.User{}, err
@@ -643,7 +206,7 @@ func (s *DB) SetUserSetting(ctx context.Context, tenantID string, userID int64, 
 }
 
 // SetGroupSetting sets or clears a group's overrides (see Admin).
-func (s *DB) SetGroupSetting(ctx context.Context, tenantID string, groupID int64, changes ...SettingChange) (sync.Group, error) {
+func (s *DB) SetGroupSetting(ctx context.Context, tenantID string, groupID int64, changes ...sync.SettingChange) (sync.Group, error) {
 	cols, err := overrideColumns("group", groupSettingColumns, changes)
 	if err != nil {
 		return sync.Group{}, err
@@ -710,38 +273,38 @@ func (s *DB) adminTx(ctx context.Context, tenantID string, f func(tx *sqlx.Tx) e
 }
 
 // SetTenantSetting sets or clears tenant-level overrides (see Admin).
-func (s *DB) SetTenantSetting(ctx context.Context, tenantID string, changes ...SettingChange) (TenantSettingsReport, error) {
+func (s *DB) SetTenantSetting(ctx context.Context, tenantID string, changes ...sync.SettingChange) (sync.TenantSettingsReport, error) {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
-		return TenantSettingsReport{}, fmt.Errorf("store: begin: %w", translate(err))
+		return sync.TenantSettingsReport{}, fmt.Errorf("store: begin: %w", translate(err))
 	}
 	defer func() { _ = tx.Rollback() }()
 	row, err := pgTenant(ctx, tx, tenantID, true)
 	if err != nil {
-		return TenantSettingsReport{}, err
+		return sync.TenantSettingsReport{}, err
 	}
-	overrides, err := applyTenantChanges(row.overrides, changes)
+	overrides, err := sync.ApplyTenantSettingChanges(row.overrides, changes)
 	if err != nil {
-		return TenantSettingsReport{}, err
+		return sync.TenantSettingsReport{}, err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE tenants SET settings_overrides = $2, updated_at = now() WHERE id = $1`,
 		tenantID, overrides); err != nil {
-		return TenantSettingsReport{}, fmt.Errorf("store: set tenant %s overrides: %w", tenantID, translate(err))
+		return sync.TenantSettingsReport{}, fmt.Errorf("store: set tenant %s overrides: %w", tenantID, translate(err))
 	}
 	if err := tx.Commit(); err != nil {
-		return TenantSettingsReport{}, fmt.Errorf("store: commit: %w", translate(err))
+		return sync.TenantSettingsReport{}, fmt.Errorf("store: commit: %w", translate(err))
 	}
-	return newTenantSettingsReport(tenantID, row.settings, overrides, row.disconnectedAt)
+	return sync.NewTenantSettingsReport(tenantID, row.settings, overrides, row.disconnectedAt)
 }
 
 // TenantSettings returns the tenant's configured, overridden and effective
 // settings (see Admin).
-func (s *DB) TenantSettings(ctx context.Context, tenantID string) (TenantSettingsReport, error) {
+func (s *DB) TenantSettings(ctx context.Context, tenantID string) (sync.TenantSettingsReport, error) {
 	row, err := pgTenant(ctx, s.db, tenantID, false)
 	if err != nil {
-		return TenantSettingsReport{}, err
+		return sync.TenantSettingsReport{}, err
 	}
-	return newTenantSettingsReport(tenantID, row.settings, row.overrides, row.disconnectedAt)
+	return sync.NewTenantSettingsReport(tenantID, row.settings, row.overrides, row.disconnectedAt)
 }
 
 // EffectiveSettings returns the tenant's settings with its overrides applied.
@@ -750,30 +313,30 @@ func (s *DB) EffectiveSettings(ctx context.Context, tenantID string) (sync.Tenan
 	if err != nil {
 		return sync.TenantSettings{}, err
 	}
-	return mergeSettings(row.settings, row.overrides)
+	return sync.MergeSettings(row.settings, row.overrides)
 }
 
 // Disconnect makes the tenant's provisioned users and groups manual and
 // marks it disconnected, in one transaction (see Admin).
-func (s *DB) Disconnect(ctx context.Context, tenantID string, dryRun bool) (DisconnectReport, error) {
+func (s *DB) Disconnect(ctx context.Context, tenantID string, dryRun bool) (sync.DisconnectReport, error) {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
-		return DisconnectReport{}, fmt.Errorf("store: begin: %w", translate(err))
+		return sync.DisconnectReport{}, fmt.Errorf("store: begin: %w", translate(err))
 	}
 	defer func() { _ = tx.Rollback() }()
 	row, err := pgTenant(ctx, tx, tenantID, !dryRun)
 	if err != nil {
-		return DisconnectReport{}, err
+		return sync.DisconnectReport{}, err
 	}
 	users, err := loadUsers(ctx, tx, tenantID, "origin = 'provisioned' AND status <> 'purged'")
 	if err != nil {
-		return DisconnectReport{}, err
+		return sync.DisconnectReport{}, err
 	}
 	groups, err := loadGroups(ctx, tx, tenantID)
 	if err != nil {
-		return DisconnectReport{}, err
+		return sync.DisconnectReport{}, err
 	}
-	rep := newDisconnectReport(tenantID, dryRun, users, groups, row.disconnectedAt)
+	rep := sync.NewDisconnectReport(tenantID, dryRun, users, groups, row.disconnectedAt)
 	if dryRun {
 		return rep, nil
 	}
@@ -796,9 +359,9 @@ func (s *DB) Disconnect(ctx context.Context, tenantID string, dryRun bool) (Disc
 	}
 	at = at.UTC()
 	rep.DisconnectedAt = &at
-	if rep.changes() {
+	if rep.Changes() {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO events (tenant_id, type, data) VALUES ($1, 'tenant.disconnected', $2)`,
-			tenantID, disconnectEventData(rep)); err != nil {
+			tenantID, sync.DisconnectEventData(rep)); err != nil {
 			return rep, fmt.Errorf("store: disconnect %s: event: %w", tenantID, translate(err))
 		}
 	}

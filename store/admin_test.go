@@ -13,7 +13,7 @@ import (
 	"github.com/entrasync/entrasync/sync"
 )
 
-// adminCases are the store.Admin cases every backend must pass, each on its
+// adminCases are the sync.Admin cases every backend must pass, each on its
 // own fresh directory (the backends of conformance_test.go).
 var adminCases = []struct {
 	name string
@@ -43,11 +43,11 @@ func TestAdminConformance(t *testing.T) {
 	}
 }
 
-func adminOf(tb testing.TB, dir store.Store) store.Admin {
+func adminOf(tb testing.TB, dir store.Store) sync.Admin {
 	tb.Helper()
-	a, ok := dir.(store.Admin)
+	a, ok := dir.(sync.Admin)
 	if !ok {
-		tb.Fatalf("%T does not implement store.Admin", dir)
+		tb.Fatalf("%T does not implement sync.Admin", dir)
 	}
 	return a
 }
@@ -306,7 +306,7 @@ func testEntityOverrides(t *testing.T, dir store.Store) {
 	adm := adminOf(t, dir)
 	mustCycle(t, dir, snapshot([]sync.EntraUser{user("a", "a@x.test"), user("b", "b@x.test")}, []string{"a", "b"}, secGroup("g1", "Eng", "a")))
 	ua := byEntra(t, mustUsers(t, dir, "t1", ""), "a")
-	u, err := adm.SetUserSetting(ctx, "t1", ua.ID, store.SettingChange{Name: store.SettingRequireMobileAuth, Value: "false"})
+	u, err := adm.SetUserSetting(ctx, "t1", ua.ID, sync.SettingChange{Name: sync.SettingRequireMobileAuth, Value: "false"})
 	if err != nil || u.ID != ua.ID || u.RequireMobileAuth == nil || *u.RequireMobileAuth {
 		t.Fatalf("set user override = %+v, %v", u, err)
 	}
@@ -316,38 +316,38 @@ func testEntityOverrides(t *testing.T, dir store.Store) {
 	if other := byEntra(t, mustUsers(t, dir, "t1", ""), "b"); other.RequireMobileAuth != nil {
 		t.Fatalf("override leaked to b: %+v", other)
 	}
-	_, err = adm.SetUserSetting(ctx, "t1", ua.ID, store.SettingChange{Name: store.SettingRequireMobileAuth, Value: "maybe"})
+	_, err = adm.SetUserSetting(ctx, "t1", ua.ID, sync.SettingChange{Name: sync.SettingRequireMobileAuth, Value: "maybe"})
 	wantCode(t, "bad user value", err, sync.EINVALID, "maybe")
-	_, err = adm.SetUserSetting(ctx, "t1", ua.ID, store.SettingChange{Name: store.SettingMembersMayStoreData, Value: "true"})
-	wantCode(t, "group setting on a user", err, sync.EINVALID, store.SettingMembersMayStoreData)
-	_, err = adm.SetUserSetting(ctx, "t1", 987654, store.SettingChange{Name: store.SettingRequireMobileAuth, Value: "true"})
+	_, err = adm.SetUserSetting(ctx, "t1", ua.ID, sync.SettingChange{Name: sync.SettingMembersMayStoreData, Value: "true"})
+	wantCode(t, "group setting on a user", err, sync.EINVALID, sync.SettingMembersMayStoreData)
+	_, err = adm.SetUserSetting(ctx, "t1", 987654, sync.SettingChange{Name: sync.SettingRequireMobileAuth, Value: "true"})
 	wantCode(t, "unknown user", err, sync.ENOTFOUND, "987654")
 	if got := byEntra(t, mustUsers(t, dir, "t1", ""), "a"); got.RequireMobileAuth == nil || *got.RequireMobileAuth {
 		t.Fatalf("failed changes altered the override: %+v", got)
 	}
-	u, err = adm.SetUserSetting(ctx, "t1", ua.ID, store.SettingChange{Name: store.SettingRequireMobileAuth})
+	u, err = adm.SetUserSetting(ctx, "t1", ua.ID, sync.SettingChange{Name: sync.SettingRequireMobileAuth})
 	if err != nil || u.RequireMobileAuth != nil {
 		t.Fatalf("clear user override = %+v, %v", u, err)
 	}
 
 	g1 := mustGroups(t, dir, "t1")[0]
-	g, err := adm.SetGroupSetting(ctx, "t1", g1.ID, store.SettingChange{Name: store.SettingMembersMayStoreData, Value: "false"},
-		store.SettingChange{Name: store.SettingRequireMobileAuth, Value: "true"})
+	g, err := adm.SetGroupSetting(ctx, "t1", g1.ID, sync.SettingChange{Name: sync.SettingMembersMayStoreData, Value: "false"},
+		sync.SettingChange{Name: sync.SettingRequireMobileAuth, Value: "true"})
 	if err != nil || g.ID != g1.ID || !reflect.DeepEqual(g.MembersMayStoreData, boolPtr(false)) || !reflect.DeepEqual(g.RequireMobileAuth, boolPtr(true)) ||
 		!reflect.DeepEqual(g.Members, []string{"a"}) {
 		t.Fatalf("set group overrides = %+v, %v", g, err)
 	}
 	// Changing one leaves the other.
-	g, err = adm.SetGroupSetting(ctx, "t1", g1.ID, store.SettingChange{Name: store.SettingRequireMobileAuth})
+	g, err = adm.SetGroupSetting(ctx, "t1", g1.ID, sync.SettingChange{Name: sync.SettingRequireMobileAuth})
 	if err != nil || !reflect.DeepEqual(g.MembersMayStoreData, boolPtr(false)) || g.RequireMobileAuth != nil {
 		t.Fatalf("clear one group override = %+v, %v", g, err)
 	}
 	if stored := mustGroups(t, dir, "t1")[0]; !reflect.DeepEqual(stored.MembersMayStoreData, boolPtr(false)) || stored.RequireMobileAuth != nil {
 		t.Fatalf("stored group = %+v", stored)
 	}
-	_, err = adm.SetGroupSetting(ctx, "t1", g1.ID, store.SettingChange{Name: store.SettingAutoInvite, Value: "true"})
-	wantCode(t, "tenant setting on a group", err, sync.EINVALID, store.SettingAutoInvite)
-	_, err = adm.SetGroupSetting(ctx, "t1", 987654, store.SettingChange{Name: store.SettingRequireMobileAuth, Value: "true"})
+	_, err = adm.SetGroupSetting(ctx, "t1", g1.ID, sync.SettingChange{Name: sync.SettingAutoInvite, Value: "true"})
+	wantCode(t, "tenant setting on a group", err, sync.EINVALID, sync.SettingAutoInvite)
+	_, err = adm.SetGroupSetting(ctx, "t1", 987654, sync.SettingChange{Name: sync.SettingRequireMobileAuth, Value: "true"})
 	wantCode(t, "unknown group", err, sync.ENOTFOUND, "987654")
 	_, err = adm.SetGroupSetting(ctx, "t1", g1.ID)
 	wantCode(t, "no change", err, sync.EINVALID)
@@ -365,17 +365,17 @@ func testEffectiveSettings(t *testing.T, dir store.Store) {
 		t.Fatalf("effective without overrides = %+v, %v; want %+v", eff, err, cfg)
 	}
 	rep, err := adm.SetTenantSetting(ctx, "t1",
-		store.SettingChange{Name: store.SettingAutoInvite, Value: "true"},
-		store.SettingChange{Name: store.SettingEmailSource, Value: "UPN"},
-		store.SettingChange{Name: store.SettingArchiveThresholdPercent, Value: "10"},
-		store.SettingChange{Name: store.SettingGroupRequireMobileAuth, Value: "true"})
+		sync.SettingChange{Name: sync.SettingAutoInvite, Value: "true"},
+		sync.SettingChange{Name: sync.SettingEmailSource, Value: "UPN"},
+		sync.SettingChange{Name: sync.SettingArchiveThresholdPercent, Value: "10"},
+		sync.SettingChange{Name: sync.SettingGroupRequireMobileAuth, Value: "true"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := cfg
 	want.AutoInvite, want.EmailSource, want.ArchiveThresholdPercent, want.GroupRequireMobileAuth = true, sync.EmailFromUPN, 10, true
-	if rep.Effective != want || rep.Configured != cfg || len(rep.Overrides) != 4 || string(rep.Overrides[store.SettingEmailSource]) != `"upn"` ||
-		string(rep.Overrides[store.SettingArchiveThresholdPercent]) != "10" || rep.DisconnectedAt != nil {
+	if rep.Effective != want || rep.Configured != cfg || len(rep.Overrides) != 4 || string(rep.Overrides[sync.SettingEmailSource]) != `"upn"` ||
+		string(rep.Overrides[sync.SettingArchiveThresholdPercent]) != "10" || rep.DisconnectedAt != nil {
 		t.Fatalf("report after set = %+v", rep)
 	}
 	// The configuration changes (a restart registers it again): overrides stay on top.
@@ -386,23 +386,23 @@ func testEffectiveSettings(t *testing.T, dir store.Store) {
 	if eff, err := adm.EffectiveSettings(ctx, "t1"); err != nil || eff != want {
 		t.Fatalf("effective after re-register = %+v, %v; want %+v", eff, err, want)
 	}
-	rep, err = adm.SetTenantSetting(ctx, "t1", store.SettingChange{Name: store.SettingAutoInvite})
+	rep, err = adm.SetTenantSetting(ctx, "t1", sync.SettingChange{Name: sync.SettingAutoInvite})
 	want.AutoInvite = false
 	if err != nil || rep.Effective != want || rep.Configured != cfg2 || len(rep.Overrides) != 3 {
 		t.Fatalf("after clearing autoInvite = %+v, %v", rep, err)
 	}
 	for _, bad := range []struct {
-		c       store.SettingChange
+		c       sync.SettingChange
 		mention string
 	}{
-		{store.SettingChange{Name: "autoinvite", Value: "true"}, "autoinvite"},
-		{store.SettingChange{Name: store.SettingEmailSource, Value: "mailbox"}, "mailbox"},
-		{store.SettingChange{Name: store.SettingArchiveThresholdPercent, Value: "101"}, "101"},
-		{store.SettingChange{Name: store.SettingArchiveThreshold, Value: "-1"}, "-1"},
-		{store.SettingChange{Name: store.SettingRequireMobileAuth, Value: "sometimes"}, "sometimes"},
+		{sync.SettingChange{Name: "autoinvite", Value: "true"}, "autoinvite"},
+		{sync.SettingChange{Name: sync.SettingEmailSource, Value: "mailbox"}, "mailbox"},
+		{sync.SettingChange{Name: sync.SettingArchiveThresholdPercent, Value: "101"}, "101"},
+		{sync.SettingChange{Name: sync.SettingArchiveThreshold, Value: "-1"}, "-1"},
+		{sync.SettingChange{Name: sync.SettingRequireMobileAuth, Value: "sometimes"}, "sometimes"},
 	} {
 		// A good change first: the batch fails as a whole.
-		_, err := adm.SetTenantSetting(ctx, "t1", store.SettingChange{Name: store.SettingRequireMobileAuth, Value: "false"}, bad.c)
+		_, err := adm.SetTenantSetting(ctx, "t1", sync.SettingChange{Name: sync.SettingRequireMobileAuth, Value: "false"}, bad.c)
 		wantCode(t, "SetTenantSetting "+bad.c.Name+"="+bad.c.Value, err, sync.EINVALID, bad.mention)
 	}
 	if _, err := adm.SetTenantSetting(ctx, "t1"); sync.ErrorCode(err) != sync.EINVALID {
@@ -415,7 +415,7 @@ func testEffectiveSettings(t *testing.T, dir store.Store) {
 	if _, err := adm.EffectiveSettings(ctx, "nope"); !errors.Is(err, sync.ErrTenantNotFound) {
 		t.Fatalf("EffectiveSettings(unknown) = %v", err)
 	}
-	if _, err := adm.SetTenantSetting(ctx, "nope", store.SettingChange{Name: store.SettingAutoInvite, Value: "true"}); !errors.Is(err, sync.ErrTenantNotFound) {
+	if _, err := adm.SetTenantSetting(ctx, "nope", sync.SettingChange{Name: sync.SettingAutoInvite, Value: "true"}); !errors.Is(err, sync.ErrTenantNotFound) {
 		t.Fatalf("SetTenantSetting(unknown) = %v", err)
 	}
 }
@@ -433,14 +433,14 @@ func testOverridesSurviveCycles(t *testing.T, dir store.Store) {
 	mustCycle(t, dir, s1)
 	ua := byEntra(t, mustUsers(t, dir, "t1", ""), "a")
 	g1 := mustGroups(t, dir, "t1")[0]
-	if _, err := adm.SetUserSetting(ctx, "t1", ua.ID, store.SettingChange{Name: store.SettingRequireMobileAuth, Value: "false"}); err != nil {
+	if _, err := adm.SetUserSetting(ctx, "t1", ua.ID, sync.SettingChange{Name: sync.SettingRequireMobileAuth, Value: "false"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := adm.SetGroupSetting(ctx, "t1", g1.ID, store.SettingChange{Name: store.SettingMembersMayStoreData, Value: "false"},
-		store.SettingChange{Name: store.SettingRequireMobileAuth, Value: "true"}); err != nil {
+	if _, err := adm.SetGroupSetting(ctx, "t1", g1.ID, sync.SettingChange{Name: sync.SettingMembersMayStoreData, Value: "false"},
+		sync.SettingChange{Name: sync.SettingRequireMobileAuth, Value: "true"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := adm.SetTenantSetting(ctx, "t1", store.SettingChange{Name: store.SettingRequireMobileAuth, Value: "false"}); err != nil {
+	if _, err := adm.SetTenantSetting(ctx, "t1", sync.SettingChange{Name: sync.SettingRequireMobileAuth, Value: "false"}); err != nil {
 		t.Fatal(err)
 	}
 	check := func(when string) {

@@ -17,22 +17,13 @@ const (
 	BackendSQLite   = "sqlite"
 )
 
-// Store is a local directory backend as the commands use it: the
-// sync.Directory, plus purging a user, naming the backend, a health check
-// and closing. Both backends also implement sync.Leaser and the admin API
-// token store; what only PostgreSQL gives (several processes sharing one
-// database) is refused on SQLite by the commands.
+// Store is a local directory backend as the commands open it: sync.Store,
+// plus naming the backend so that callers can refuse what one backend lacks
+// (several worker processes on one SQLite file) with a clear message.
 type Store interface {
-	sync.Directory
-	// PurgeUser erases a user's personal data, keeping a tombstone (L5).
-	PurgeUser(ctx context.Context, tenantID string, id int64) error
-	// Backend returns BackendPostgres or BackendSQLite, so that callers can
-	// refuse features one backend lacks with a clear message.
+	sync.Store
+	// Backend returns BackendPostgres or BackendSQLite.
 	Backend() string
-	// Ping checks the database answers.
-	Ping(ctx context.Context) error
-	// Close releases the database.
-	Close() error
 }
 
 var (

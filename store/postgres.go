@@ -164,7 +164,7 @@ func (s *DB) Begin(ctx context.Context, tenantID string) (sync.Tx, error) {
 		_ = tx.Rollback()
 		return nil, fmt.Errorf("store: tenant %s: %w", tenantID, sync.ErrTenantDisconnected)
 	}
-	if t.tenant.Settings, err = mergeSettings(settings, overrides); err != nil {
+	if t.tenant.Settings, err = sync.MergeSettings(settings, overrides); err != nil {
 		_ = tx.Rollback()
 		return nil, fmt.Errorf("store: tenant %s settings: %w", tenantID, err)
 	}

@@ -323,7 +323,7 @@ func (s *SQLite) Begin(ctx context.Context, tenantID string) (sync.Tx, error) {
 		_ = t.Rollback()
 		return nil, fmt.Errorf("store: tenant %s: %w", tenantID, sync.ErrTenantDisconnected)
 	}
-	if t.tenant.Settings, err = mergeSettings([]byte(settings), []byte(overrides)); err != nil {
+	if t.tenant.Settings, err = sync.MergeSettings([]byte(settings), []byte(overrides)); err != nil {
 		_ = t.Rollback()
 		return nil, fmt.Errorf("store: tenant %s settings: %w", tenantID, err)
 	}

@@ -15,7 +15,7 @@ import (
 // transactions under the database's write lock (writeTx), which also keeps
 // them from interleaving with a cycle.
 
-var _ Admin = (*SQLite)(nil)
+var _ sync.Admin = (*SQLite)(nil)
 
 // sqliteTenant reads the tenant row's administration columns;
 // ErrTenantNotFound if there is none.
@@ -47,7 +47,7 @@ func placeholders(n int) string {
 // (see Admin).
 func (s *SQLite) ResolveUser(ctx context.Context, tenantID, ref string) (sync.User, error) {
 	ref = strings.TrimSpace(ref)
-	kind, id, err := parseRef("user", ref)
+	kind, id, err := sync.ParseRef("user", ref)
 	if err != nil {
 		return sync.User{}, err
 	}
@@ -56,9 +56,9 @@ func (s *SQLite) ResolveUser(ctx context.Context, tenantID, ref string) (sync.Us
 	}
 	var users []sync.User
 	switch kind {
-	case refLocalID:
+	case sync.RefLocalID:
 		users, err = sqliteLoadUsers(ctx, s.db, tenantID, "id = ?", id)
-	case refEmail:
+	case sync.RefEmail:
 		key := sync.EmailKey(ref)
 		users, err = sqliteLoadUsers(ctx, s.db, tenantID, "(email_key = ? OR lower(user_principal_name) = ?)", key, key)
 	default:
@@ -67,7 +67,7 @@ func (s *SQLite) ResolveUser(ctx context.Context, tenantID, ref string) (sync.Us
 	if err != nil {
 		return sync.User{}, err
 	}
-	return pickUser(tenantID, ref, users)
+	return sync.PickUser(tenantID, ref, users)
 }
 
 // ResolveGroup finds a group by local id, Entra object id or display name
@@ -80,7 +80,7 @@ func (s *SQLite) ResolveGroup(ctx context.Context, tenantID, ref string) (sync.G
 	if err != nil {
 		return sync.Group{}, err
 	}
-	return pickGroup(tenantID, ref, groups)
+	return sync.PickGroup(tenantID, ref, groups)
 }
 
 // InviteUsers moves staged users to invited and queues their user.invited
@@ -105,7 +105,7 @@ func (s *SQLite) InviteUsers(ctx context.Context, tenantID string, userIDs []int
 			if err != nil {
 				return err
 			}
-			if picked, err = invitable(tenantID, userIDs, loaded); err != nil {
+			if picked, err = sync.Invitable(tenantID, userIDs, loaded); err != nil {
 				return err
 			}
 		}
@@ -114,7 +114,7 @@ func (s *SQLite) InviteUsers(ctx context.Context, tenantID string, userIDs []int
 			if err != nil {
 				return err
 			}
-			picked = unionByID(picked, staged)
+			picked = sync.UnionByID(picked, staged)
 		}
 		upd, err := tx.PrepareContext(ctx, `UPDATE users SET status = 'invited', updated_at = ?
 			WHERE tenant_id = ? AND id = ? AND status = 'staged'`)
@@ -152,7 +152,7 @@ func (s *SQLite) InviteUsers(ctx context.Context, tenantID string, userIDs []int
 }
 
 // SetUserSetting sets or clears a live user's overrides (see Admin).
-func (s *SQLite) SetUserSetting(ctx context.Context, tenantID string, userID int64, changes ...SettingChange) (sync.User, error) {
+func (s *SQLite) SetUserSetting(ctx context.Context, tenantID string, userID int64, changes ...sync.SettingChange) (sync.User, error) {
 	cols, err := overrideColumns("user", userSettingColumns, changes)
 	if err != nil {
 		return sync.User{}, err
@@ -179,7 +179,7 @@ func (s *SQLite) SetUserSetting(ctx context.Context, tenantID string, userID int
 }
 
 // SetGroupSetting sets or clears a group's overrides (see Admin).
-func (s *SQLite) SetGroupSetting(ctx context.Context, tenantID string, groupID int64, changes ...SettingChange) (sync.Group, error) {
+func (s *SQLite) SetGroupSetting(ctx context.Context, tenantID string, groupID int64, changes ...sync.SettingChange) (sync.Group, error) {
 	cols, err := overrideColumns("group", groupSettingColumns, changes)
 	if err != nil {
 		return sync.Group{}, err
@@ -231,7 +231,7 @@ func sqliteSetOverrides(ctx context.Context, tx *sql.Tx, table, tenantID string,
 }
 
 // SetTenantSetting sets or clears tenant-level overrides (see Admin).
-func (s *SQLite) SetTenantSetting(ctx context.Context, tenantID string, changes ...SettingChange) (TenantSettingsReport, error) {
+func (s *SQLite) SetTenantSetting(ctx context.Context, tenantID string, changes ...sync.SettingChange) (sync.TenantSettingsReport, error) {
 	var row tenantRow
 	var overrides []byte
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
@@ -239,7 +239,7 @@ func (s *SQLite) SetTenantSetting(ctx context.Context, tenantID string, changes 
 		if row, err = sqliteTenant(ctx, tx, tenantID); err != nil {
 			return err
 		}
-		if overrides, err = applyTenantChanges(row.overrides, changes); err != nil {
+		if overrides, err = sync.ApplyTenantSettingChanges(row.overrides, changes); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE tenants SET settings_overrides = ?, updated_at = ? WHERE id = ?`,
@@ -249,19 +249,19 @@ func (s *SQLite) SetTenantSetting(ctx context.Context, tenantID string, changes 
 		return nil
 	})
 	if err != nil {
-		return TenantSettingsReport{}, err
+		return sync.TenantSettingsReport{}, err
 	}
-	return newTenantSettingsReport(tenantID, row.settings, overrides, row.disconnectedAt)
+	return sync.NewTenantSettingsReport(tenantID, row.settings, overrides, row.disconnectedAt)
 }
 
 // TenantSettings returns the tenant's configured, overridden and effective
 // settings (see Admin).
-func (s *SQLite) TenantSettings(ctx context.Context, tenantID string) (TenantSettingsReport, error) {
+func (s *SQLite) TenantSettings(ctx context.Context, tenantID string) (sync.TenantSettingsReport, error) {
 	row, err := sqliteTenant(ctx, s.db, tenantID)
 	if err != nil {
-		return TenantSettingsReport{}, err
+		return sync.TenantSettingsReport{}, err
 	}
-	return newTenantSettingsReport(tenantID, row.settings, row.overrides, row.disconnectedAt)
+	return sync.NewTenantSettingsReport(tenantID, row.settings, row.overrides, row.disconnectedAt)
 }
 
 // EffectiveSettings returns the tenant's settings with its overrides applied.
@@ -270,32 +270,32 @@ func (s *SQLite) EffectiveSettings(ctx context.Context, tenantID string) (sync.T
 	if err != nil {
 		return sync.TenantSettings{}, err
 	}
-	return mergeSettings(row.settings, row.overrides)
+	return sync.MergeSettings(row.settings, row.overrides)
 }
 
 // Disconnect makes the tenant's provisioned users and groups manual and
 // marks it disconnected, in one transaction (see Admin). A dry run only
 // reads, so it does not wait for the write lock.
-func (s *SQLite) Disconnect(ctx context.Context, tenantID string, dryRun bool) (DisconnectReport, error) {
-	report := func(q sqliteQueryer) (DisconnectReport, error) {
+func (s *SQLite) Disconnect(ctx context.Context, tenantID string, dryRun bool) (sync.DisconnectReport, error) {
+	report := func(q sqliteQueryer) (sync.DisconnectReport, error) {
 		row, err := sqliteTenant(ctx, q, tenantID)
 		if err != nil {
-			return DisconnectReport{}, err
+			return sync.DisconnectReport{}, err
 		}
 		users, err := sqliteLoadUsers(ctx, q, tenantID, "origin = 'provisioned' AND status <> 'purged'")
 		if err != nil {
-			return DisconnectReport{}, err
+			return sync.DisconnectReport{}, err
 		}
 		groups, err := sqliteLoadGroups(ctx, q, tenantID)
 		if err != nil {
-			return DisconnectReport{}, err
+			return sync.DisconnectReport{}, err
 		}
-		return newDisconnectReport(tenantID, dryRun, users, groups, row.disconnectedAt), nil
+		return sync.NewDisconnectReport(tenantID, dryRun, users, groups, row.disconnectedAt), nil
 	}
 	if dryRun {
 		return report(s.db)
 	}
-	var rep DisconnectReport
+	var rep sync.DisconnectReport
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		if rep, err = report(tx); err != nil {
@@ -322,17 +322,17 @@ func (s *SQLite) Disconnect(ctx context.Context, tenantID string, dryRun bool) (
 			}
 			rep.DisconnectedAt = &now
 		}
-		if !rep.changes() {
+		if !rep.Changes() {
 			return nil
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO events (tenant_id, type, data, created_at) VALUES (?, 'tenant.disconnected', ?, ?)`,
-			tenantID, string(disconnectEventData(rep)), ts); err != nil {
+			tenantID, string(sync.DisconnectEventData(rep)), ts); err != nil {
 			return fmt.Errorf("store: disconnect %s: event: %w", tenantID, translateSQLite(err))
 		}
 		return nil
 	})
 	if err != nil {
-		return DisconnectReport{}, err
+		return sync.DisconnectReport{}, err
 	}
 	return rep, nil
 }

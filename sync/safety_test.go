@@ -12,7 +12,6 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/entrasync/entrasync/graph/graphtest"
-	"github.com/entrasync/entrasync/store"
 	"github.com/entrasync/entrasync/sync"
 )
 
@@ -290,7 +289,7 @@ func TestDisconnectThenReconnect(t *testing.T) {
 func TestTenantOverrideWinsInCycle(t *testing.T) {
 	t.Parallel()
 	h := MustHarness(t, baseTenant(), nil) // automatic invitation off in the config
-	if _, err := h.db.SetTenantSetting(context.Background(), tenantName, store.SettingChange{Name: store.SettingAutoInvite, Value: "true"}); err != nil {
+	if _, err := h.db.SetTenantSetting(context.Background(), tenantName, sync.SettingChange{Name: sync.SettingAutoInvite, Value: "true"}); err != nil {
 		t.Fatal(err)
 	}
 	h.cycle(t)

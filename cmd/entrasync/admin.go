@@ -18,21 +18,12 @@ import (
 // The administration commands (SPEC.md section 5): users invite, purge and
 // set, groups set, tenant settings, set, disconnect and reconnect, events
 // list. They find users and groups by what an administrator types (a local
-// id, an e-mail, an Entra object id, a group's name) through store.Admin.
-
-// adminOf asserts that the opened store supports administration.
-func adminOf(db store.Store) (store.Admin, error) {
-	a, ok := db.(store.Admin)
-	if !ok {
-		return nil, usagef("this database backend has no administration commands")
-	}
-	return a, nil
-}
+// id, an e-mail, an Entra object id, a group's name) through sync.Admin.
 
 // adminSession is an open store for one administration command.
 type adminSession struct {
 	db     store.Store
-	admin  store.Admin
+	admin  sync.Admin
 	tenant string
 }
 
@@ -50,12 +41,7 @@ func (e *env) openAdmin(tenant string) (*adminSession, error) {
 	if err != nil {
 		return nil, err
 	}
-	adm, err := adminOf(db)
-	if err != nil {
-		_ = db.Close()
-		return nil, err
-	}
-	return &adminSession{db: db, admin: adm, tenant: tenant}, nil
+	return &adminSession{db: db, admin: db, tenant: tenant}, nil
 }
 
 // ---- effective settings ----------------------------------------------------
@@ -162,20 +148,20 @@ type settingFlag struct {
 
 var (
 	userSettingFlags = []settingFlag{
-		{"require-mobile-auth", store.SettingRequireMobileAuth, "switch", "require mobile authentication: true, false or default (the tenant's)"},
+		{"require-mobile-auth", sync.SettingRequireMobileAuth, "switch", "require mobile authentication: true, false or default (the tenant's)"},
 	}
 	groupSettingFlags = []settingFlag{
-		{"members-may-store-data", store.SettingMembersMayStoreData, "switch", "members may store data in the group: true, false or default (the tenant's)"},
-		{"require-mobile-auth", store.SettingRequireMobileAuth, "switch", "require mobile authentication to see the group's data: true, false or default (the tenant's)"},
+		{"members-may-store-data", sync.SettingMembersMayStoreData, "switch", "members may store data in the group: true, false or default (the tenant's)"},
+		{"require-mobile-auth", sync.SettingRequireMobileAuth, "switch", "require mobile authentication to see the group's data: true, false or default (the tenant's)"},
 	}
 	tenantSettingFlags = []settingFlag{
-		{"auto-invite", store.SettingAutoInvite, "switch", "create new users invited: true, false or default (the configuration's)"},
-		{"email-source", store.SettingEmailSource, "email", "where e-mails come from: mail, upn or default"},
-		{"members-may-store-data", store.SettingMembersMayStoreData, "switch", "groups' default for members storing data: true, false or default"},
-		{"require-mobile-auth", store.SettingRequireMobileAuth, "switch", "users' default for mobile authentication: true, false or default"},
-		{"group-require-mobile-auth", store.SettingGroupRequireMobileAuth, "switch", "groups' default for mobile authentication: true, false or default"},
-		{"archive-threshold", store.SettingArchiveThreshold, "count", "archive guard: most archives per cycle, a number (0 turns it off) or default"},
-		{"archive-threshold-percent", store.SettingArchiveThresholdPercent, "percent", "archive guard: most archives per cycle in percent of users, 0-100 (0 turns it off) or default"},
+		{"auto-invite", sync.SettingAutoInvite, "switch", "create new users invited: true, false or default (the configuration's)"},
+		{"email-source", sync.SettingEmailSource, "email", "where e-mails come from: mail, upn or default"},
+		{"members-may-store-data", sync.SettingMembersMayStoreData, "switch", "groups' default for members storing data: true, false or default"},
+		{"require-mobile-auth", sync.SettingRequireMobileAuth, "switch", "users' default for mobile authentication: true, false or default"},
+		{"group-require-mobile-auth", sync.SettingGroupRequireMobileAuth, "switch", "groups' default for mobile authentication: true, false or default"},
+		{"archive-threshold", sync.SettingArchiveThreshold, "count", "archive guard: most archives per cycle, a number (0 turns it off) or default"},
+		{"archive-threshold-percent", sync.SettingArchiveThresholdPercent, "percent", "archive guard: most archives per cycle in percent of users, 0-100 (0 turns it off) or default"},
 	}
 )
 
@@ -191,15 +177,15 @@ func flagOf(setting string) string {
 
 // defineSettingFlags registers the flags; the returned function, called
 // after parsing, turns the flags given into changes, in the order of flags.
-func defineSettingFlags(f *commandFlags, flags []settingFlag) func() ([]store.SettingChange, error) {
+func defineSettingFlags(f *commandFlags, flags []settingFlag) func() ([]sync.SettingChange, error) {
 	values := make([]*string, len(flags))
 	for i, sf := range flags {
 		values[i] = f.String(sf.flag, "", sf.usage)
 	}
-	return func() ([]store.SettingChange, error) {
+	return func() ([]sync.SettingChange, error) {
 		given := map[string]bool{}
 		f.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
-		var changes []store.SettingChange
+		var changes []sync.SettingChange
 		for i, sf := range flags {
 			if !given[sf.flag] {
 				continue
@@ -208,7 +194,7 @@ func defineSettingFlags(f *commandFlags, flags []settingFlag) func() ([]store.Se
 			if err != nil {
 				return nil, usagef("%s: %v (see entrasync %s --help)", f.Name(), err, f.Name())
 			}
-			changes = append(changes, store.SettingChange{Name: sf.setting, Value: v})
+			changes = append(changes, sync.SettingChange{Name: sf.setting, Value: v})
 		}
 		if len(changes) == 0 {
 			names := make([]string, len(flags))
@@ -486,7 +472,7 @@ func (e *env) groupsSet(args []string) error {
 // tenantAdmin is `entrasync tenant settings|set|disconnect|reconnect NAME`.
 func (e *env) tenantAdmin(verb string, args []string) error {
 	f := e.newFlags("tenant "+verb, true)
-	var changes func() ([]store.SettingChange, error)
+	var changes func() ([]sync.SettingChange, error)
 	var dry *bool
 	switch verb {
 	case "set":
@@ -501,7 +487,7 @@ func (e *env) tenantAdmin(verb string, args []string) error {
 	if len(names) > 1 {
 		return usagef("tenant %s: give one tenant name", verb)
 	}
-	var cs []store.SettingChange
+	var cs []sync.SettingChange
 	if changes != nil {
 		var err error
 		if cs, err = changes(); err != nil {
@@ -522,7 +508,7 @@ func (e *env) tenantAdmin(verb string, args []string) error {
 	defer s.db.Close()
 	switch verb {
 	case "settings", "set":
-		var rep store.TenantSettingsReport
+		var rep sync.TenantSettingsReport
 		if verb == "set" {
 			rep, err = s.admin.SetTenantSetting(e.ctx, s.tenant, cs...)
 		} else {
@@ -564,15 +550,15 @@ func (e *env) tenantAdmin(verb string, args []string) error {
 	}
 }
 
-func printTenantSettings(w io.Writer, r store.TenantSettingsReport) error {
+func printTenantSettings(w io.Writer, r sync.TenantSettingsReport) error {
 	state := "connected"
 	if r.DisconnectedAt != nil {
 		state = "disconnected since " + r.DisconnectedAt.Format(time.RFC3339)
 	}
 	fmt.Fprintf(w, "Tenant %s (%s)\n", r.TenantID, state)
 	conf, eff := settingsMap(r.Configured), settingsMap(r.Effective)
-	rows := make([][]string, 0, len(store.TenantSettingNames))
-	for _, name := range store.TenantSettingNames {
+	rows := make([][]string, 0, len(sync.TenantSettingNames))
+	for _, name := range sync.TenantSettingNames {
 		over := "-"
 		if v, ok := r.Overrides[name]; ok {
 			over = strings.Trim(string(v), `"`)
@@ -594,7 +580,7 @@ func settingsMap(s sync.TenantSettings) map[string]string {
 	return out
 }
 
-func printDisconnect(w io.Writer, r store.DisconnectReport) error {
+func printDisconnect(w io.Writer, r sync.DisconnectReport) error {
 	lw := &lineWriter{w: w}
 	switch {
 	case r.DryRun:
@@ -702,9 +688,5 @@ func (e *env) eventsList(args []string) error {
 // effectiveSettings returns the tenant's settings with its overrides, for
 // the listings' effective columns. An unknown tenant is ErrTenantNotFound.
 func (e *env) effectiveSettings(db store.Store, tenant string) (sync.TenantSettings, error) {
-	adm, err := adminOf(db)
-	if err != nil {
-		return sync.TenantSettings{}, err
-	}
-	return adm.EffectiveSettings(e.ctx, tenant)
+	return db.EffectiveSettings(e.ctx, tenant)
 }

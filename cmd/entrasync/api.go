@@ -20,21 +20,11 @@ import (
 	"github.com/entrasync/entrasync/sync"
 )
 
-// workerDirectory is what `run` needs of the store: the directory, leases,
-// schedules and admin API tokens.
-type workerDirectory interface {
-	sync.Directory
-	sync.Leaser
-	RotateAPIToken(ctx context.Context, hash string) error
-	APITokenValid(ctx context.Context, hash string) (bool, error)
-	Ping(ctx context.Context) error
-}
-
 // api serves the admin API, /metrics, /healthz and /readyz.
 type api struct {
 	worker  *sync.Worker
 	syncer  *sync.Syncer
-	dir     workerDirectory
+	dir     sync.Store
 	metrics *metrics
 	logger  *slog.Logger
 }
@@ -361,11 +351,7 @@ func (a *api) rejectRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rev, ok := a.dir.(reviewer)
-	if !ok {
-		return sync.Errorf(sync.EINVALID, "this store cannot review runs")
-	}
-	if run, err = rev.ReviewRun(r.Context(), run.ID, sync.ReviewRejected); err != nil {
+	if run, err = a.dir.ReviewRun(r.Context(), run.ID, sync.ReviewRejected); err != nil {
 		return err
 	}
 	writeJSONStatus(w, http.StatusOK, map[string]any{"rejected": run.ID, "run": run})

@@ -361,12 +361,12 @@ func (e *env) sync(args []string, dryRun bool) error {
 	if err != nil {
 		return err
 	}
-	db, dir, err := e.openWorkerDir(cfg)
+	db, err := e.openStore(cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	worker, syncer, err := e.newWorker(cfg, dir, nil, f.tenant)
+	worker, syncer, err := e.newWorker(cfg, db, nil, f.tenant)
 	if err != nil {
 		return err
 	}

@@ -12,15 +12,10 @@ import (
 	"github.com/entrasync/entrasync/sync"
 )
 
-// reviewer is the store's side of the archive guard (C6).
-type reviewer interface {
-	ReviewRun(ctx context.Context, runID int64, decision string) (*sync.Run, error)
-}
-
 // approveRun applies a held run's archives: a fresh full cycle in which
 // those archives pass the guard (the ones still valid against Graph now are
 // applied, those that no longer are are not), then the run is marked approved.
-func approveRun(ctx context.Context, worker *sync.Worker, dir workerDirectory, runID int64) (*sync.Result, error) {
+func approveRun(ctx context.Context, worker *sync.Worker, dir sync.Store, runID int64) (*sync.Result, error) {
 	run, log, err := dir.Run(ctx, runID)
 	if err != nil {
 		return nil, err
@@ -35,7 +30,7 @@ func approveRun(ctx context.Context, worker *sync.Worker, dir workerDirectory, r
 	if err != nil {
 		return res, err
 	}
-	if _, err := dir.(reviewer).ReviewRun(ctx, runID, sync.ReviewApproved); err != nil {
+	if _, err := dir.ReviewRun(ctx, runID, sync.ReviewApproved); err != nil {
 		return res, err
 	}
 	return res, nil
@@ -65,13 +60,13 @@ func (e *env) runsReview(decision string, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, dir, err := e.openWorkerDir(cfg)
+	db, err := e.openStore(cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	if decision == sync.ReviewRejected {
-		run, err := dir.(reviewer).ReviewRun(e.ctx, id, sync.ReviewRejected)
+		run, err := db.ReviewRun(e.ctx, id, sync.ReviewRejected)
 		if err != nil {
 			return err
 		}
@@ -81,18 +76,18 @@ func (e *env) runsReview(decision string, args []string) error {
 		_, err = fmt.Fprintf(e.stdout, "Run %d rejected: its %d held change(s) are dropped. A later cycle that would archive as many holds them again.\n", id, run.Held)
 		return err
 	}
-	run, _, err := dir.Run(e.ctx, id)
+	run, _, err := db.Run(e.ctx, id)
 	if err != nil {
 		return err
 	}
-	worker, _, err := e.newWorker(cfg, dir, nil, run.TenantID)
+	worker, _, err := e.newWorker(cfg, db, nil, run.TenantID)
 	if err != nil {
 		return err
 	}
 	if len(worker.Tenants()) == 0 {
 		return usagef("runs approve: run %d is of tenant %s, which is not configured", id, run.TenantID)
 	}
-	res, err := approveRun(e.ctx, worker, dir, id)
+	res, err := approveRun(e.ctx, worker, db, id)
 	if res != nil {
 		if f.json {
 			if werr := writeJSON(e.stdout, resultJSON{Run: res.Run, Plan: res.Plan}); werr != nil {
@@ -126,19 +121,19 @@ func (e *env) tenantState(verb string, args []string) error {
 	default:
 		return usagef("tenant %s: give one tenant name", verb)
 	}
-	db, dir, err := e.openWorkerDir(cfg)
+	db, err := e.openStore(cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	if verb != "status" {
-		if err := dir.SetPaused(e.ctx, names[0], verb == "pause"); err != nil {
+		if err := db.SetPaused(e.ctx, names[0], verb == "pause"); err != nil {
 			return err
 		}
 	}
 	var out []tenantStatus
 	for _, n := range names {
-		sc, err := dir.Schedule(e.ctx, n)
+		sc, err := db.Schedule(e.ctx, n)
 		if err != nil && !errors.Is(err, sync.ErrTenantNotFound) {
 			return err
 		}

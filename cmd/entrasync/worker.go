@@ -21,32 +21,8 @@ import (
 	"github.com/entrasync/entrasync/sync"
 )
 
-// openWorkerDir opens the configured store as a worker directory (leases,
-// schedules, tokens); the caller closes the store.
-func (e *env) openWorkerDir(cfg *config.Config) (store.Store, workerDirectory, error) {
-	db, err := e.openStore(cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	dir, err := workerDir(db)
-	if err != nil {
-		_ = db.Close()
-		return nil, nil, err
-	}
-	return db, dir, nil
-}
-
-// workerDir asserts that the opened store can serve the worker.
-func workerDir(d sync.Directory) (workerDirectory, error) {
-	wd, ok := d.(workerDirectory)
-	if !ok {
-		return nil, usagef("this database backend cannot run the worker")
-	}
-	return wd, nil
-}
-
 // newWorker builds the worker over every configured tenant (or one).
-func (e *env) newWorker(cfg *config.Config, dir workerDirectory, m *metrics, only string) (*sync.Worker, *sync.Syncer, error) {
+func (e *env) newWorker(cfg *config.Config, dir sync.Store, m *metrics, only string) (*sync.Worker, *sync.Syncer, error) {
 	syncer := sync.NewSyncer(dir, e.logger)
 	var wts []sync.WorkerTenant
 	for _, t := range cfg.Tenants {
@@ -107,13 +83,13 @@ func (e *env) runWorker(args []string) error {
 	} else {
 		defer unlock()
 	}
-	db, dir, err := e.openWorkerDir(cfg)
+	db, err := e.openStore(cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	m := newMetrics()
-	worker, syncer, err := e.newWorker(cfg, dir, m, "")
+	worker, syncer, err := e.newWorker(cfg, db, m, "")
 	if err != nil {
 		return err
 	}
@@ -121,7 +97,7 @@ func (e *env) runWorker(args []string) error {
 	if err != nil {
 		return fmt.Errorf("run: listen on %s: %w", cfg.Worker.Listen, err)
 	}
-	a := &api{worker: worker, syncer: syncer, dir: dir, metrics: m, logger: e.logger}
+	a := &api{worker: worker, syncer: syncer, dir: db, metrics: m, logger: e.logger}
 	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(e.logger.Handler(), slog.LevelWarn)}
 	serveErr := make(chan error, 1)
@@ -168,12 +144,12 @@ func (e *env) provision(args []string) error {
 	if err != nil {
 		return err
 	}
-	db, dir, err := e.openWorkerDir(cfg)
+	db, err := e.openStore(cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	worker, syncer, err := e.newWorker(cfg, dir, nil, tenant)
+	worker, syncer, err := e.newWorker(cfg, db, nil, tenant)
 	if err != nil {
 		return err
 	}
@@ -250,7 +226,7 @@ func (e *env) tokenRotate(args []string) error {
 	if err != nil {
 		return err
 	}
-	db, dir, err := e.openWorkerDir(cfg)
+	db, err := e.openStore(cfg)
 	if err != nil {
 		return err
 	}
@@ -259,7 +235,7 @@ func (e *env) tokenRotate(args []string) error {
 	if err != nil {
 		return fmt.Errorf("token: %w", err)
 	}
-	if err := dir.RotateAPIToken(e.ctx, hash); err != nil {
+	if err := db.RotateAPIToken(e.ctx, hash); err != nil {
 		return err
 	}
 	if f.json {
