@@ -13,7 +13,7 @@ import (
 
 	"github.com/entrasync/entrasync/graph"
 	"github.com/entrasync/entrasync/graph/graphtest"
-	"github.com/entrasync/entrasync/store"
+	"github.com/entrasync/entrasync/store/postgres"
 	"github.com/entrasync/entrasync/store/storetest"
 	"github.com/entrasync/entrasync/sync"
 )
@@ -56,7 +56,7 @@ func baseTenant() *graphtest.Tenant {
 
 type harness struct {
 	srv    *graphtest.Server
-	db     *store.DB
+	db     *postgres.DB
 	src    *graph.Source
 	syncer *sync.Syncer
 }
@@ -132,18 +132,11 @@ func (h *harness) exec(tb testing.TB, q string, args ...any) {
 // are equal only if nothing was written.
 func (h *harness) dump(tb testing.TB, tables ...string) string {
 	tb.Helper()
-	if len(tables) == 0 {
-		tables = []string{"tenants", "users", "user_paths", "groups", "memberships", "provisioning_log", "events"}
+	d, err := h.db.Dump(context.Background(), tables...)
+	if err != nil {
+		tb.Fatal(err)
 	}
-	var b strings.Builder
-	for _, t := range tables {
-		var rows []string
-		if err := h.db.SQL().Select(&rows, `SELECT row_to_json(x)::text FROM `+t+` x ORDER BY 1`); err != nil {
-			tb.Fatalf("dump %s: %v", t, err)
-		}
-		fmt.Fprintf(&b, "%s:%d\n%s\n", t, len(rows), strings.Join(rows, "\n"))
-	}
-	return b.String()
+	return d
 }
 
 func setUser(s *graphtest.Server, id string, fn func(u *graphtest.User)) {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/entrasync/entrasync/graph"
 	"github.com/entrasync/entrasync/graph/graphtest"
-	"github.com/entrasync/entrasync/store"
+	"github.com/entrasync/entrasync/store/postgres"
 	"github.com/entrasync/entrasync/store/storetest"
 	"github.com/entrasync/entrasync/sync"
 )
@@ -113,7 +113,7 @@ func TestC1_C5_ThreeWorkersShareOneDatabase(t *testing.T) {
 	defer cancel()
 	var wg gosync.WaitGroup
 	for w := 0; w < 3; w++ {
-		db, err := store.Open(context.Background(), url, nil) // a pool of its own per worker
+		db, err := postgres.Open(context.Background(), url, nil) // a pool of its own per worker
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -179,8 +179,8 @@ func TestC5_KilledWorkerLosesTenantForAtMostALease(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := newCycleLog()
-	open := func() *store.DB {
-		db, err := store.Open(context.Background(), url, nil)
+	open := func() *postgres.DB {
+		db, err := postgres.Open(context.Background(), url, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/entrasync/entrasync/graph"
 	"github.com/entrasync/entrasync/graph/graphtest"
-	"github.com/entrasync/entrasync/store"
+	"github.com/entrasync/entrasync/store/postgres"
 	"github.com/entrasync/entrasync/store/storetest"
 	"github.com/entrasync/entrasync/sync"
 )
@@ -24,7 +24,7 @@ import (
 type apiHarness struct {
 	srv    *httptest.Server
 	graph  *graphtest.Server
-	db     *store.DB
+	db     *postgres.DB
 	worker *sync.Worker
 	token  string
 }

@@ -2,14 +2,11 @@ package main
 
 import (
 	"bufio"
-	"context"
-	"database/sql"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +19,8 @@ import (
 	"github.com/entrasync/entrasync/graph"
 	"github.com/entrasync/entrasync/graph/graphtest"
 	"github.com/entrasync/entrasync/store"
+	"github.com/entrasync/entrasync/store/open"
+	"github.com/entrasync/entrasync/store/postgres"
 	"github.com/entrasync/entrasync/sync"
 )
 
@@ -135,7 +134,7 @@ func (e *env) benchScenario(sc benchScenario, latency time.Duration, base string
 	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
 		return nil, err
 	}
-	dbURL, drop, err := benchSchema(e.ctx, base, "entrasync_bench_"+sc.name)
+	dbURL, drop, err := postgres.CreateSchema(e.ctx, base, "entrasync_bench_"+sc.name)
 	if err != nil {
 		return nil, err
 	}
@@ -212,27 +211,6 @@ func changeUsers(srv *graphtest.Server, n int) {
 	})
 }
 
-// benchSchema creates a fresh schema on base and returns a URL selecting it
-// and a function that drops it.
-func benchSchema(ctx context.Context, base, schema string) (string, func(), error) {
-	db, err := sql.Open("postgres", base)
-	if err != nil {
-		return "", nil, err
-	}
-	if _, err := db.ExecContext(ctx, `DROP SCHEMA IF EXISTS `+schema+` CASCADE; CREATE SCHEMA `+schema); err != nil {
-		_ = db.Close()
-		return "", nil, fmt.Errorf("create schema %s: %w", schema, err)
-	}
-	u, _ := url.Parse(base)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String(), func() {
-		_, _ = db.Exec(`DROP SCHEMA IF EXISTS ` + schema + ` CASCADE`)
-		_ = db.Close()
-	}, nil
-}
-
 // benchChild runs cycles on command from the parent and reports each one as
 // a JSON line: `entrasync bench-child` (internal).
 func (e *env) benchChild() error {
@@ -247,7 +225,7 @@ func (e *env) benchChild() error {
 	if err != nil {
 		return err
 	}
-	db, err := store.OpenURL(e.ctx, getenv("BENCH_DB"), nil)
+	db, err := open.URL(e.ctx, getenv("BENCH_DB"), nil)
 	if err != nil {
 		return err
 	}
@@ -364,12 +342,12 @@ func (e *env) benchOneFault(spec graphtest.GenSpec, latency time.Duration, base,
 	srv := graphtest.NewServer(graphtest.Generate(spec), graphtest.WithLatency(latency))
 	defer srv.Close()
 	tn := srv.Tenant()
-	dbURL, drop, err := benchSchema(e.ctx, base, schema)
+	dbURL, drop, err := postgres.CreateSchema(e.ctx, base, schema)
 	if err != nil {
 		return bf, err
 	}
 	defer drop()
-	db, err := store.Open(e.ctx, dbURL, nil)
+	db, err := postgres.Open(e.ctx, dbURL, nil)
 	if err != nil {
 		return bf, err
 	}
@@ -389,14 +367,14 @@ func (e *env) benchOneFault(spec graphtest.GenSpec, latency time.Duration, base,
 	}
 	changeUsers(srv, 50)
 	srv.Update(func(t *graphtest.Tenant) { t.Assignments = t.Assignments[:len(t.Assignments)*9/10] })
-	before, err := directoryDump(e.ctx, db)
+	before, err := db.Dump(e.ctx)
 	if err != nil {
 		return bf, err
 	}
 	srv.InjectFault(fault)
 	_, cerr := syncer.Cycle(e.ctx, "bench", src, sync.CycleOptions{Trigger: "bench"})
 	bf.Failed = cerr != nil
-	after, err := directoryDump(e.ctx, db)
+	after, err := db.Dump(e.ctx)
 	if err != nil {
 		return bf, err
 	}
@@ -405,19 +383,6 @@ func (e *env) benchOneFault(spec graphtest.GenSpec, latency time.Duration, base,
 		bf.RunError = runs[0].Error
 	}
 	return bf, nil
-}
-
-// directoryDump renders the directory tables row by row.
-func directoryDump(ctx context.Context, db *store.DB) (string, error) {
-	var b strings.Builder
-	for _, t := range []string{"users", "user_paths", "groups", "memberships", "provisioning_log", "events"} {
-		var rows []string
-		if err := db.SQL().SelectContext(ctx, &rows, `SELECT row_to_json(x)::text FROM `+t+` x ORDER BY 1`); err != nil {
-			return "", err
-		}
-		b.WriteString(strings.Join(rows, "\n"))
-	}
-	return b.String(), nil
 }
 
 func printFaults(w io.Writer, faults []benchFault) {

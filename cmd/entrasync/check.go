@@ -11,13 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -34,6 +32,7 @@ import (
 	"github.com/entrasync/entrasync/config"
 	"github.com/entrasync/entrasync/graph"
 	"github.com/entrasync/entrasync/store"
+	"github.com/entrasync/entrasync/store/open"
 )
 
 // Outcomes of one check.
@@ -188,10 +187,8 @@ func (e *env) checkDatabase(cfg *config.Config, cl *checklist) {
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
 	defer cancel()
-	// Opening applies pending migrations; the store logs each, which the
-	// checklist reports instead.
-	migrations := &migrationCounter{}
-	db, err := store.OpenURL(ctx, raw, slog.New(migrations))
+	// Opening applies pending migrations, which the checklist reports.
+	db, err := open.URL(ctx, raw, nil)
 	if err != nil {
 		fix := "check that PostgreSQL runs and accepts this user from here; the URL comes from database: in the config file, ENTRASYNC_DATABASE_URL or --database"
 		if backend == store.BackendSQLite {
@@ -201,34 +198,21 @@ func (e *env) checkDatabase(cfg *config.Config, cl *checklist) {
 		return
 	}
 	defer db.Close()
-	version, err := schemaVersion(ctx, db)
+	version, err := db.SchemaVersion(ctx)
+	if version == "" && err == nil {
+		version = "none"
+	}
 	if err != nil {
 		cl.add("", checkDatabase, checkFailed, fmt.Sprintf("%s at %s: reachable, but the schema version cannot be read: %v", backend, where, err),
 			"check the database user may read schema_migrations")
 		return
 	}
 	now := ""
-	if n := migrations.applied.Load(); n > 0 {
+	if n := len(db.Migrated()); n > 0 {
 		now = fmt.Sprintf("; %d pending migration(s) applied now", n)
 	}
 	cl.add("", checkDatabase, checkOK, fmt.Sprintf("%s at %s: reachable, migrated (schema %s%s)", backend, where, version, now), "")
 }
-
-// migrationCounter is a slog handler that counts the store's "migration
-// applied" records and drops every other one below warnings.
-type migrationCounter struct{ applied atomic.Int64 }
-
-func (m *migrationCounter) Enabled(_ context.Context, l slog.Level) bool { return true }
-
-func (m *migrationCounter) Handle(_ context.Context, r slog.Record) error {
-	if r.Message == "migration applied" {
-		m.applied.Add(1)
-	}
-	return nil
-}
-
-func (m *migrationCounter) WithAttrs([]slog.Attr) slog.Handler { return m }
-func (m *migrationCounter) WithGroup(string) slog.Handler      { return m }
 
 // redactedDB returns a PostgreSQL URL without its password.
 func redactedDB(raw string) string {
@@ -245,24 +229,6 @@ func redactedDB(raw string) string {
 		u.RawQuery = q.Encode()
 	}
 	return u.String()
-}
-
-// schemaVersion returns the last migration recorded.
-func schemaVersion(ctx context.Context, db store.Store) (string, error) {
-	var version string
-	var err error
-	switch d := db.(type) {
-	case *store.DB:
-		err = d.SQL().QueryRowContext(ctx, `SELECT coalesce(max(version), '') FROM schema_migrations`).Scan(&version)
-	case *store.SQLite:
-		err = d.SQL().QueryRowContext(ctx, `SELECT coalesce(max(version), '') FROM schema_migrations`).Scan(&version)
-	default:
-		return "unknown", nil
-	}
-	if err == nil && version == "" {
-		version = "none"
-	}
-	return version, err
 }
 
 // checkTenant checks one tenant's credential, service principal and

@@ -12,6 +12,7 @@ import (
 	"github.com/entrasync/entrasync/graph"
 	"github.com/entrasync/entrasync/graph/graphtest"
 	"github.com/entrasync/entrasync/store"
+	"github.com/entrasync/entrasync/store/open"
 	"github.com/entrasync/entrasync/sync"
 )
 
@@ -144,7 +145,7 @@ func (e *env) demo(args []string) error {
 	say("Simulated Entra tenant at %s: %d users, %d groups, %d assignments (enterprise app %q).\n",
 		srv.URL(), len(t.Users), len(t.Groups), len(t.Assignments), t.Application.DisplayName)
 
-	db, err := store.OpenURL(e.ctx, dbURL, e.logger)
+	db, err := open.URL(e.ctx, dbURL, e.logger)
 	if err != nil {
 		return err
 	}

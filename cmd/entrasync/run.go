@@ -19,6 +19,7 @@ import (
 	"github.com/entrasync/entrasync/config"
 	"github.com/entrasync/entrasync/graph"
 	"github.com/entrasync/entrasync/store"
+	"github.com/entrasync/entrasync/store/open"
 	"github.com/entrasync/entrasync/sync"
 )
 
@@ -214,7 +215,7 @@ func (e *env) dbURL(cfg *config.Config) string {
 // openStore opens the configured database (by default the SQLite file in
 // the data directory) and registers every configured tenant.
 func (e *env) openStore(cfg *config.Config) (store.Store, error) {
-	db, err := store.OpenURL(e.ctx, e.dbURL(cfg), e.logger)
+	db, err := open.URL(e.ctx, e.dbURL(cfg), e.logger)
 	if err != nil {
 		return nil, err
 	}

@@ -10,14 +10,11 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	gosync "sync"
-	"syscall"
 	"time"
 
 	"github.com/entrasync/entrasync/config"
 	"github.com/entrasync/entrasync/graph"
-	"github.com/entrasync/entrasync/store"
 	"github.com/entrasync/entrasync/sync"
 )
 
@@ -78,16 +75,16 @@ func (e *env) runWorker(args []string) error {
 	if len(cfg.Tenants) == 0 {
 		return usagef("run: no tenants configured: add one under tenants: in the config file (see README)")
 	}
-	if unlock, err := e.singleWorker(cfg); err != nil {
-		return err
-	} else {
-		defer unlock()
-	}
 	db, err := e.openStore(cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	release, err := db.ExclusiveWorker()
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	defer release()
 	m := newMetrics()
 	worker, syncer, err := e.newWorker(cfg, db, m, "")
 	if err != nil {
@@ -290,27 +287,4 @@ func (p *progress) done() {
 		fmt.Fprint(p.w, "\r\x1b[K")
 		p.shown = false
 	}
-}
-
-// singleWorker refuses a second `entrasync run` on one SQLite file: only
-// PostgreSQL lets several worker processes share a directory. It holds an
-// exclusive lock on <file>.run.lock until unlock.
-func (e *env) singleWorker(cfg *config.Config) (unlock func(), err error) {
-	backend, target, err := store.ParseURL(e.dbURL(cfg))
-	if err != nil || backend != store.BackendSQLite {
-		return func() {}, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
-		return nil, fmt.Errorf("run: %w", err)
-	}
-	f, err := os.OpenFile(target+".run.lock", os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("run: lock %s: %w", target, err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		_ = f.Close()
-		return nil, &usageError{fmt.Errorf("run: another entrasync run already uses the SQLite database %s; "+
-			"several worker processes need PostgreSQL (set database: postgres://…)", target)}
-	}
-	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); _ = f.Close() }, nil
 }

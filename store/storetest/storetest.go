@@ -1,21 +1,19 @@
-// Package storetest gives each test its own PostgreSQL schema, or its own
-// SQLite file.
+// Package storetest holds the conformance suite every directory backend
+// passes (Run), and gives each test its own PostgreSQL schema or SQLite
+// file.
 package storetest
 
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
-	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	_ "github.com/lib/pq" // the PostgreSQL driver
-
-	"github.com/entrasync/entrasync/store"
+	"github.com/entrasync/entrasync/store/postgres"
+	"github.com/entrasync/entrasync/store/sqlite"
 )
 
 // DefaultURL is the database tests use when TEST_DATABASE_URL is unset.
@@ -34,43 +32,23 @@ func URL() string {
 // message when PostgreSQL is unreachable; it never skips.
 func MustSchemaURL(tb testing.TB) string {
 	tb.Helper()
-	base := URL()
-	admin, err := sql.Open("postgres", base)
-	if err != nil {
-		tb.Fatalf("storetest: open %s: %v", redacted(base), err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := admin.PingContext(ctx); err != nil {
-		_ = admin.Close()
-		tb.Fatalf("storetest: PostgreSQL is not reachable at %s (set TEST_DATABASE_URL, or start it with "+
-			"`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`): %v", redacted(base), err)
-	}
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	schema := "t_" + hex.EncodeToString(b[:])
-	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
-		_ = admin.Close()
-		tb.Fatalf("storetest: create schema: %v", err)
-	}
-	tb.Cleanup(func() {
-		_, _ = admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-		_ = admin.Close()
-	})
-	u, err := url.Parse(base)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	u, drop, err := postgres.CreateSchema(ctx, URL(), "t_"+hex.EncodeToString(b[:]))
 	if err != nil {
-		tb.Fatalf("storetest: parse %s: %v", redacted(base), err)
+		tb.Fatalf("storetest: %v (set TEST_DATABASE_URL, or start PostgreSQL with "+
+			"`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`)", err)
 	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	tb.Cleanup(drop)
+	return u
 }
 
 // MustOpen opens a store on a fresh schema, migrated, closed at cleanup.
-func MustOpen(tb testing.TB) *store.DB {
+func MustOpen(tb testing.TB) *postgres.DB {
 	tb.Helper()
-	db, err := store.Open(context.Background(), MustSchemaURL(tb), nil)
+	db, err := postgres.Open(context.Background(), MustSchemaURL(tb), nil)
 	if err != nil {
 		tb.Fatalf("storetest: open store: %v", err)
 	}
@@ -80,20 +58,12 @@ func MustOpen(tb testing.TB) *store.DB {
 
 // MustOpenSQLite opens a SQLite store in a fresh file under tb.TempDir(),
 // migrated, closed at cleanup.
-func MustOpenSQLite(tb testing.TB) *store.SQLite {
+func MustOpenSQLite(tb testing.TB) *sqlite.DB {
 	tb.Helper()
-	db, err := store.OpenSQLite(context.Background(), filepath.Join(tb.TempDir(), "entrasync.db"), nil)
+	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "entrasync.db"), nil)
 	if err != nil {
 		tb.Fatalf("storetest: open sqlite store: %v", err)
 	}
 	tb.Cleanup(func() { _ = db.Close() })
 	return db
-}
-
-func redacted(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	return u.Redacted()
 }

@@ -1,8 +1,6 @@
 package store
 
 import (
-	"context"
-	"log/slog"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -11,64 +9,17 @@ import (
 	"github.com/entrasync/entrasync/sync"
 )
 
-// The backends a Store can report.
-const (
-	BackendPostgres = "postgres"
-	BackendSQLite   = "sqlite"
-)
-
-// Store is a local directory backend as the commands open it: sync.Store,
-// plus naming the backend so that callers can refuse what one backend lacks
-// (several worker processes on one SQLite file) with a clear message.
-type Store interface {
-	sync.Store
-	// Backend returns BackendPostgres or BackendSQLite.
-	Backend() string
-}
-
-var (
-	_ Store = (*DB)(nil)
-	_ Store = (*SQLite)(nil)
-)
-
-// Backend returns "postgres".
-func (s *DB) Backend() string { return BackendPostgres }
-
 // urlScheme matches a URL scheme followed by "//", such as "mysql://".
 var urlScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
 
-// OpenURL opens the directory that url names and applies pending migrations:
-//
-//   - postgres://… or postgresql://… opens PostgreSQL (see Open);
-//   - sqlite:PATH, sqlite://PATH (sqlite:///abs/path for an absolute one),
-//     file:PATH or file:///abs/path, or a plain file path such as
-//     ./entrasync.db or /var/lib/entrasync/entrasync.db, opens SQLite in
-//     that file, creating its directory (0700) and the file when missing
-//     (see OpenSQLite).
-//
-// Any other "scheme://" is an EINVALID error, as is an empty url.
-func OpenURL(ctx context.Context, url string, logger *slog.Logger) (Store, error) {
-	backend, target, err := ParseURL(url)
-	if err != nil {
-		return nil, err
-	}
-	if backend == BackendPostgres {
-		db, err := Open(ctx, target, logger)
-		if err != nil {
-			return nil, err
-		}
-		return db, nil
-	}
-	db, err := OpenSQLite(ctx, target, logger)
-	if err != nil {
-		return nil, err
-	}
-	return db, nil
-}
-
-// ParseURL tells which backend OpenURL would use for raw and what it would
-// open: the URL itself for PostgreSQL, the file path for SQLite. It reads no
-// file and opens no connection.
+// ParseURL tells which backend a database URL names and what to open: the
+// URL itself for PostgreSQL (postgres://… or postgresql://…), the file path
+// for SQLite (sqlite:PATH, sqlite://PATH — sqlite:///abs/path for an
+// absolute one —, file:PATH, file:///abs/path, or a plain file path such as
+// ./entrasync.db). Any other "scheme://" is an EINVALID error, as is an
+// empty URL, an in-memory SQLite database or query parameters on a SQLite
+// URL. It reads no file and opens no connection; store/open opens what it
+// names.
 func ParseURL(raw string) (backend, target string, err error) {
 	s := strings.TrimSpace(raw)
 	lower := strings.ToLower(s)

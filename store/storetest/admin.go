@@ -1,4 +1,4 @@
-package store_test
+package storetest
 
 import (
 	"context"
@@ -29,27 +29,9 @@ var adminCases = []struct {
 	{"DisconnectDryRunAndReconnect", testDisconnect},
 }
 
-func TestAdminConformance(t *testing.T) {
-	for name, open := range backends {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			for _, c := range adminCases {
-				t.Run(c.name, func(t *testing.T) {
-					t.Parallel()
-					c.test(t, open(t))
-				})
-			}
-		})
-	}
-}
-
 func adminOf(tb testing.TB, dir store.Store) sync.Admin {
 	tb.Helper()
-	a, ok := dir.(sync.Admin)
-	if !ok {
-		tb.Fatalf("%T does not implement sync.Admin", dir)
-	}
-	return a
+	return dir
 }
 
 // snapSource is a sync.Source that returns a snapshot built by hand.

@@ -1,4 +1,4 @@
-package store_test
+package storetest
 
 import (
 	"context"
@@ -10,18 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/entrasync/entrasync/store"
-	"github.com/entrasync/entrasync/store/storetest"
 	"github.com/entrasync/entrasync/sync"
 )
-
-// backends lists every sync.Directory implementation the conformance suite
-// runs on; each call opens a fresh, empty directory (its own PostgreSQL
-// schema or SQLite file).
-var backends = map[string]func(tb testing.TB) store.Store{
-	"postgres": func(tb testing.TB) store.Store { return storetest.MustOpen(tb) },
-	"sqlite":   func(tb testing.TB) store.Store { return storetest.MustOpenSQLite(tb) },
-}
 
 func snapshot(users []sync.EntraUser, direct []string, groups ...sync.EntraGroup) *sync.Snapshot {
 	s := &sync.Snapshot{Users: map[string]sync.EntraUser{}, DirectUsers: direct, Groups: groups}
@@ -115,17 +108,29 @@ var conformance = []struct {
 	{"ApplySetsRunTimesAndID", testApplySetsRun},
 }
 
-func TestDirectoryConformance(t *testing.T) {
-	for name, open := range backends {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			for _, c := range conformance {
-				t.Run(c.name, func(t *testing.T) {
-					t.Parallel()
-					c.test(t, open(t))
-				})
-			}
-		})
+// Dir is a directory backend as the suite opens it: the store, and its
+// pool for fixture statements that no interface method makes.
+type Dir interface {
+	store.Store
+	SQL() *sqlx.DB
+}
+
+// Run runs the conformance suite — every case of the directory, the
+// worker's leases, the admin API tokens, run figures and administration —
+// on the backend open opens. Each case calls open for a fresh, empty
+// directory of its own (a PostgreSQL schema, a SQLite file), and the cases
+// run in parallel. Each backend's package calls it from its own tests.
+func Run(t *testing.T, open func(tb testing.TB) Dir) {
+	for _, group := range [][]struct {
+		name string
+		test func(*testing.T, store.Store)
+	}{conformance, adminCases} {
+		for _, c := range group {
+			t.Run(c.name, func(t *testing.T) {
+				t.Parallel()
+				c.test(t, open(t))
+			})
+		}
 	}
 }
 
@@ -261,16 +266,11 @@ func mustEvents(tb testing.TB, dir sync.Directory, tenant string, after int64, l
 // parameters) that the Directory interface has no method for.
 func rawExec(tb testing.TB, dir store.Store, query string) {
 	tb.Helper()
-	var err error
-	switch d := dir.(type) {
-	case *store.DB:
-		_, err = d.SQL().Exec(query)
-	case *store.SQLite:
-		_, err = d.SQL().Exec(query)
-	default:
-		tb.Fatalf("rawExec: unknown backend %T", dir)
+	d, ok := dir.(Dir)
+	if !ok {
+		tb.Fatalf("rawExec: %T has no SQL pool", dir)
 	}
-	if err != nil {
+	if _, err := d.SQL().Exec(query); err != nil {
 		tb.Fatalf("rawExec %q: %v", query, err)
 	}
 }

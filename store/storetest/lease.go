@@ -1,4 +1,4 @@
-package store_test
+package storetest
 
 import (
 	"context"
@@ -16,28 +16,10 @@ import (
 // Conformance cases for the worker's leases, the admin API tokens and the
 // figures of a run; they are listed in conformance and run on every backend.
 
-// leaseDirectory is what both backends offer the worker and the admin API
-// beyond store.Store.
-type leaseDirectory interface {
-	store.Store
-	sync.Leaser
-	Schedule(ctx context.Context, tenantID string) (sync.Schedule, error)
-	RotateAPIToken(ctx context.Context, hash string) error
-	APITokenValid(ctx context.Context, hash string) (bool, error)
-}
-
-var (
-	_ leaseDirectory = (*store.DB)(nil)
-	_ leaseDirectory = (*store.SQLite)(nil)
-)
-
-func leasesOf(tb testing.TB, dir store.Store) leaseDirectory {
+// leasesOf is dir as the lease cases use it.
+func leasesOf(tb testing.TB, dir store.Store) store.Store {
 	tb.Helper()
-	l, ok := dir.(leaseDirectory)
-	if !ok {
-		tb.Fatalf("%T has no leases and tokens", dir)
-	}
-	return l
+	return dir
 }
 
 func mustClaim(tb testing.TB, l sync.Leaser, tenant, holder string, ttl time.Duration, dueOnly, want bool) {
@@ -63,7 +45,7 @@ func mustRelease(tb testing.TB, l sync.Leaser, tenant, holder string, after time
 	}
 }
 
-func mustSchedule(tb testing.TB, l leaseDirectory, tenant string) sync.Schedule {
+func mustSchedule(tb testing.TB, l store.Store, tenant string) sync.Schedule {
 	tb.Helper()
 	sc, err := l.Schedule(context.Background(), tenant)
 	if err != nil {

@@ -1,171 +1,22 @@
-package store_test
+package sqlite_test
 
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
 
-	"github.com/entrasync/entrasync/store"
+	"github.com/entrasync/entrasync/store/sqlite"
 	"github.com/entrasync/entrasync/store/storetest"
 	"github.com/entrasync/entrasync/sync"
 )
 
-func TestParseURL(t *testing.T) {
-	t.Parallel()
-	cases := []struct{ url, backend, target string }{
-		{"postgres://u@h:5432/db?sslmode=disable", store.BackendPostgres, "postgres://u@h:5432/db?sslmode=disable"},
-		{"postgresql://u@h/db", store.BackendPostgres, "postgresql://u@h/db"},
-		{"PostgreSQL://u@h/db", store.BackendPostgres, "PostgreSQL://u@h/db"},
-		{"./entrasync.db", store.BackendSQLite, "entrasync.db"},
-		{"entrasync.db", store.BackendSQLite, "entrasync.db"},
-		{"/var/lib/entrasync/entrasync.db", store.BackendSQLite, "/var/lib/entrasync/entrasync.db"},
-		{"sqlite:./data/x.db", store.BackendSQLite, "data/x.db"},
-		{"sqlite:/abs/x.db", store.BackendSQLite, "/abs/x.db"},
-		{"sqlite:///abs/x.db", store.BackendSQLite, "/abs/x.db"},
-		{"sqlite://rel/x.db", store.BackendSQLite, "rel/x.db"},
-		{"sqlite:file:x.db", store.BackendSQLite, "x.db"},
-		{"file:x.db", store.BackendSQLite, "x.db"},
-		{"file:///abs/my%20dir/x.db", store.BackendSQLite, "/abs/my dir/x.db"},
-		{"file://localhost/abs/x.db", store.BackendSQLite, "/abs/x.db"},
-		{"  ./spaced.db  ", store.BackendSQLite, "spaced.db"},
-	}
-	for _, c := range cases {
-		want := c.target
-		if c.backend == store.BackendSQLite {
-			want = filepath.FromSlash(want)
-		}
-		backend, target, err := store.ParseURL(c.url)
-		if err != nil || backend != c.backend || target != want {
-			t.Errorf("ParseURL(%q) = %q, %q, %v; want %q, %q", c.url, backend, target, err, c.backend, c.target)
-		}
-	}
-	for _, bad := range []string{"", "  ", "mysql://h/db", "sqlite:", "sqlite::memory:", ":memory:", "file::memory:",
-		"file:x.db?mode=ro", "file://otherhost/x.db"} {
-		if _, _, err := store.ParseURL(bad); sync.ErrorCode(err) != sync.EINVALID {
-			t.Errorf("ParseURL(%q) = %v, want EINVALID", bad, err)
-		}
-	}
-}
-
-func TestDefaultSQLitePath(t *testing.T) {
-	t.Parallel()
-	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	cases := []struct {
-		env  map[string]string
-		want string
-	}{
-		{map[string]string{"XDG_DATA_HOME": "/xdg", "HOME": "/home/u"}, "/xdg/entrasync/entrasync.db"},
-		{map[string]string{"XDG_DATA_HOME": "relative", "HOME": "/home/u"}, "/home/u/.local/share/entrasync/entrasync.db"},
-		{map[string]string{"HOME": "/home/u"}, "/home/u/.local/share/entrasync/entrasync.db"},
-		{map[string]string{}, "./entrasync.db"},
-	}
-	for _, c := range cases {
-		if got := store.DefaultSQLitePath(env(c.env)); got != filepath.FromSlash(c.want) {
-			t.Errorf("DefaultSQLitePath(%v) = %q, want %q", c.env, got, c.want)
-		}
-	}
-}
-
-func TestOpenURLSQLite(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "state", "entrasync")
-	path := filepath.Join(dir, "entrasync.db")
-	for i, url := range []string{"sqlite:" + path, path} { // the second open finds everything in place
-		s, err := store.OpenURL(ctx, url, nil)
-		if err != nil {
-			t.Fatalf("open %d: %v", i, err)
-		}
-		if s.Backend() != store.BackendSQLite {
-			t.Fatalf("Backend() = %q", s.Backend())
-		}
-		db := s.(*store.SQLite).SQL()
-		var versions []string
-		rows, err := db.Query(`SELECT version FROM schema_migrations ORDER BY version`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var v string
-			_ = rows.Scan(&v)
-			versions = append(versions, v)
-		}
-		_ = rows.Close()
-		if len(versions) == 0 || versions[0] != "0001_init" {
-			t.Fatalf("schema_migrations = %v", versions)
-		}
-		// Every pooled connection has the settings, not only the first.
-		var conns []interface{ Close() error }
-		for j := 0; j < 4; j++ {
-			c, err := db.Conn(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			conns = append(conns, c)
-			var fk, timeout int
-			var mode string
-			if err := c.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&fk); err != nil {
-				t.Fatal(err)
-			}
-			if err := c.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
-				t.Fatal(err)
-			}
-			if err := c.QueryRowContext(ctx, `PRAGMA busy_timeout`).Scan(&timeout); err != nil {
-				t.Fatal(err)
-			}
-			if fk != 1 || mode != "wal" || timeout <= 0 {
-				t.Fatalf("connection %d: foreign_keys=%d journal_mode=%s busy_timeout=%d", j, fk, mode, timeout)
-			}
-		}
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != 0o700 {
-		t.Fatalf("directory mode = %v, %v; want 0700", st.Mode(), err)
-	}
-	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
-		t.Fatalf("file mode = %v, %v; want 0600", st.Mode(), err)
-	}
-}
-
-func TestOpenURLPostgres(t *testing.T) {
-	t.Parallel()
-	s, err := store.OpenURL(context.Background(), storetest.MustSchemaURL(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = s.Close() }()
-	if s.Backend() != store.BackendPostgres {
-		t.Fatalf("Backend() = %q", s.Backend())
-	}
-	if _, ok := s.(*store.DB); !ok {
-		t.Fatalf("OpenURL(postgres) = %T", s)
-	}
-}
-
-func TestOpenURLRejects(t *testing.T) {
-	t.Parallel()
-	for _, bad := range []string{"", "mysql://h/db", ":memory:", "sqlite::memory:"} {
-		if s, err := store.OpenURL(context.Background(), bad, nil); err == nil || s != nil || sync.ErrorCode(err) != sync.EINVALID {
-			t.Errorf("OpenURL(%q) = %v, %v; want nil, EINVALID", bad, s, err)
-		}
-	}
-	// A file where the directory should be.
-	blocker := filepath.Join(t.TempDir(), "file")
-	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.OpenURL(context.Background(), filepath.Join(blocker, "x.db"), nil); err == nil {
-		t.Error("OpenURL under a regular file succeeded")
-	}
+// TestConformance runs the directory's conformance suite on SQLite, each
+// case in a fresh file.
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(tb testing.TB) storetest.Dir { return storetest.MustOpenSQLite(tb) })
 }
 
 // TestSQLiteTwoHandles opens one file twice, as two processes would: the
@@ -175,12 +26,12 @@ func TestSQLiteTwoHandles(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "shared.db")
-	a, err := store.OpenSQLite(ctx, path, nil)
+	a, err := sqlite.Open(ctx, path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = a.Close() }()
-	b, err := store.OpenSQLite(ctx, path, nil)
+	b, err := sqlite.Open(ctx, path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +91,7 @@ func TestSQLiteUpgradeFrom0001(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
-	s, err := store.OpenSQLite(ctx, path, nil)
+	s, err := sqlite.Open(ctx, path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +121,7 @@ func TestSQLiteUpgradeFrom0001(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s, err = store.OpenSQLite(ctx, path, nil)
+	s, err = sqlite.Open(ctx, path, nil)
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}
@@ -321,12 +172,12 @@ func TestSQLiteLeaseAcrossHandles(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "shared.db")
-	a, err := store.OpenSQLite(ctx, path, nil)
+	a, err := sqlite.Open(ctx, path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = a.Close() }()
-	b, err := store.OpenSQLite(ctx, path, nil)
+	b, err := sqlite.Open(ctx, path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,374 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/entrasync/entrasync/store"
+	"github.com/entrasync/entrasync/sync"
+)
+
+// tx is a cycle's transaction on PostgreSQL.
+type tx struct {
+	s *DB
+	c *store.CycleTx
+	// Local ids by Entra id, from the state this transaction loaded and the
+	// rows it created: Apply resolves memberships and paths with them.
+	userIDs, groupIDs map[string]int64
+}
+
+var _ store.Applier = (*tx)(nil)
+
+// Begin starts a transaction on tenantID's directory. It locks the tenant's
+// row, so a second cycle of the same tenant (or an administrator's write)
+// waits for the first to finish. ErrTenantNotFound for an unknown tenant,
+// ErrTenantDisconnected for a disconnected one.
+func (s *DB) Begin(ctx context.Context, tenantID string) (sync.Tx, error) {
+	c, err := s.BeginCycle(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	return &tx{s: s, c: c}, nil
+}
+
+// Commit makes the transaction's writes durable.
+func (t *tx) Commit() error { return t.c.Commit(translate) }
+
+// Rollback discards them; a no-op after Commit.
+func (t *tx) Rollback() error { return t.c.Rollback() }
+
+// State loads the tenant's directory and indexes its local ids.
+func (t *tx) State(ctx context.Context) (*sync.State, error) {
+	st, err := t.s.LoadState(ctx, t.c.Tx, t.c.Tenant)
+	if err != nil {
+		return nil, err
+	}
+	t.userIDs = make(map[string]int64, len(st.Users))
+	for _, u := range st.Users {
+		if u.EntraID != "" {
+			t.userIDs[u.EntraID] = u.ID
+		}
+	}
+	t.groupIDs = make(map[string]int64, len(st.Groups))
+	for _, g := range st.Groups {
+		if g.EntraID != "" {
+			t.groupIDs[g.EntraID] = g.ID
+		}
+	}
+	return st, nil
+}
+
+// Apply writes the run, the plan's changes, the provisioning log and the
+// events with one bulk statement per kind of write (see store.DB.Apply).
+func (t *tx) Apply(ctx context.Context, run *sync.Run, plan *sync.Plan, events []sync.Event) error {
+	if t.userIDs == nil {
+		return sync.Errorf(sync.EINTERNAL, "store: Apply before State")
+	}
+	return t.s.DB.Apply(ctx, t.c.Tx, t, run, plan, events)
+}
+
+// ApplyChanges writes users, then groups, then memberships.
+func (t *tx) ApplyChanges(ctx context.Context, plan *sync.Plan) error {
+	for _, step := range []func(context.Context, *sync.Plan) error{t.applyUsers, t.applyGroups, t.applyMemberships} {
+		if err := step(ctx, plan); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type userCols struct {
+	id, entra, origin, upn, mail, email, key, display, given, surname, status, prev, archivedAt, reason []string
+	ids                                                                                                 []int64
+	enabled                                                                                             []bool
+}
+
+func (c *userCols) add(id int64, u *sync.User) {
+	c.ids = append(c.ids, id)
+	c.entra = append(c.entra, u.EntraID)
+	c.origin = append(c.origin, string(u.Origin))
+	c.upn = append(c.upn, u.UserPrincipalName)
+	c.mail = append(c.mail, u.Mail)
+	c.email = append(c.email, u.Email)
+	c.key = append(c.key, sync.EmailKey(u.Email))
+	c.display = append(c.display, u.DisplayName)
+	c.given = append(c.given, u.GivenName)
+	c.surname = append(c.surname, u.Surname)
+	c.enabled = append(c.enabled, u.AccountEnabled)
+	c.status = append(c.status, string(u.Status))
+	c.prev = append(c.prev, string(u.PreviousStatus))
+	at := ""
+	if u.ArchivedAt != nil {
+		at = u.ArchivedAt.UTC().Format(time.RFC3339Nano)
+	}
+	c.archivedAt = append(c.archivedAt, at)
+	c.reason = append(c.reason, u.ArchiveReason)
+}
+
+func (t *tx) applyUsers(ctx context.Context, plan *sync.Plan) error {
+	var creates, updates userCols
+	var rewrite []int64 // local ids of updated users whose paths are rewritten
+	type pathRow struct {
+		entra string
+		path  string
+	}
+	var paths []pathRow
+	for _, ch := range plan.Changes {
+		if ch.Entity != sync.EntityUser {
+			continue
+		}
+		if ch.Action == sync.ActionCreate {
+			creates.add(0, ch.After)
+		} else {
+			updates.add(ch.Before.ID, ch.After)
+			if !slices.Equal(ch.Before.Paths, ch.After.Paths) {
+				rewrite = append(rewrite, ch.Before.ID)
+			} else {
+				continue
+			}
+		}
+		for _, p := range ch.After.Paths {
+			paths = append(paths, pathRow{ch.EntraID, p})
+		}
+	}
+	tid := t.c.Tenant.ID
+	if len(creates.entra) > 0 {
+		rows, err := t.c.Tx.QueryContext(ctx, `INSERT INTO users (tenant_id, entra_id, origin, user_principal_name, mail, email,
+			email_key, display_name, given_name, surname, account_enabled, status)
+			SELECT $1, v.* FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+				$9::text[], $10::text[], $11::boolean[], $12::text[])
+				AS v(entra_id, origin, upn, mail, email, email_key, display_name, given_name, surname, enabled, status)
+			RETURNING id, entra_id`,
+			tid, pq.Array(creates.entra), pq.Array(creates.origin), pq.Array(creates.upn), pq.Array(creates.mail),
+			pq.Array(creates.email), pq.Array(nullIfEmpty(creates.key)), pq.Array(creates.display), pq.Array(creates.given),
+			pq.Array(creates.surname), pq.Array(creates.enabled), pq.Array(creates.status))
+		if err != nil {
+			return fmt.Errorf("store: create %d users: %w", len(creates.entra), translate(err))
+		}
+		if err := t.collectIDs(rows, t.userIDs); err != nil {
+			return fmt.Errorf("store: create %d users: %w", len(creates.entra), translate(err))
+		}
+	}
+	if len(updates.ids) > 0 {
+		res, err := t.c.Tx.ExecContext(ctx, `UPDATE users u SET entra_id = v.entra_id, origin = v.origin,
+			user_principal_name = v.upn, mail = v.mail, email = v.email, email_key = NULLIF(v.email_key, ''),
+			display_name = v.display_name, given_name = v.given_name, surname = v.surname, account_enabled = v.enabled,
+			status = v.status, previous_status = v.prev, archived_at = NULLIF(v.archived_at, '')::timestamptz,
+			archive_reason = v.reason, updated_at = now()
+			FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+				$10::text[], $11::text[], $12::boolean[], $13::text[], $14::text[], $15::text[], $16::text[])
+				AS v(id, entra_id, origin, upn, mail, email, email_key, display_name, given_name, surname, enabled, status,
+				prev, archived_at, reason)
+			WHERE u.id = v.id AND u.tenant_id = $1 AND u.status <> 'purged'`,
+			tid, pq.Array(updates.ids), pq.Array(updates.entra), pq.Array(updates.origin), pq.Array(updates.upn),
+			pq.Array(updates.mail), pq.Array(updates.email), pq.Array(updates.key), pq.Array(updates.display),
+			pq.Array(updates.given), pq.Array(updates.surname), pq.Array(updates.enabled), pq.Array(updates.status),
+			pq.Array(updates.prev), pq.Array(updates.archivedAt), pq.Array(updates.reason))
+		if err != nil {
+			return fmt.Errorf("store: update %d users: %w", len(updates.ids), translate(err))
+		}
+		if n, _ := res.RowsAffected(); n != int64(len(updates.ids)) {
+			return sync.Errorf(sync.ECONFLICT, "store: %d of %d users to update changed underneath the cycle", int64(len(updates.ids))-n, len(updates.ids))
+		}
+		for i, id := range updates.ids {
+			if updates.entra[i] != "" {
+				t.userIDs[updates.entra[i]] = id // adoption links an id
+			}
+		}
+	}
+	// Check e-mail uniqueness now rather than at commit, so Apply reports a
+	// collision (the deferred constraint let the statements above move
+	// e-mails between users in any order).
+	if _, err := t.c.Tx.ExecContext(ctx, `SET CONSTRAINTS users_email_unique IMMEDIATE`); err != nil {
+		return fmt.Errorf("store: check e-mails: %w", translate(err))
+	}
+	if len(rewrite) > 0 {
+		if _, err := t.c.Tx.ExecContext(ctx, `DELETE FROM user_paths WHERE user_id = ANY($1::bigint[])`, pq.Array(rewrite)); err != nil {
+			return fmt.Errorf("store: clear paths: %w", translate(err))
+		}
+	}
+	if len(paths) == 0 {
+		return nil
+	}
+	return t.copyRows(ctx, "user_paths", []string{"user_id", "tenant_id", "path"}, len(paths), func(i int) ([]any, error) {
+		id, ok := t.userIDs[paths[i].entra]
+		if !ok {
+			return nil, sync.Errorf(sync.EINTERNAL, "store: paths name user %s, who has no local row", paths[i].entra)
+		}
+		return []any{id, tid, paths[i].path}, nil
+	})
+}
+
+// collectIDs reads (id, entra_id) rows into m.
+func (t *tx) collectIDs(rows *sql.Rows, m map[string]int64) error {
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var entra string
+		if err := rows.Scan(&id, &entra); err != nil {
+			return err
+		}
+		m[entra] = id
+	}
+	return rows.Err()
+}
+
+// copyRows streams n rows into table with COPY; row gives the i-th.
+func (t *tx) copyRows(ctx context.Context, table string, cols []string, n int, row func(i int) ([]any, error)) error {
+	return t.copyIn(ctx, table, cols, func(put func(...any) error) error {
+		for i := 0; i < n; i++ {
+			vals, err := row(i)
+			if err != nil {
+				return err
+			}
+			if err := put(vals...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (t *tx) applyGroups(ctx context.Context, plan *sync.Plan) error {
+	var cEntra, cName []string
+	var uIDs []int64
+	var uName, uArchivedAt, uReason, uOrigin []string
+	var archived []int64
+	for _, ch := range plan.Changes {
+		if ch.Entity != sync.EntityGroup {
+			continue
+		}
+		g := ch.GroupAfter
+		if ch.Action == sync.ActionCreate {
+			cEntra, cName = append(cEntra, g.EntraID), append(cName, g.DisplayName)
+			continue
+		}
+		at := ""
+		if g.ArchivedAt != nil {
+			at = g.ArchivedAt.UTC().Format(time.RFC3339Nano)
+			archived = append(archived, ch.GroupBefore.ID)
+		}
+		uIDs, uName, uArchivedAt, uReason = append(uIDs, ch.GroupBefore.ID), append(uName, g.DisplayName), append(uArchivedAt, at), append(uReason, g.ArchiveReason)
+		uOrigin = append(uOrigin, store.OriginOr(g.Origin))
+	}
+	tid := t.c.Tenant.ID
+	if len(cEntra) > 0 {
+		rows, err := t.c.Tx.QueryContext(ctx, `INSERT INTO groups (tenant_id, entra_id, origin, display_name)
+			SELECT $1, v.entra_id, 'provisioned', v.name FROM unnest($2::text[], $3::text[]) AS v(entra_id, name)
+			RETURNING id, entra_id`, tid, pq.Array(cEntra), pq.Array(cName))
+		if err != nil {
+			return fmt.Errorf("store: create %d groups: %w", len(cEntra), translate(err))
+		}
+		if err := t.collectIDs(rows, t.groupIDs); err != nil {
+			return fmt.Errorf("store: create %d groups: %w", len(cEntra), translate(err))
+		}
+	}
+	if len(uIDs) > 0 {
+		if _, err := t.c.Tx.ExecContext(ctx, `UPDATE groups g SET display_name = v.name,
+			archived_at = NULLIF(v.archived_at, '')::timestamptz, archive_reason = v.reason, origin = v.origin, updated_at = now()
+			FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[]) AS v(id, name, archived_at, reason, origin)
+			WHERE g.id = v.id AND g.tenant_id = $1`,
+			tid, pq.Array(uIDs), pq.Array(uName), pq.Array(uArchivedAt), pq.Array(uReason), pq.Array(uOrigin)); err != nil {
+			return fmt.Errorf("store: update %d groups: %w", len(uIDs), translate(err))
+		}
+	}
+	if len(archived) > 0 {
+		if _, err := t.c.Tx.ExecContext(ctx, `DELETE FROM memberships WHERE tenant_id = $1 AND group_id = ANY($2::bigint[])`,
+			tid, pq.Array(archived)); err != nil {
+			return fmt.Errorf("store: clear memberships of archived groups: %w", translate(err))
+		}
+	}
+	return nil
+}
+
+// applyMemberships removes and adds memberships by local ids, resolved from
+// the state this transaction loaded and the rows it created.
+func (t *tx) applyMemberships(ctx context.Context, plan *sync.Plan) error {
+	var remG, remU []int64
+	type add struct{ g, u int64 }
+	var adds []add
+	for _, ch := range plan.Changes {
+		if ch.Entity != sync.EntityMembership {
+			continue
+		}
+		g, okG := t.groupIDs[ch.GroupEntraID]
+		u, okU := t.userIDs[ch.EntraID]
+		if !okG || !okU {
+			return sync.Errorf(sync.EINTERNAL, "store: membership %s of %s names a group or user with no local row", ch.EntraID, ch.GroupEntraID)
+		}
+		if ch.Action == sync.ActionAdd {
+			adds = append(adds, add{g, u})
+		} else {
+			remG, remU = append(remG, g), append(remU, u)
+		}
+	}
+	if len(remG) > 0 {
+		if _, err := t.c.Tx.ExecContext(ctx, `DELETE FROM memberships m USING unnest($1::bigint[], $2::bigint[]) AS v(g, u)
+			WHERE m.group_id = v.g AND m.user_id = v.u`, pq.Array(remG), pq.Array(remU)); err != nil {
+			return fmt.Errorf("store: remove %d memberships: %w", len(remG), translate(err))
+		}
+	}
+	if len(adds) == 0 {
+		return nil
+	}
+	tid := t.c.Tenant.ID
+	return t.copyRows(ctx, "memberships", []string{"group_id", "user_id", "tenant_id"}, len(adds), func(i int) ([]any, error) {
+		return []any{adds[i].g, adds[i].u, tid}, nil
+	})
+}
+
+// WriteLog streams the provisioning log with COPY: a first cycle of a large
+// tenant writes hundreds of thousands of rows, which COPY sends without
+// building them all in memory first.
+func (t *tx) WriteLog(ctx context.Context, runID int64, plan *sync.Plan) error {
+	if len(plan.Changes)+len(plan.Conflicts)+len(plan.Held) == 0 {
+		return nil
+	}
+	return t.copyIn(ctx, "provisioning_log", store.LogColumns, func(row func(...any) error) error {
+		return store.LogRows(runID, t.c.Tenant.ID, plan, row)
+	})
+}
+
+// WriteEvents streams the outbox events with COPY, in order.
+func (t *tx) WriteEvents(ctx context.Context, runID int64, events []sync.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	return t.copyIn(ctx, "events", store.EventColumns, func(row func(...any) error) error {
+		return store.EventRows(runID, t.c.Tenant.ID, events, row)
+	})
+}
+
+// copyIn streams the rows rows gives into table with COPY.
+func (t *tx) copyIn(ctx context.Context, table string, cols []string, rows func(row func(...any) error) error) error {
+	stmt, err := t.c.Tx.PrepareContext(ctx, pq.CopyIn(table, cols...))
+	if err != nil {
+		return fmt.Errorf("store: copy into %s: %w", table, translate(err))
+	}
+	defer stmt.Close()
+	if err := rows(func(vals ...any) error {
+		if _, err := stmt.ExecContext(ctx, vals...); err != nil {
+			return fmt.Errorf("store: copy into %s: %w", table, translate(err))
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if _, err := stmt.ExecContext(ctx); err != nil {
+		return fmt.Errorf("store: copy into %s: %w", table, translate(err))
+	}
+	return nil
+}
+
+func nullIfEmpty(s []string) []sql.NullString {
+	out := make([]sql.NullString, len(s))
+	for i, v := range s {
+		out[i] = sql.NullString{String: v, Valid: v != ""}
+	}
+	return out
+}

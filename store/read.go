@@ -1,0 +1,348 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/entrasync/entrasync/sync"
+)
+
+const userColumns = `id, entra_id, origin, user_principal_name, mail, email, display_name, given_name, surname,
+	account_enabled, status, previous_status, archived_at, archive_reason, require_mobile_auth`
+
+type userRow struct {
+	ID                int64          `db:"id"`
+	EntraID           sql.NullString `db:"entra_id"`
+	Origin            string         `db:"origin"`
+	UserPrincipalName string         `db:"user_principal_name"`
+	Mail              string         `db:"mail"`
+	Email             string         `db:"email"`
+	DisplayName       string         `db:"display_name"`
+	GivenName         string         `db:"given_name"`
+	Surname           string         `db:"surname"`
+	AccountEnabled    bool           `db:"account_enabled"`
+	Status            string         `db:"status"`
+	PreviousStatus    string         `db:"previous_status"`
+	ArchivedAt        Time           `db:"archived_at"`
+	ArchiveReason     string         `db:"archive_reason"`
+	RequireMobileAuth sql.NullBool   `db:"require_mobile_auth"`
+}
+
+func (r *userRow) user() sync.User {
+	return sync.User{ID: r.ID, EntraID: r.EntraID.String, Origin: sync.Origin(r.Origin),
+		UserPrincipalName: r.UserPrincipalName, Mail: r.Mail, Email: r.Email, DisplayName: r.DisplayName,
+		GivenName: r.GivenName, Surname: r.Surname, AccountEnabled: r.AccountEnabled,
+		Status: sync.Status(r.Status), PreviousStatus: sync.Status(r.PreviousStatus), ArchivedAt: r.ArchivedAt.Ptr(),
+		ArchiveReason: r.ArchiveReason, RequireMobileAuth: boolPtr(r.RequireMobileAuth)}
+}
+
+const groupColumns = `id, entra_id, origin, display_name, archived_at, archive_reason, members_may_store_data, require_mobile_auth`
+
+type groupRow struct {
+	ID                  int64          `db:"id"`
+	EntraID             sql.NullString `db:"entra_id"`
+	Origin              string         `db:"origin"`
+	DisplayName         string         `db:"display_name"`
+	ArchivedAt          Time           `db:"archived_at"`
+	ArchiveReason       string         `db:"archive_reason"`
+	MembersMayStoreData sql.NullBool   `db:"members_may_store_data"`
+	RequireMobileAuth   sql.NullBool   `db:"require_mobile_auth"`
+}
+
+func (r *groupRow) group() sync.Group {
+	return sync.Group{ID: r.ID, EntraID: r.EntraID.String, Origin: sync.Origin(r.Origin), DisplayName: r.DisplayName,
+		ArchivedAt: r.ArchivedAt.Ptr(), ArchiveReason: r.ArchiveReason,
+		MembersMayStoreData: boolPtr(r.MembersMayStoreData), RequireMobileAuth: boolPtr(r.RequireMobileAuth)}
+}
+
+func boolPtr(b sql.NullBool) *bool {
+	if !b.Valid {
+		return nil
+	}
+	v := b.Bool
+	return &v
+}
+
+// LoadState loads the tenant's users (purged tombstones excepted), their
+// paths, the groups and their provisioned members, in a handful of queries
+// on q (the cycle's transaction).
+func (s *DB) LoadState(ctx context.Context, q sqlx.QueryerContext, tenant sync.Tenant) (*sync.State, error) {
+	users, err := s.loadUsers(ctx, q, tenant.ID, "status <> 'purged'")
+	if err != nil {
+		return nil, err
+	}
+	groups, err := s.loadGroups(ctx, q, tenant.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &sync.State{Tenant: tenant, Users: users, Groups: groups}, nil
+}
+
+// loadUsers reads the tenant's users that match where (a condition with ?
+// placeholders for args) with their paths, in id order.
+func (s *DB) loadUsers(ctx context.Context, q sqlx.QueryerContext, tenantID, where string, args ...any) ([]sync.User, error) {
+	rows, err := q.QueryxContext(ctx, s.q(`SELECT `+userColumns+` FROM users WHERE tenant_id = ? AND `+where+` ORDER BY id`),
+		append([]any{tenantID}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("store: load users: %w", s.d.Translate(err))
+	}
+	defer rows.Close()
+	var users []sync.User
+	index := map[int64]int{}
+	for rows.Next() {
+		var r userRow
+		if err := rows.StructScan(&r); err != nil {
+			return nil, fmt.Errorf("store: scan user: %w", err)
+		}
+		index[r.ID] = len(users)
+		users = append(users, r.user())
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: load users: %w", s.d.Translate(err))
+	}
+	prow, err := q.QueryContext(ctx, s.q(`SELECT user_id, path FROM user_paths WHERE tenant_id = ? ORDER BY user_id, path`), tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("store: load paths: %w", s.d.Translate(err))
+	}
+	if err := s.attachRows(prow, index, func(i int, v string) { users[i].Paths = append(users[i].Paths, v) }, "path"); err != nil {
+		return nil, err
+	}
+	return users, nil
+}
+
+// loadGroups reads the tenant's groups with their provisioned members.
+func (s *DB) loadGroups(ctx context.Context, q sqlx.QueryerContext, tenantID string) ([]sync.Group, error) {
+	rows, err := q.QueryxContext(ctx, s.q(`SELECT `+groupColumns+` FROM groups WHERE tenant_id = ? ORDER BY id`), tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("store: load groups: %w", s.d.Translate(err))
+	}
+	defer rows.Close()
+	var groups []sync.Group
+	index := map[int64]int{}
+	for rows.Next() {
+		var r groupRow
+		if err := rows.StructScan(&r); err != nil {
+			return nil, fmt.Errorf("store: scan group: %w", err)
+		}
+		index[r.ID] = len(groups)
+		groups = append(groups, r.group())
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: load groups: %w", s.d.Translate(err))
+	}
+	mrows, err := q.QueryContext(ctx, s.q(`SELECT m.group_id, u.entra_id FROM memberships m JOIN users u ON u.id = m.user_id
+		WHERE m.tenant_id = ? AND u.entra_id IS NOT NULL ORDER BY m.group_id, u.entra_id`), tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("store: load memberships: %w", s.d.Translate(err))
+	}
+	if err := s.attachRows(mrows, index, func(i int, v string) { groups[i].Members = append(groups[i].Members, v) }, "membership"); err != nil {
+		return nil, err
+	}
+	return groups, nil
+}
+
+// attachRows reads (owner id, value) rows, such as a user's paths or a
+// group's members, and hands each value to add with the index of its owner;
+// rows whose owner is not in index are passed over. what names the rows in
+// errors ("path", "membership").
+func (s *DB) attachRows(rows *sql.Rows, index map[int64]int, add func(i int, v string), what string) error {
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var v string
+		if err := rows.Scan(&id, &v); err != nil {
+			return fmt.Errorf("store: scan %s: %w", what, err)
+		}
+		if i, ok := index[id]; ok {
+			add(i, v)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: load %ss: %w", what, s.d.Translate(err))
+	}
+	return nil
+}
+
+// Users lists a tenant's users, all of them or those with status.
+// EINVALID for an unknown status.
+func (s *DB) Users(ctx context.Context, tenantID string, status sync.Status) ([]sync.User, error) {
+	if status != "" && !status.Valid() {
+		return nil, sync.Errorf(sync.EINVALID, "unknown status %q (want staged, invited, active, archived or purged)", status)
+	}
+	if status == "" {
+		return s.loadUsers(ctx, s.x, tenantID, "1 = 1")
+	}
+	return s.loadUsers(ctx, s.x, tenantID, "status = ?", string(status))
+}
+
+// Groups lists a tenant's groups with their provisioned members.
+func (s *DB) Groups(ctx context.Context, tenantID string) ([]sync.Group, error) {
+	return s.loadGroups(ctx, s.x, tenantID)
+}
+
+const runColumns = `id, tenant_id, trigger, started_at, finished_at, outcome, counts, conflicts, graph_requests,
+	read_ms, apply_ms, error, round_trips, lower_bound, plan_ms, throttle_wait_ms, held, review, reviewed_at`
+
+type runRow struct {
+	ID            int64  `db:"id"`
+	TenantID      string `db:"tenant_id"`
+	Trigger       string `db:"trigger"`
+	StartedAt     Time   `db:"started_at"`
+	FinishedAt    Time   `db:"finished_at"`
+	Outcome       string `db:"outcome"`
+	Counts        Text   `db:"counts"`
+	Conflicts     Text   `db:"conflicts"`
+	GraphRequests int    `db:"graph_requests"`
+	ReadMillis    int64  `db:"read_ms"`
+	ApplyMillis   int64  `db:"apply_ms"`
+	Error         string `db:"error"`
+	RoundTrips    int    `db:"round_trips"`
+	LowerBound    int    `db:"lower_bound"`
+	PlanMillis    int64  `db:"plan_ms"`
+	ThrottleMs    int64  `db:"throttle_wait_ms"`
+	Held          int    `db:"held"`
+	Review        string `db:"review"`
+	ReviewedAt    Time   `db:"reviewed_at"`
+}
+
+func (r *runRow) run() (sync.Run, error) {
+	run := sync.Run{ID: r.ID, TenantID: r.TenantID, Trigger: r.Trigger, StartedAt: r.StartedAt.Time, FinishedAt: r.FinishedAt.Time,
+		Outcome: sync.Outcome(r.Outcome), GraphRequests: r.GraphRequests, ReadMillis: r.ReadMillis, ApplyMillis: r.ApplyMillis,
+		Error: r.Error, RoundTrips: r.RoundTrips, LowerBound: r.LowerBound, PlanMillis: r.PlanMillis, ThrottleMs: r.ThrottleMs,
+		Held: r.Held, Review: r.Review, ReviewedAt: r.ReviewedAt.Ptr()}
+	if err := json.Unmarshal(r.Counts, &run.Counts); err != nil {
+		return run, fmt.Errorf("store: run %d counts: %w", r.ID, err)
+	}
+	if err := json.Unmarshal(r.Conflicts, &run.Conflicts); err != nil {
+		return run, fmt.Errorf("store: run %d conflicts: %w", r.ID, err)
+	}
+	return run, nil
+}
+
+// Runs lists runs newest first, of one tenant or of all for "".
+func (s *DB) Runs(ctx context.Context, tenantID string, limit int) ([]sync.Run, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	rows, err := s.x.QueryxContext(ctx, s.q(`SELECT `+runColumns+` FROM runs WHERE (? = '' OR tenant_id = ?)
+		ORDER BY id DESC LIMIT ?`), tenantID, tenantID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: list runs: %w", s.d.Translate(err))
+	}
+	defer rows.Close()
+	runs := []sync.Run{}
+	for rows.Next() {
+		var r runRow
+		if err := rows.StructScan(&r); err != nil {
+			return nil, fmt.Errorf("store: scan run: %w", err)
+		}
+		run, err := r.run()
+		if err != nil {
+			return nil, err
+		}
+		runs = append(runs, run)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list runs: %w", s.d.Translate(err))
+	}
+	return runs, nil
+}
+
+type logRow struct {
+	ID           int64  `db:"id"`
+	RunID        int64  `db:"run_id"`
+	Status       string `db:"status"`
+	Action       string `db:"action"`
+	Entity       string `db:"entity"`
+	EntraID      string `db:"entra_id"`
+	GroupEntraID string `db:"group_entra_id"`
+	Label        string `db:"label"`
+	Reason       string `db:"reason"`
+	Fields       Text   `db:"fields"`
+}
+
+// Run returns one run and its provisioning log in order; ErrRunNotFound if
+// there is no such run.
+func (s *DB) Run(ctx context.Context, id int64) (*sync.Run, []sync.LogEntry, error) {
+	var r runRow
+	err := s.x.GetContext(ctx, &r, s.q(`SELECT `+runColumns+` FROM runs WHERE id = ?`), id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, fmt.Errorf("store: run %d: %w", id, sync.ErrRunNotFound)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: get run %d: %w", id, s.d.Translate(err))
+	}
+	run, err := r.run()
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := s.x.QueryxContext(ctx, s.q(`SELECT id, run_id, status, action, entity, entra_id, group_entra_id, label, reason, fields
+		FROM provisioning_log WHERE run_id = ? ORDER BY id`), id)
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: run %d log: %w", id, s.d.Translate(err))
+	}
+	defer rows.Close()
+	var log []sync.LogEntry
+	for rows.Next() {
+		var l logRow
+		if err := rows.StructScan(&l); err != nil {
+			return nil, nil, fmt.Errorf("store: scan log entry: %w", err)
+		}
+		e := sync.LogEntry{ID: l.ID, RunID: l.RunID, Status: l.Status, Action: sync.Action(l.Action), Entity: sync.Entity(l.Entity), EntraID: l.EntraID,
+			GroupEntraID: l.GroupEntraID, Label: l.Label, Reason: l.Reason}
+		if err := json.Unmarshal(l.Fields, &e.Fields); err != nil {
+			return nil, nil, fmt.Errorf("store: log entry %d fields: %w", e.ID, err)
+		}
+		log = append(log, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("store: run %d log: %w", id, s.d.Translate(err))
+	}
+	return &run, log, nil
+}
+
+type eventRow struct {
+	ID           int64  `db:"id"`
+	TenantID     string `db:"tenant_id"`
+	RunID        int64  `db:"run_id"`
+	Type         string `db:"type"`
+	EntraID      string `db:"entra_id"`
+	GroupEntraID string `db:"group_entra_id"`
+	Data         Text   `db:"data"`
+	CreatedAt    Time   `db:"created_at"`
+}
+
+// Events lists a tenant's events with an id above after, oldest first.
+func (s *DB) Events(ctx context.Context, tenantID string, after int64, limit int) ([]sync.Event, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.x.QueryxContext(ctx, s.q(`SELECT id, tenant_id, COALESCE(run_id, 0) AS run_id, type, entra_id, group_entra_id,
+		data, created_at FROM events WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`), tenantID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: list events: %w", s.d.Translate(err))
+	}
+	defer rows.Close()
+	var evs []sync.Event
+	for rows.Next() {
+		var r eventRow
+		if err := rows.StructScan(&r); err != nil {
+			return nil, fmt.Errorf("store: scan event: %w", err)
+		}
+		e := sync.Event{ID: r.ID, TenantID: r.TenantID, RunID: r.RunID, Type: r.Type, EntraID: r.EntraID,
+			GroupEntraID: r.GroupEntraID, CreatedAt: r.CreatedAt.Time}
+		if err := json.Unmarshal(r.Data, &e.Data); err != nil {
+			return nil, fmt.Errorf("store: event %d data: %w", e.ID, err)
+		}
+		evs = append(evs, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list events: %w", s.d.Translate(err))
+	}
+	return evs, nil
+}
