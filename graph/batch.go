@@ -162,27 +162,3 @@ func retryAfter(h map[string]string) time.Duration {
 	}
 	return 0
 }
-
-// wireUser and wireGroup decode batch item bodies: only the fields used.
-type wireUser struct {
-	ID                string `json:"id"`
-	UserPrincipalName string `json:"userPrincipalName"`
-	Mail              string `json:"mail"`
-	DisplayName       string `json:"displayName"`
-	GivenName         string `json:"givenName"`
-	Surname           string `json:"surname"`
-	AccountEnabled    *bool  `json:"accountEnabled"`
-}
-
-func (u wireUser) entraUser() sync.EntraUser {
-	return sync.EntraUser{ID: u.ID, UserPrincipalName: u.UserPrincipalName, Mail: u.Mail, DisplayName: u.DisplayName,
-		GivenName: u.GivenName, Surname: u.Surname, AccountEnabled: boolean(u.AccountEnabled)}
-}
-
-type wireGroup struct {
-	ID              string   `json:"id"`
-	DisplayName     string   `json:"displayName"`
-	SecurityEnabled *bool    `json:"securityEnabled"`
-	MailEnabled     *bool    `json:"mailEnabled"`
-	GroupTypes      []string `json:"groupTypes"`
-}
