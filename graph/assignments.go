@@ -20,19 +20,23 @@ var (
 	assignmentFields = []string{"id", "principalId", "principalType", "principalDisplayName"}
 )
 
-func (s *Source) servicePrincipal(ctx context.Context) (sync.Ref, error) {
-	var sp models.ServicePrincipalable
-	var err error
+// getServicePrincipal reads the application's service principal, by object
+// id or else by appId; errors are the SDK's.
+func (s *Source) getServicePrincipal(ctx context.Context) (models.ServicePrincipalable, error) {
 	if s.cfg.ServicePrincipalID != "" {
-		sp, err = s.client.ServicePrincipals().ByServicePrincipalId(s.cfg.ServicePrincipalID).Get(ctx,
+		return s.servicePrincipals().ByServicePrincipalId(s.cfg.ServicePrincipalID).Get(ctx,
 			&serviceprincipals.ServicePrincipalItemRequestBuilderGetRequestConfiguration{
 				QueryParameters: &serviceprincipals.ServicePrincipalItemRequestBuilderGetQueryParameters{Select: spFields}})
-	} else {
-		appID := s.cfg.AppID
-		sp, err = s.client.ServicePrincipalsWithAppId(&appID).Get(ctx,
-			&serviceprincipalswithappid.ServicePrincipalsWithAppIdRequestBuilderGetRequestConfiguration{
-				QueryParameters: &serviceprincipalswithappid.ServicePrincipalsWithAppIdRequestBuilderGetQueryParameters{Select: spFields}})
 	}
+	return s.servicePrincipalByAppID(s.cfg.AppID).Get(ctx,
+		&serviceprincipalswithappid.ServicePrincipalsWithAppIdRequestBuilderGetRequestConfiguration{
+			QueryParameters: &serviceprincipalswithappid.ServicePrincipalsWithAppIdRequestBuilderGetQueryParameters{Select: spFields}})
+}
+
+// servicePrincipal reads the application's service principal: its object
+// id and display name.
+func (s *Source) servicePrincipal(ctx context.Context) (sync.Ref, error) {
+	sp, err := s.getServicePrincipal(ctx)
 	what := "service principal " + s.cfg.ServicePrincipalID
 	if s.cfg.ServicePrincipalID == "" {
 		what = "service principal of app " + s.cfg.AppID
@@ -54,7 +58,7 @@ func (s *Source) servicePrincipal(ctx context.Context) (sync.Ref, error) {
 // onMore, when set, is called once if the listing has more than one page.
 func (s *Source) assignments(ctx context.Context, spID string, snap *sync.Snapshot, onGroup func(sync.Ref), onMore func()) (direct []string, grps []sync.Ref, err error) {
 	top := int32(PageSize)
-	first, err := s.client.ServicePrincipals().ByServicePrincipalId(spID).AppRoleAssignedTo().ToGetRequestInformation(ctx,
+	first, err := s.servicePrincipals().ByServicePrincipalId(spID).AppRoleAssignedTo().ToGetRequestInformation(ctx,
 		&serviceprincipals.ItemAppRoleAssignedToRequestBuilderGetRequestConfiguration{
 			QueryParameters: &serviceprincipals.ItemAppRoleAssignedToRequestBuilderGetQueryParameters{Select: assignmentFields, Top: &top}})
 	if err != nil {
@@ -106,7 +110,7 @@ func (s *Source) assignments(ctx context.Context, spID string, snap *sync.Snapsh
 func (s *Source) assignmentCount(ctx context.Context, spID string) (int, error) {
 	h := abstractions.NewRequestHeaders()
 	h.Add("ConsistencyLevel", "eventual")
-	n, err := s.client.ServicePrincipals().ByServicePrincipalId(spID).AppRoleAssignedTo().Count().Get(ctx,
+	n, err := s.servicePrincipals().ByServicePrincipalId(spID).AppRoleAssignedTo().Count().Get(ctx,
 		&serviceprincipals.ItemAppRoleAssignedToCountRequestBuilderGetRequestConfiguration{Headers: h})
 	if err != nil {
 		return 0, readError("assignment count", err)

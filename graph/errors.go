@@ -15,23 +15,46 @@ import (
 // A failed read comes back as a *sync.Error with a code (unauthorized, not
 // found, unavailable) and what was being read; never a token or a secret.
 
+// answer is what Graph said to a failed request: the HTTP status and
+// Graph's error code and message.
+type answer struct {
+	status        int
+	code, message string
+}
+
+// answerOf returns Graph's answer held in err, an error of the SDK's
+// request adapter; ok is false when there is none (no HTTP answer, or no
+// token).
+func answerOf(err error) (a answer, ok bool) {
+	var oe *odataerrors.ODataError
+	if !errors.As(err, &oe) {
+		return answer{}, false
+	}
+	a.status = oe.ResponseStatusCode
+	if m := oe.GetErrorEscaped(); m != nil {
+		a.code, a.message = str(m.GetCode()), str(m.GetMessage())
+	}
+	return a, true
+}
+
+// readError is a as the error of reading what: EUNAUTHORIZED for 401 and
+// 403, ENOTFOUND for 404, EUNAVAILABLE for anything else.
+func (a answer) readError(what string) error {
+	c := sync.EUNAVAILABLE
+	switch a.status {
+	case 401, 403:
+		c = sync.EUNAUTHORIZED
+	case 404:
+		c = sync.ENOTFOUND
+	}
+	return &sync.Error{Code: c, Message: fmt.Sprintf("graph: read %s: HTTP %d %s: %s", what, a.status, a.code, a.message)}
+}
+
 // readError wraps a failed read with what was being read and Graph's error
 // code, status and message. It never includes tokens or secrets.
 func readError(what string, err error) error {
-	var oe *odataerrors.ODataError
-	if errors.As(err, &oe) {
-		code, msg := "", ""
-		if m := oe.GetErrorEscaped(); m != nil {
-			code, msg = str(m.GetCode()), str(m.GetMessage())
-		}
-		c := sync.EUNAVAILABLE
-		switch oe.ResponseStatusCode {
-		case 401, 403:
-			c = sync.EUNAUTHORIZED
-		case 404:
-			c = sync.ENOTFOUND
-		}
-		return &sync.Error{Code: c, Message: fmt.Sprintf("graph: read %s: HTTP %d %s: %s", what, oe.ResponseStatusCode, code, msg)}
+	if a, ok := answerOf(err); ok {
+		return a.readError(what)
 	}
 	var ae *azidentity.AuthenticationFailedError
 	if errors.As(err, &ae) {
@@ -54,11 +77,11 @@ func malformed(what, why string) error {
 }
 
 func isNotFound(err error) bool {
-	var oe *odataerrors.ODataError
-	return errors.As(err, &oe) && oe.ResponseStatusCode == http.StatusNotFound
+	a, ok := answerOf(err)
+	return ok && a.status == http.StatusNotFound
 }
 
-// itemError describes a failed $batch item.
+// itemError describes a failed $batch item (callers treat 404 themselves).
 func itemError(what string, r batchResult) error {
 	var body struct {
 		Error struct {
@@ -67,11 +90,7 @@ func itemError(what string, r batchResult) error {
 		} `json:"error"`
 	}
 	_ = json.Unmarshal(r.body, &body)
-	c := sync.EUNAVAILABLE
-	if r.status == 401 || r.status == 403 {
-		c = sync.EUNAUTHORIZED
-	}
-	return &sync.Error{Code: c, Message: fmt.Sprintf("graph: read %s: HTTP %d %s: %s", what, r.status, body.Error.Code, body.Error.Message)}
+	return answer{status: r.status, code: body.Error.Code, message: body.Error.Message}.readError(what)
 }
 
 // clipped keeps odd values short in messages.

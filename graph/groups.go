@@ -23,7 +23,7 @@ var (
 // direct members (provision on demand).
 func (s *Source) group(ctx context.Context, ref sync.Ref) (sync.EntraGroup, map[string]sync.EntraUser, error) {
 	eg := sync.EntraGroup{ID: ref.ID, DisplayName: ref.Name}
-	g, err := s.client.Groups().ByGroupId(ref.ID).Get(ctx, &groups.GroupItemRequestBuilderGetRequestConfiguration{
+	g, err := s.groups().ByGroupId(ref.ID).Get(ctx, &groups.GroupItemRequestBuilderGetRequestConfiguration{
 		QueryParameters: &groups.GroupItemRequestBuilderGetQueryParameters{Select: groupFields}})
 	if isNotFound(err) {
 		return eg, nil, nil // Found stays false: the group is gone
@@ -53,7 +53,7 @@ func (s *Source) groupProps(ctx context.Context, refs []sync.Ref) ([]sync.EntraG
 	infos := make([]*abstractions.RequestInformation, len(refs))
 	for i, ref := range refs {
 		out[i] = sync.EntraGroup{ID: ref.ID, DisplayName: ref.Name}
-		info, err := s.client.Groups().ByGroupId(ref.ID).ToGetRequestInformation(ctx, &groups.GroupItemRequestBuilderGetRequestConfiguration{
+		info, err := s.groups().ByGroupId(ref.ID).ToGetRequestInformation(ctx, &groups.GroupItemRequestBuilderGetRequestConfiguration{
 			QueryParameters: &groups.GroupItemRequestBuilderGetQueryParameters{Select: groupFields}})
 		if err != nil {
 			return nil, fmt.Errorf("graph: group request: %w", err)
@@ -89,7 +89,7 @@ func (s *Source) groupProps(ctx context.Context, refs []sync.Ref) ([]sync.EntraG
 // the fields used), nested groups recorded (S3), anything else counted.
 func (s *Source) members(ctx context.Context, eg *sync.EntraGroup) (map[string]sync.EntraUser, error) {
 	top := int32(PageSize)
-	first, err := s.client.Groups().ByGroupId(eg.ID).Members().ToGetRequestInformation(ctx, &groups.ItemMembersRequestBuilderGetRequestConfiguration{
+	first, err := s.groups().ByGroupId(eg.ID).Members().ToGetRequestInformation(ctx, &groups.ItemMembersRequestBuilderGetRequestConfiguration{
 		QueryParameters: &groups.ItemMembersRequestBuilderGetQueryParameters{Select: memberFields, Top: &top}})
 	if err != nil {
 		return nil, fmt.Errorf("graph: members request: %w", err)

@@ -5,19 +5,13 @@ package graph
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
-	khttp "github.com/microsoft/kiota-http-go"
-	msgraph "github.com/microsoftgraph/msgraph-sdk-go"
 	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
-	graphauth "github.com/microsoftgraph/msgraph-sdk-go-core/authentication"
 
 	"github.com/entrasync/entrasync/sync"
 )
@@ -72,18 +66,12 @@ type Config struct {
 type Source struct {
 	cfg     Config
 	cred    azcore.TokenCredential
-	client  *msgraph.GraphServiceClient
-	adapter *msgraph.GraphRequestAdapter
+	adapter *msgraphcore.GraphRequestAdapterBase
 	logger  *slog.Logger
 }
 
 // Credential returns the credential the Source obtains tokens with.
 func (s *Source) Credential() azcore.TokenCredential { return s.cred }
-
-// Client returns the Source's Graph client: the authentication provider
-// (valid hosts from the endpoint), middleware and retry policy of the sync,
-// for probes such as `entrasync check`.
-func (s *Source) Client() *msgraph.GraphServiceClient { return s.client }
 
 var _ sync.Source = (*Source)(nil)
 
@@ -128,65 +116,15 @@ func New(cfg Config, logger *slog.Logger) (*Source, error) {
 	}
 	cred := cfg.Credential
 	if cred == nil {
-		if cfg.TenantID == "" || cfg.ClientID == "" || cfg.ClientSecret == "" {
-			return nil, sync.Errorf(sync.EINVALID, "graph: tenant_id, client_id and a client secret are required")
+		if cred, err = newCredential(cfg); err != nil {
+			return nil, err
 		}
-		c, err := azidentity.NewClientSecretCredential(cfg.TenantID, cfg.ClientID, cfg.ClientSecret,
-			&azidentity.ClientSecretCredentialOptions{
-				ClientOptions: azcore.ClientOptions{
-					Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: cfg.LoginEndpoint},
-					Transport: &http.Client{Transport: cfg.Transport, Timeout: 60 * time.Second},
-				},
-				// MSAL would otherwise ask the public cloud about a custom authority.
-				DisableInstanceDiscovery: true,
-			})
-		if err != nil {
-			return nil, &sync.Error{Code: sync.EINVALID, Message: "graph: client secret credential", Err: err}
-		}
-		cred = c
 	}
-	// The provider attaches tokens only to the hosts it is told are valid:
-	// derive them from the configured endpoint, or national clouds and the
-	// simulated tenant would silently get no token.
-	auth, err := graphauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(cred,
-		[]string{graphURL.Scheme + "://" + graphURL.Host + "/.default"}, []string{graphURL.Hostname()})
+	adapter, err := newAdapter(cfg, cred, graphURL)
 	if err != nil {
-		return nil, fmt.Errorf("graph: authentication provider: %w", err)
+		return nil, err
 	}
-	opts := msgraph.GetDefaultClientOptions()
-	mw := msgraphcore.GetDefaultMiddlewaresWithOptions(&opts)
-	for i, m := range mw {
-		switch m.(type) {
-		case *khttp.RetryHandler, khttp.RetryHandler:
-			mw[i] = khttp.NewRetryHandlerWithOptions(khttp.RetryHandlerOptions{
-				MaxRetries:   cfg.MaxRetries,
-				DelaySeconds: max(1, int(cfg.RetryDelay/time.Second)),
-				// Retry-After is honoured by the handler; this counts the wait
-				// against the snapshot's cap and stops retrying past it.
-				ShouldRetry: func(_ time.Duration, n int, req *http.Request, resp *http.Response) bool {
-					c, ok := req.Context().Value(counterKey{}).(*requestCounter)
-					if !ok {
-						return true
-					}
-					d := cfg.RetryDelay << n
-					if ra := retryAfter(map[string]string{"Retry-After": resp.Header.Get("Retry-After")}); ra > 0 || resp.Header.Get("Retry-After") != "" {
-						d = ra
-					}
-					return time.Duration(c.waited.Add(int64(d))) <= cfg.MaxThrottleWait
-				},
-			})
-		}
-	}
-	httpClient := &http.Client{
-		Transport: khttp.NewCustomTransportWithParentTransport(&countingTransport{base: cfg.Transport, observe: cfg.Observe}, mw...),
-		Timeout:   cfg.Timeout,
-	}
-	adapter, err := msgraph.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, nil, nil, httpClient)
-	if err != nil {
-		return nil, fmt.Errorf("graph: request adapter: %w", err)
-	}
-	adapter.SetBaseUrl(graphURL.Scheme + "://" + graphURL.Host + "/v1.0")
-	return &Source{cfg: cfg, cred: cred, client: msgraph.NewGraphServiceClient(adapter), adapter: adapter, logger: logger}, nil
+	return &Source{cfg: cfg, cred: cred, adapter: adapter, logger: logger}, nil
 }
 
 // Snapshot reads the whole picture. Any failed read fails it (C4); a group

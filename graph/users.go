@@ -50,7 +50,7 @@ func pages(n, size int) int { return (n + size - 1) / size }
 func (s *Source) userCount(ctx context.Context) (int, error) {
 	h := abstractions.NewRequestHeaders()
 	h.Add("ConsistencyLevel", "eventual")
-	n, err := s.client.Users().Count().Get(ctx, &users.CountRequestBuilderGetRequestConfiguration{Headers: h})
+	n, err := s.users().Count().Get(ctx, &users.CountRequestBuilderGetRequestConfiguration{Headers: h})
 	if err != nil {
 		return 0, readError("user count", err)
 	}
@@ -64,7 +64,7 @@ func (s *Source) userCount(ctx context.Context) (int, error) {
 func (s *Source) batchUsers(ctx context.Context, ids []string) ([]*sync.EntraUser, error) {
 	infos := make([]*abstractions.RequestInformation, len(ids))
 	for i, id := range ids {
-		info, err := s.client.Users().ByUserId(id).ToGetRequestInformation(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
+		info, err := s.users().ByUserId(id).ToGetRequestInformation(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
 			QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: userFields}})
 		if err != nil {
 			return nil, fmt.Errorf("graph: user request: %w", err)
@@ -116,7 +116,7 @@ func (s *Source) listUsers(ctx context.Context, ids []string) ([]*sync.EntraUser
 // keep (nil: all).
 func (s *Source) allUsers(ctx context.Context, keep func(id string) bool) (map[string]sync.EntraUser, error) {
 	top := int32(PageSize)
-	first, err := s.client.Users().ToGetRequestInformation(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
+	first, err := s.users().ToGetRequestInformation(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
 		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Select: userFields, Top: &top}})
 	if err != nil {
 		return nil, fmt.Errorf("graph: users request: %w", err)
@@ -139,7 +139,7 @@ func (s *Source) allUsers(ctx context.Context, keep func(id string) bool) (map[s
 
 // user reads one directly assigned user; nil when Graph does not know it.
 func (s *Source) user(ctx context.Context, id string) (*sync.EntraUser, error) {
-	u, err := s.client.Users().ByUserId(id).Get(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
+	u, err := s.users().ByUserId(id).Get(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
 		QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: userFields}})
 	if isNotFound(err) {
 		return nil, nil
