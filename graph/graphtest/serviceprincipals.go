@@ -7,8 +7,9 @@ import (
 // The service principal endpoints: by object id or appId, and the
 // application's assignments (appRoleAssignedTo and its $count).
 
-// findSP finds a service principal by id or appId. Callers hold s.mu.
-func (s *Server) findSP(rt *route) (ref, bool) {
+// findSP finds the service principal rt names by id or appId (404 when
+// there is none). Callers hold s.mu.
+func (s *Server) findSP(g *greq, rt *route) (ref, *gresp) {
 	var r ref
 	var ok bool
 	if rt.byAppID {
@@ -16,10 +17,13 @@ func (s *Server) findSP(rt *route) (ref, bool) {
 	} else {
 		r, ok = s.lookup(rt.id)
 	}
-	if !ok || (r.kind != kindSP && r.kind != kindApp) {
-		return ref{}, false
+	switch {
+	case ok && (r.kind == kindSP || r.kind == kindApp):
+		return r, nil
+	case rt.byAppID:
+		return ref{}, s.notFound(g, "appId='"+rt.id+"'")
 	}
-	return r, true
+	return ref{}, s.notFound(g, rt.id)
 }
 
 func (s *Server) getServicePrincipal(g *greq, rt *route) *gresp {
@@ -29,12 +33,9 @@ func (s *Server) getServicePrincipal(g *greq, rt *route) *gresp {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	r, ok := s.findSP(rt)
-	if !ok {
-		if rt.byAppID {
-			return s.notFound(g, "appId='"+rt.id+"'")
-		}
-		return s.notFound(g, rt.id)
+	r, errResp := s.findSP(g, rt)
+	if errResp != nil {
+		return errResp
 	}
 	sp := s.sp(r)
 	isApp := r.kind == kindApp
@@ -50,9 +51,9 @@ func (s *Server) countAssignments(g *greq, rt *route) *gresp {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	r, ok := s.findSP(rt)
-	if !ok {
-		return s.notFound(g, rt.id)
+	r, errResp := s.findSP(g, rt)
+	if errResp != nil {
+		return errResp
 	}
 	n := 0
 	if r.kind == kindApp {
@@ -68,12 +69,9 @@ func (s *Server) listAssignments(g *greq, rt *route) *gresp {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	r, ok := s.findSP(rt)
-	if !ok {
-		if rt.byAppID {
-			return s.notFound(g, "appId='"+rt.id+"'")
-		}
-		return s.notFound(g, rt.id)
+	r, errResp := s.findSP(g, rt)
+	if errResp != nil {
+		return errResp
 	}
 	// Only the Application has assignments; assignments whose principal no
 	// longer exists are not listed.
@@ -81,10 +79,7 @@ func (s *Server) listAssignments(g *greq, rt *route) *gresp {
 	if r.kind == kindApp {
 		list = s.liveAssignments()
 	}
-	ctx := s.URL() + "/v1.0/$metadata#servicePrincipals('" + s.sp(r).ID + "')/appRoleAssignedTo"
-	if sel != nil {
-		ctx += "(" + strings.Join(sel, ",") + ")"
-	}
+	ctx := s.contextURL("servicePrincipals('"+s.sp(r).ID+"')/appRoleAssignedTo", sel, false)
 	return s.listing(g, rt, ctx, sel, len(list), func(i int) object {
 		a := &s.tenant.Assignments[list[i]]
 		return render(assignmentProps, sel, "", func(p string) any { return s.assignmentValue(a, p) })
