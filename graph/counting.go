@@ -23,7 +23,7 @@ type Progress struct {
 	MemberPages     int // member pages read
 	Users           int // directly assigned users to look up
 	UsersRead       int // of those, read
-	RoundTrips      int
+	RoundTrips      int // HTTP requests so far, retries included
 }
 
 type counterKey struct{}

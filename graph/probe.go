@@ -47,12 +47,13 @@ const (
 // Check is one check of a probe: what was checked, how it came out, what
 // was found and, for a failure, the fix.
 type Check struct {
-	Name   string // CheckToken, CheckServicePrincipal or a permission (PermApplication …)
-	Status CheckStatus
-	// Found quotes, shortened, what Graph and the identity platform
-	// answered: it may hold control characters a printer should replace.
+	Name   string      // CheckToken, CheckServicePrincipal or a permission (PermApplication …)
+	Status CheckStatus // CheckOK, CheckFailed or CheckSkipped
+	// Found says what the check found; it quotes, shortened, what Graph and
+	// the identity platform answered, which may hold control characters a
+	// printer should replace.
 	Found string
-	Fix   string
+	Fix   string // for a failure, what to do; else ""
 }
 
 // ProbeHints words the fixes of a probe in terms of the configuration the

@@ -1,6 +1,23 @@
 // Package graph implements sync.Source with msgraph-sdk-go and azidentity:
 // it reads an enterprise application's assignments, the assigned groups and
 // their direct members, and the directly assigned users, from Microsoft Graph.
+// Probe tests the connection for `entrasync check`.
+//
+// Where things are:
+//
+//	source.go       Config, New, Snapshot
+//	client.go       credential, request adapter, middleware and retry, request builders
+//	read.go         the snapshot read pipeline, its lower bound, bounded parallelism
+//	assignments.go  the service principal and appRoleAssignedTo
+//	groups.go       group properties and direct members
+//	users.go        directly assigned users: $batch look-ups or one listing
+//	ondemand.go     provision on demand (ReadUsers, ReadGroup)
+//	pages.go        listings, page by page, decoded into small structs
+//	batch.go        $batch requests and the retries of their items
+//	wire.go         the decoded shapes and their conversion to sync's types
+//	errors.go       how a failed read is reported
+//	counting.go     requests, throttling waits, progress and metrics endpoints
+//	probe.go        Probe: token, service principal and permissions
 package graph
 
 import (
