@@ -122,6 +122,31 @@ func (s *Source) sendBatch(ctx context.Context, infos []*abstractions.RequestInf
 	return retry, wait, nil
 }
 
+// decodeItems decodes the answers of a $batch, calling keep with each
+// object found. A 404 is skipped (the object is gone); any other failure, a
+// body that does not decode or one without an id fails the read. name(i)
+// names item i in errors.
+func decodeItems[T interface{ objectID() string }](res []batchResult, name func(i int) string, keep func(i int, v T)) error {
+	for i, r := range res {
+		what := name(i)
+		switch {
+		case r.status == 404:
+			continue
+		case r.status != 200:
+			return itemError(what, r)
+		}
+		var v T
+		if err := json.Unmarshal(r.body, &v); err != nil {
+			return malformed(what, err.Error())
+		}
+		if v.objectID() == "" {
+			return malformed(what, "response has no id")
+		}
+		keep(i, v)
+	}
+	return nil
+}
+
 func (s *Source) observeItem(info *abstractions.RequestInformation, status int, wait time.Duration) {
 	if s.cfg.Observe == nil {
 		return

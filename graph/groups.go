@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 
@@ -64,23 +63,12 @@ func (s *Source) groupProps(ctx context.Context, refs []sync.Ref) ([]sync.EntraG
 	if err != nil {
 		return nil, err
 	}
-	for i, r := range res {
-		what := "group " + refs[i].ID
-		switch {
-		case r.status == 404:
-			continue
-		case r.status != 200:
-			return nil, itemError(what, r)
-		}
-		var g wireGroup
-		if err := json.Unmarshal(r.body, &g); err != nil {
-			return nil, malformed(what, err.Error())
-		}
-		if g.ID == "" {
-			return nil, malformed(what, "response has no id")
-		}
+	err = decodeItems(res, func(i int) string { return "group " + refs[i].ID }, func(i int, g wireGroup) {
 		out[i] = sync.EntraGroup{ID: refs[i].ID, Found: true, DisplayName: g.DisplayName, SecurityEnabled: boolean(g.SecurityEnabled),
 			MailEnabled: boolean(g.MailEnabled), GroupTypes: g.GroupTypes}
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

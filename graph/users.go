@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	abstractions "github.com/microsoft/kiota-abstractions-go"
@@ -76,23 +75,12 @@ func (s *Source) batchUsers(ctx context.Context, ids []string) ([]*sync.EntraUse
 		return nil, err
 	}
 	out := make([]*sync.EntraUser, len(ids))
-	for i, r := range res {
-		what := "user " + ids[i]
-		switch {
-		case r.status == 404:
-			continue
-		case r.status != 200:
-			return nil, itemError(what, r)
-		}
-		var u wireUser
-		if err := json.Unmarshal(r.body, &u); err != nil {
-			return nil, malformed(what, err.Error())
-		}
-		if u.ID == "" {
-			return nil, malformed(what, "response has no id")
-		}
-		out[i] = &sync.EntraUser{ID: u.ID, UserPrincipalName: u.UserPrincipalName, Mail: u.Mail, DisplayName: u.DisplayName,
-			GivenName: u.GivenName, Surname: u.Surname, AccountEnabled: boolean(u.AccountEnabled)}
+	err = decodeItems(res, func(i int) string { return "user " + ids[i] }, func(i int, u wireUser) {
+		eu := u.entraUser()
+		out[i] = &eu
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -26,6 +26,8 @@ func (u wireUser) entraUser() sync.EntraUser {
 		GivenName: u.GivenName, Surname: u.Surname, AccountEnabled: boolean(u.AccountEnabled)}
 }
 
+func (u wireUser) objectID() string { return u.ID }
+
 type wireGroup struct {
 	ID              string   `json:"id"`
 	DisplayName     string   `json:"displayName"`
@@ -33,6 +35,8 @@ type wireGroup struct {
 	MailEnabled     *bool    `json:"mailEnabled"`
 	GroupTypes      []string `json:"groupTypes"`
 }
+
+func (g wireGroup) objectID() string { return g.ID }
 
 // wireMember is a directory object in a members page.
 type wireMember struct {
