@@ -139,7 +139,8 @@ func registerSerializers() {
 const sdkModule = "github.com/microsoftgraph/msgraph-sdk-go"
 
 // sdkVersion is the version of msgraph-sdk-go linked in ("1.89.0"), for the
-// telemetry header the SDK's own client sends; "" when it cannot be told.
+// telemetry header the SDK's own client sends; "" when the build does not
+// record it (test binaries do not).
 func sdkVersion() string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
