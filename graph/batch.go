@@ -122,6 +122,31 @@ func (s *Source) sendBatch(ctx context.Context, infos []*abstractions.RequestInf
 	return retry, wait, nil
 }
 
+// decodeItems decodes the answers of a $batch, calling keep with each
+// object found. A 404 is skipped (the object is gone); any other failure, a
+// body that does not decode or one without an id fails the read. name(i)
+// names item i in errors.
+func decodeItems[T interface{ objectID() string }](res []batchResult, name func(i int) string, keep func(i int, v T)) error {
+	for i, r := range res {
+		what := name(i)
+		switch {
+		case r.status == 404:
+			continue
+		case r.status != 200:
+			return itemError(what, r)
+		}
+		var v T
+		if err := json.Unmarshal(r.body, &v); err != nil {
+			return malformed(what, err.Error())
+		}
+		if v.objectID() == "" {
+			return malformed(what, "response has no id")
+		}
+		keep(i, v)
+	}
+	return nil
+}
+
 func (s *Source) observeItem(info *abstractions.RequestInformation, status int, wait time.Duration) {
 	if s.cfg.Observe == nil {
 		return
@@ -161,28 +186,4 @@ func retryAfter(h map[string]string) time.Duration {
 		}
 	}
 	return 0
-}
-
-// wireUser and wireGroup decode batch item bodies: only the fields used.
-type wireUser struct {
-	ID                string `json:"id"`
-	UserPrincipalName string `json:"userPrincipalName"`
-	Mail              string `json:"mail"`
-	DisplayName       string `json:"displayName"`
-	GivenName         string `json:"givenName"`
-	Surname           string `json:"surname"`
-	AccountEnabled    *bool  `json:"accountEnabled"`
-}
-
-func (u wireUser) entraUser() sync.EntraUser {
-	return sync.EntraUser{ID: u.ID, UserPrincipalName: u.UserPrincipalName, Mail: u.Mail, DisplayName: u.DisplayName,
-		GivenName: u.GivenName, Surname: u.Surname, AccountEnabled: boolean(u.AccountEnabled)}
-}
-
-type wireGroup struct {
-	ID              string   `json:"id"`
-	DisplayName     string   `json:"displayName"`
-	SecurityEnabled *bool    `json:"securityEnabled"`
-	MailEnabled     *bool    `json:"mailEnabled"`
-	GroupTypes      []string `json:"groupTypes"`
 }

@@ -75,7 +75,7 @@ func (s *Source) lookUpUsers(ctx context.Context, read *sync.OnDemandRead, queri
 // application, with the properties that decide support (S2).
 func (s *Source) memberOf(ctx context.Context, userID string, assigned map[string]bool) ([]sync.EntraGroup, error) {
 	top := int32(PageSize)
-	b := s.client.Users().ByUserId(userID).MemberOf()
+	b := s.users().ByUserId(userID).MemberOf()
 	page, err := b.Get(ctx, &users.ItemMemberOfRequestBuilderGetRequestConfiguration{
 		QueryParameters: &users.ItemMemberOfRequestBuilderGetQueryParameters{Select: groupFields, Top: &top}})
 	var out []sync.EntraGroup

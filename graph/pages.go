@@ -69,16 +69,3 @@ func listAll[T any](ctx context.Context, s *Source, first *abstractions.RequestI
 		info.SetUri(*u)
 	}
 }
-
-// wireMember is a directory object in a members page.
-type wireMember struct {
-	Type string `json:"@odata.type"`
-	wireUser
-}
-
-// wireAssignment is an appRoleAssignment.
-type wireAssignment struct {
-	PrincipalID          string `json:"principalId"`
-	PrincipalType        string `json:"principalType"`
-	PrincipalDisplayName string `json:"principalDisplayName"`
-}

@@ -186,3 +186,60 @@ func (s *Source) read(ctx context.Context, snap *sync.Snapshot) error {
 	}
 	return nil
 }
+
+// lowerBound is the fewest round trips the data allows: the service
+// principal, the assignment pages, the group properties 20 to a batch, each
+// supported group's member pages, and the missing direct users by the
+// cheaper strategy.
+func lowerBound(snap *sync.Snapshot, assignments, missing, tenantUsers int) int {
+	lb := 1 + max(1, pages(assignments, PageSize)) + pages(len(snap.Groups), BatchSize)
+	for _, g := range snap.Groups {
+		if ok, _ := sync.GroupSupport(g); ok {
+			lb += max(1, pages(len(g.Members)+len(g.Nested)+g.OtherMembers, PageSize))
+		}
+	}
+	if missing > 0 {
+		m := pages(missing, BatchSize)
+		if tenantUsers > 0 {
+			m = min(m, pages(tenantUsers, PageSize))
+		}
+		lb += m
+	}
+	return lb
+}
+
+// parallel runs fn for 0..n-1 with at most Concurrency at once; the first
+// error cancels the rest and is returned.
+func (s *Source) parallel(ctx context.Context, n int, fn func(context.Context, int) error) error {
+	if n == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sem := make(chan struct{}, s.cfg.Concurrency)
+	var wg gosync.WaitGroup
+	var once gosync.Once
+	var first error
+	for i := 0; i < n; i++ {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := fn(ctx, i); err != nil {
+				once.Do(func() { first = err; cancel(err) })
+			}
+		}(i)
+	}
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
+}

@@ -33,15 +33,20 @@ func tenant(members int) *graphtest.Tenant {
 	return t
 }
 
-func source(tb testing.TB, srv *graphtest.Server, mod func(*graph.Config)) *graph.Source {
-	tb.Helper()
+// config is the Config of srv's application, changed by mod when set.
+func config(srv *graphtest.Server, mod func(*graph.Config)) graph.Config {
 	t := srv.Tenant()
 	cfg := graph.Config{TenantID: t.TenantID, ClientID: t.ClientID, ClientSecret: t.ClientSecret, ServicePrincipalID: spID,
 		GraphEndpoint: srv.GraphEndpoint(), LoginEndpoint: srv.LoginEndpoint(), Transport: srv.Client().Transport, MaxRetries: 2}
 	if mod != nil {
 		mod(&cfg)
 	}
-	src, err := graph.New(cfg, nil)
+	return cfg
+}
+
+func source(tb testing.TB, srv *graphtest.Server, mod func(*graph.Config)) *graph.Source {
+	tb.Helper()
+	src, err := graph.New(config(srv, mod), nil)
 	if err != nil {
 		tb.Fatalf("graph.New: %v", err)
 	}

@@ -11,10 +11,10 @@ import (
 
 // GenSpec describes a tenant for Generate. Negative numbers count as zero.
 type GenSpec struct {
-	Seed             int64
-	Users            int // users in the tenant
-	DirectlyAssigned int // how many of them hold a direct assignment (at most Users)
-	Groups           int // assigned security groups
+	Seed             int64 // the same seed, the same tenant
+	Users            int   // users in the tenant
+	DirectlyAssigned int   // how many of them hold a direct assignment (at most Users)
+	Groups           int   // assigned security groups
 	// MaxGroupSize is the number of user members of the largest assigned
 	// security group (at most Users; 0 means min(Users, 1000)). Sizes are
 	// Zipf-like: the group of rank r has about MaxGroupSize/r user members

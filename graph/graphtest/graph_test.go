@@ -242,6 +242,36 @@ func TestGroupsAndMembers(t *testing.T) {
 	}
 }
 
+// TestMembershipOfTheWrongKind: members are listed of groups only, memberOf
+// of users only; any other object is not found, as in Graph.
+func TestMembershipOfTheWrongKind(t *testing.T) {
+	s := newServer(t)
+	tok := token(t, s)
+	for _, path := range []string{"/v1.0/users/" + u1 + "/memberOf", "/v1.0/groups/" + groupEng + "/members"} {
+		if r := get(t, s, tok, path); r.status != 200 {
+			t.Errorf("%s: %d %s", path, r.status, r.raw)
+		}
+	}
+	for _, path := range []string{"/v1.0/users/" + groupEng + "/memberOf", "/v1.0/groups/" + u1 + "/members",
+		"/v1.0/groups/" + robotID + "/members", "/v1.0/users/" + robotID + "/memberOf"} {
+		if r := get(t, s, tok, path); r.status != 404 {
+			t.Errorf("%s: %d, want 404", path, r.status)
+		} else if code, _ := graphError(t, r); code != "Request_ResourceNotFound" {
+			t.Errorf("%s: code %q", path, code)
+		}
+	}
+	// memberOf lists groups only, and $select may name group properties only.
+	r := get(t, s, tok, "/v1.0/users/"+u3+"/memberOf?$select=id,securityEnabled")
+	for _, it := range values(t, r) {
+		if it["@odata.type"] != "#microsoft.graph.group" || it["securityEnabled"] == nil {
+			t.Errorf("memberOf item %v", it)
+		}
+	}
+	if r := get(t, s, tok, "/v1.0/users/"+u3+"/memberOf?$select=userPrincipalName"); r.status != 400 {
+		t.Errorf("memberOf $select=userPrincipalName: %d, want 400", r.status)
+	}
+}
+
 func TestServicePrincipals(t *testing.T) {
 	s := newServer(t)
 	tok := token(t, s)

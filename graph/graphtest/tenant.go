@@ -43,18 +43,14 @@
 //
 // # Graph SDK
 //
-// msgraph-sdk-go needs the server's host among its valid hosts, an HTTP client
-// that trusts the server's certificate and the base URL of the server:
+// The SDK's request adapter needs the server's host among its valid hosts,
+// an HTTP client that trusts the server's certificate and the base URL of
+// the server. graph.New builds it so (msgraph-sdk-go-core and kiota, the
+// request builders of msgraph-sdk-go's sub-packages) from a graph.Config:
 //
-//	auth, _ := kiotaauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(
-//		cred, []string{s.GraphEndpoint() + "/.default"}, []string{"127.0.0.1"})
-//	opts := msgraphsdk.GetDefaultClientOptions()
-//	mw := msgraphcore.GetDefaultMiddlewaresWithOptions(&opts)
-//	hc := msgraphcore.GetDefaultClient(&opts, mw...)
-//	hc.Transport = khttp.NewCustomTransportWithParentTransport(s.Client().Transport, mw...)
-//	adapter, _ := msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, nil, nil, hc)
-//	adapter.SetBaseUrl(s.GraphEndpoint() + "/v1.0")
-//	client := msgraphsdk.NewGraphServiceClient(adapter)
+//	src, err := graph.New(graph.Config{TenantID: t.TenantID, ClientID: t.ClientID, ClientSecret: t.ClientSecret,
+//		ServicePrincipalID: t.Application.ID, GraphEndpoint: s.GraphEndpoint(), LoginEndpoint: s.LoginEndpoint(),
+//		Transport: s.Client().Transport}, nil)
 //
 // The SDK parses principalId and resourceId as UUIDs, which is why
 // Tenant.Validate requires GUID object ids.

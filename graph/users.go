@@ -1,0 +1,143 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+
+	abstractions "github.com/microsoft/kiota-abstractions-go"
+	"github.com/microsoftgraph/msgraph-sdk-go/users"
+
+	"github.com/entrasync/entrasync/sync"
+)
+
+// The directly assigned users no member page returned: looked up 20 to a
+// $batch, or found by listing every user when that is cheaper; and single
+// users for provision on demand.
+
+var userFields = []string{"id", "userPrincipalName", "mail", "displayName", "givenName", "surname", "accountEnabled"}
+
+// ListThreshold is the number of missing direct users above which entrasync
+// asks Graph how many users the tenant has, to choose between $batch
+// look-ups (20 users a round trip) and listing every user (999 a page).
+const ListThreshold = 1000
+
+// lookUp reads the directly assigned users no member page returned, by the
+// cheaper of two strategies; nil entries are users Graph does not know. It
+// returns the tenant's user count when it asked for it (else 0).
+func (s *Source) lookUp(ctx context.Context, ids []string) ([]*sync.EntraUser, int, error) {
+	if len(ids) == 0 {
+		return nil, 0, nil
+	}
+	if len(ids) > ListThreshold {
+		n, err := s.userCount(ctx)
+		if err == nil && pages(n, PageSize) < pages(len(ids), BatchSize) {
+			found, err := s.listUsers(ctx, ids)
+			return found, n, err
+		}
+		if err != nil {
+			s.logger.Warn("user count unavailable; looking users up in batches", "err", err)
+		}
+	}
+	found, err := s.batchUsers(ctx, ids)
+	return found, 0, err
+}
+
+func pages(n, size int) int { return (n + size - 1) / size }
+
+// userCount asks for the tenant's number of users (an advisory figure from
+// the eventually consistent index; only used to pick a strategy).
+func (s *Source) userCount(ctx context.Context) (int, error) {
+	h := abstractions.NewRequestHeaders()
+	h.Add("ConsistencyLevel", "eventual")
+	n, err := s.users().Count().Get(ctx, &users.CountRequestBuilderGetRequestConfiguration{Headers: h})
+	if err != nil {
+		return 0, readError("user count", err)
+	}
+	if n == nil {
+		return 0, malformed("user count", "empty")
+	}
+	return int(*n), nil
+}
+
+// batchUsers looks users up by id, 20 to a $batch.
+func (s *Source) batchUsers(ctx context.Context, ids []string) ([]*sync.EntraUser, error) {
+	infos := make([]*abstractions.RequestInformation, len(ids))
+	for i, id := range ids {
+		info, err := s.users().ByUserId(id).ToGetRequestInformation(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
+			QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: userFields}})
+		if err != nil {
+			return nil, fmt.Errorf("graph: user request: %w", err)
+		}
+		infos[i] = info
+	}
+	res, err := s.batchGet(ctx, infos, "assigned users", func() { s.progress(ctx, func(c *requestCounter) { c.usersRead.Add(1) }) })
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*sync.EntraUser, len(ids))
+	err = decodeItems(res, func(i int) string { return "user " + ids[i] }, func(i int, u wireUser) {
+		eu := u.entraUser()
+		out[i] = &eu
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// listUsers pages every user of the tenant and keeps those asked for.
+func (s *Source) listUsers(ctx context.Context, ids []string) ([]*sync.EntraUser, error) {
+	all, err := s.allUsers(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*sync.EntraUser, len(ids))
+	for i, id := range ids {
+		if u, ok := all[id]; ok {
+			out[i] = &u
+		}
+	}
+	return out, nil
+}
+
+// allUsers pages every user of the tenant; keep, when set, says which to
+// keep (nil: all).
+func (s *Source) allUsers(ctx context.Context, keep func(id string) bool) (map[string]sync.EntraUser, error) {
+	top := int32(PageSize)
+	first, err := s.users().ToGetRequestInformation(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
+		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Select: userFields, Top: &top}})
+	if err != nil {
+		return nil, fmt.Errorf("graph: users request: %w", err)
+	}
+	out := map[string]sync.EntraUser{}
+	err = listAll(ctx, s, first, "users", func(n int, items []wireUser, _ bool) error {
+		for i, u := range items {
+			if u.ID == "" {
+				return malformed(fmt.Sprintf("users, page %d", n), fmt.Sprintf("user %d has no id", i))
+			}
+			if keep == nil || keep(u.ID) {
+				out[u.ID] = u.entraUser()
+			}
+		}
+		s.progress(ctx, func(c *requestCounter) { c.usersRead.Add(int64(len(items))) })
+		return nil
+	})
+	return out, err
+}
+
+// user reads one directly assigned user; nil when Graph does not know it.
+func (s *Source) user(ctx context.Context, id string) (*sync.EntraUser, error) {
+	u, err := s.users().ByUserId(id).Get(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
+		QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: userFields}})
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, readError("user "+id, err)
+	}
+	if u == nil || str(u.GetId()) == "" {
+		return nil, malformed("user "+id, "response has no id")
+	}
+	eu := entraUser(u)
+	return &eu, nil
+}
