@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
 	"github.com/entrasync/entrasync/graph/graphtest"
 	"github.com/entrasync/entrasync/sync"
 )
@@ -173,7 +171,7 @@ func TestC7_QuarantineBacksOffAndASuccessLiftsIt(t *testing.T) {
 	h := MustHarness(t, baseTenant(), nil)
 	src := &switchSource{Source: h.src}
 	src.broken.Store(true)
-	w := sync.NewWorker(h.syncer, h.db, []sync.WorkerTenant{{ID: tenantName, Source: src, Schedule: cron.Every(time.Second)}},
+	w := sync.NewWorker(h.syncer, h.db, []sync.WorkerTenant{{ID: tenantName, Source: src, Schedule: sync.Every(time.Second)}},
 		sync.WorkerConfig{Holder: "q"}, nil)
 	ctx := context.Background()
 	if _, err := w.RunNow(ctx, tenantName, sync.CycleOptions{Trigger: "test"}); err == nil {
@@ -215,7 +213,7 @@ func TestC8_PausedTenantIsNotSyncedButPlansWork(t *testing.T) {
 	}
 	log := newCycleLog()
 	src := &loggedSource{Source: h.src, tenant: tenantName, log: log}
-	w := sync.NewWorker(h.syncer, h.db, []sync.WorkerTenant{{ID: tenantName, Source: src, Schedule: cron.Every(time.Second)}},
+	w := sync.NewWorker(h.syncer, h.db, []sync.WorkerTenant{{ID: tenantName, Source: src, Schedule: sync.Every(time.Second)}},
 		sync.WorkerConfig{Holder: "p", Poll: time.Second, Observer: log}, nil)
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})

@@ -8,8 +8,6 @@ import (
 	gosync "sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/robfig/cron/v3"
 )
 
 // Leaser is the directory's record of each tenant's schedule and cycle lease.
@@ -99,21 +97,27 @@ var ErrCycleRunning = &Error{Code: ECONFLICT, Message: "a cycle of this tenant i
 // ErrUnknownTenant is returned for a tenant the worker does not serve.
 var ErrUnknownTenant = &Error{Code: ENOTFOUND, Message: "unknown tenant"}
 
-// ParseSchedule parses a tenant's schedule: a standard five-field cron
-// expression, a descriptor such as @hourly, or "@every <duration>".
-func ParseSchedule(spec string) (cron.Schedule, error) {
-	s, err := cron.ParseStandard(spec)
-	if err != nil {
-		return nil, &Error{Code: EINVALID, Message: fmt.Sprintf("schedule %q", spec), Err: err}
-	}
-	return s, nil
+// Cadence says when a tenant's scheduled cycles are due: Next returns the
+// first due time after t. The configuration's cron expressions implement it
+// (config.Tenant.ParsedSchedule), and so does Every.
+type Cadence interface {
+	Next(t time.Time) time.Time
 }
+
+// Every is a Cadence of a fixed interval: each cycle is due d after the one
+// before.
+type Every time.Duration
+
+// Next returns t plus the interval.
+func (d Every) Next(t time.Time) time.Time { return t.Add(time.Duration(d)) }
 
 // WorkerTenant is one tenant the worker schedules.
 type WorkerTenant struct {
-	ID       string
-	Source   Source
-	Schedule cron.Schedule
+	ID     string
+	Source Source
+	// Schedule says when its scheduled cycles are due (nil: a second after
+	// the last one).
+	Schedule Cadence
 }
 
 // Observer is told about every finished cycle (metrics).
@@ -181,15 +185,11 @@ func NewWorker(syncer *Syncer, leases Leaser, tenants []WorkerTenant, cfg Worker
 // running cycles finish for ShutdownGrace, cancels (rolls back) the rest and
 // returns.
 func (w *Worker) Run(ctx context.Context) error {
-	c := cron.New()
-	c.Schedule(cron.Every(w.cfg.Poll), cron.FuncJob(w.poll))
-	c.Start()
 	w.logger.Info("worker started", "tenants", len(w.order), "poll", w.cfg.Poll.String(), "holder", w.cfg.Holder)
 	w.wg.Add(1)
-	go func() { defer w.wg.Done(); w.poll() }() // do not wait a whole poll interval for the first look
+	go func() { defer w.wg.Done(); w.pollEvery(ctx) }()
 	<-ctx.Done()
 	w.stopping.Store(true)
-	<-c.Stop().Done()
 	done := make(chan struct{})
 	go func() { w.wg.Wait(); close(done) }()
 	select {
@@ -202,6 +202,21 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.cancel()
 	w.logger.Info("worker stopped")
 	return nil
+}
+
+// pollEvery polls at once (not a whole interval after starting), then every
+// Poll until ctx ends.
+func (w *Worker) pollEvery(ctx context.Context) {
+	tick := time.NewTicker(w.cfg.Poll)
+	defer tick.Stop()
+	for {
+		w.poll()
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // poll starts a cycle for every due tenant this process can claim.

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
 	"github.com/entrasync/entrasync/graph"
 	"github.com/entrasync/entrasync/graph/graphtest"
 	"github.com/entrasync/entrasync/store"
@@ -125,7 +123,7 @@ func TestC1_C5_ThreeWorkersShareOneDatabase(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := &loggedSource{Source: src, tenant: id, log: log}
-			wts = append(wts, sync.WorkerTenant{ID: id, Source: s, Schedule: cron.Every(interval)})
+			wts = append(wts, sync.WorkerTenant{ID: id, Source: s, Schedule: sync.Every(interval)})
 		}
 		worker := sync.NewWorker(sync.NewSyncer(db, nil), db, wts, sync.WorkerConfig{
 			Holder: fmt.Sprintf("worker-%d", w), Poll: time.Second, LeaseTTL: lease, ShutdownGrace: time.Second, Observer: log}, nil)
@@ -197,7 +195,7 @@ func TestC5_KilledWorkerLosesTenantForAtMostALease(t *testing.T) {
 	deadA := &deadLeaser{Leaser: dbA}
 	ctxA, cancelA := context.WithCancel(context.Background())
 	workerA := sync.NewWorker(sync.NewSyncer(dbA, nil), deadA,
-		[]sync.WorkerTenant{{ID: "t", Source: &loggedSource{Source: src, tenant: "t", log: log, block: kill}, Schedule: cron.Every(time.Hour)}},
+		[]sync.WorkerTenant{{ID: "t", Source: &loggedSource{Source: src, tenant: "t", log: log, block: kill}, Schedule: sync.Every(time.Hour)}},
 		sync.WorkerConfig{Holder: "A", LeaseTTL: lease, ShutdownGrace: 50 * time.Millisecond}, nil)
 	doneA := make(chan struct{})
 	go func() { _ = workerA.Run(ctxA); close(doneA) }()
@@ -210,7 +208,7 @@ func TestC5_KilledWorkerLosesTenantForAtMostALease(t *testing.T) {
 
 	// Worker B must be refused while the dead lease lives, then take over.
 	workerB := sync.NewWorker(sync.NewSyncer(dbB, nil), dbB,
-		[]sync.WorkerTenant{{ID: "t", Source: &loggedSource{Source: src, tenant: "t", log: log}, Schedule: cron.Every(time.Hour)}},
+		[]sync.WorkerTenant{{ID: "t", Source: &loggedSource{Source: src, tenant: "t", log: log}, Schedule: sync.Every(time.Hour)}},
 		sync.WorkerConfig{Holder: "B", LeaseTTL: lease}, nil)
 	if _, err := workerB.RunNow(context.Background(), "t", sync.CycleOptions{Trigger: "test"}); !errors.Is(err, sync.ErrCycleRunning) {
 		t.Fatalf("RunNow during a live lease = %v, want ErrCycleRunning", err)
@@ -235,7 +233,7 @@ func TestC5_OnDemandWhileScheduledCycleRuns(t *testing.T) {
 	log := newCycleLog()
 	release := make(chan struct{})
 	slow := &loggedSource{Source: h.src, tenant: tenantName, log: log, block: release}
-	w := sync.NewWorker(h.syncer, h.db, []sync.WorkerTenant{{ID: tenantName, Source: slow, Schedule: cron.Every(time.Hour)}},
+	w := sync.NewWorker(h.syncer, h.db, []sync.WorkerTenant{{ID: tenantName, Source: slow, Schedule: sync.Every(time.Hour)}},
 		sync.WorkerConfig{Holder: "only"}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

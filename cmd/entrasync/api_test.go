@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
 	"github.com/entrasync/entrasync/graph"
 	"github.com/entrasync/entrasync/graph/graphtest"
 	"github.com/entrasync/entrasync/store"
@@ -52,7 +50,7 @@ func MustAPIWith(tb testing.TB, settings sync.TenantSettings) *apiHarness {
 		tb.Fatal(err)
 	}
 	syncer := sync.NewSyncer(db, nil)
-	w := sync.NewWorker(syncer, db, []sync.WorkerTenant{{ID: "demo", Source: src, Schedule: cron.Every(time.Hour)}},
+	w := sync.NewWorker(syncer, db, []sync.WorkerTenant{{ID: "demo", Source: src, Schedule: sync.Every(time.Hour)}},
 		sync.WorkerConfig{Holder: "api-test", Observer: m}, nil)
 	a := &api{worker: w, syncer: syncer, dir: db, metrics: m, logger: slog.New(slog.DiscardHandler)}
 	srv := httptest.NewServer(a.handler())

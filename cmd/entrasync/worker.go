@@ -37,9 +37,9 @@ func (e *env) newWorker(cfg *config.Config, dir sync.Store, m *metrics, only str
 		if err != nil {
 			return nil, nil, err
 		}
-		sched, err := sync.ParseSchedule(t.Schedule)
+		sched, err := t.ParsedSchedule()
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, &config.FieldError{Field: "tenants." + t.Name + ".schedule", Problem: err.Error()}
 		}
 		wts = append(wts, sync.WorkerTenant{ID: t.Name, Source: src, Schedule: sched})
 	}
