@@ -143,7 +143,7 @@ type WorkerConfig struct {
 // a time per tenant across every process sharing the directory.
 type Worker struct {
 	syncer  *Syncer
-	leases  Leaser
+	store   Store
 	tenants map[string]WorkerTenant
 	order   []string
 	cfg     WorkerConfig
@@ -157,8 +157,9 @@ type Worker struct {
 	wg       gosync.WaitGroup
 }
 
-// NewWorker returns a Worker over the tenants.
-func NewWorker(syncer *Syncer, leases Leaser, tenants []WorkerTenant, cfg WorkerConfig, logger *slog.Logger) *Worker {
+// NewWorker returns a Worker over the tenants: syncer runs their cycles,
+// store holds their leases and schedules (and, for ApproveRun, their runs).
+func NewWorker(syncer *Syncer, store Store, tenants []WorkerTenant, cfg WorkerConfig, logger *slog.Logger) *Worker {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -171,7 +172,7 @@ func NewWorker(syncer *Syncer, leases Leaser, tenants []WorkerTenant, cfg Worker
 	if cfg.ShutdownGrace <= 0 {
 		cfg.ShutdownGrace = 30 * time.Second
 	}
-	w := &Worker{syncer: syncer, leases: leases, tenants: map[string]WorkerTenant{}, cfg: cfg, logger: logger,
+	w := &Worker{syncer: syncer, store: store, tenants: map[string]WorkerTenant{}, cfg: cfg, logger: logger,
 		running: map[string]bool{}}
 	for _, t := range tenants {
 		w.tenants[t.ID] = t
@@ -228,7 +229,7 @@ func (w *Worker) poll() {
 		if !w.markRunning(id) {
 			continue
 		}
-		claimed, err := w.leases.ClaimTenant(w.base, id, w.cfg.Holder, w.cfg.LeaseTTL, true)
+		claimed, err := w.store.ClaimTenant(w.base, id, w.cfg.Holder, w.cfg.LeaseTTL, true)
 		if err != nil || !claimed {
 			w.unmarkRunning(id)
 			if err != nil && !errors.Is(err, context.Canceled) {
@@ -294,7 +295,7 @@ func (w *Worker) RunNowWith(ctx context.Context, t WorkerTenant, opt CycleOption
 
 // CheckNotPaused returns ErrTenantPaused when tenantID is paused.
 func (w *Worker) CheckNotPaused(ctx context.Context, tenantID string) error {
-	sc, err := w.leases.Schedule(ctx, tenantID)
+	sc, err := w.store.Schedule(ctx, tenantID)
 	if err != nil && !errors.Is(err, ErrTenantNotFound) {
 		return err
 	}
@@ -326,12 +327,12 @@ func (w *Worker) leaseWith(ctx context.Context, t WorkerTenant, next func(error)
 		return ErrCycleRunning
 	}
 	defer w.unmarkRunning(t.ID)
-	claimed, err := w.leases.ClaimTenant(ctx, t.ID, w.cfg.Holder, w.cfg.LeaseTTL, false)
+	claimed, err := w.store.ClaimTenant(ctx, t.ID, w.cfg.Holder, w.cfg.LeaseTTL, false)
 	if err != nil {
 		return err
 	}
 	if !claimed {
-		if sc, serr := w.leases.Schedule(ctx, t.ID); serr == nil && sc.LeaseUntil != nil {
+		if sc, serr := w.store.Schedule(ctx, t.ID); serr == nil && sc.LeaseUntil != nil {
 			return fmt.Errorf("%w (on %s, lease until %s; if that process died, the lease frees itself then)",
 				ErrCycleRunning, sc.LeaseHolder, sc.LeaseUntil.Format(time.RFC3339))
 		}
@@ -375,7 +376,7 @@ func (w *Worker) noteOutcome(ctx context.Context, tenantID string, err error) in
 	if err != nil {
 		reason = QuarantineReason(err)
 	}
-	failures, nerr := w.leases.NoteOutcome(context.WithoutCancel(ctx), tenantID, err != nil, reason)
+	failures, nerr := w.store.NoteOutcome(context.WithoutCancel(ctx), tenantID, err != nil, reason)
 	if nerr != nil {
 		w.logger.Error("record cycle outcome", LogTenant, tenantID, "err", nerr)
 		return 0
@@ -414,7 +415,7 @@ func (w *Worker) hold(ctx context.Context, t WorkerTenant, next func(error) time
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				ok, err := w.leases.RenewLease(ctx, t.ID, w.cfg.Holder, w.cfg.LeaseTTL)
+				ok, err := w.store.RenewLease(ctx, t.ID, w.cfg.Holder, w.cfg.LeaseTTL)
 				if err == nil && !ok {
 					w.logger.Error("lease lost; abandoning the cycle", LogTenant, t.ID)
 					cancel(errors.New("lease lost"))
@@ -430,7 +431,7 @@ func (w *Worker) hold(ctx context.Context, t WorkerTenant, next func(error) time
 	if next != nil {
 		after = next(err)
 	}
-	if rerr := w.leases.ReleaseTenant(context.WithoutCancel(ctx), t.ID, w.cfg.Holder, after); rerr != nil {
+	if rerr := w.store.ReleaseTenant(context.WithoutCancel(ctx), t.ID, w.cfg.Holder, after); rerr != nil {
 		w.logger.Error("release lease", LogTenant, t.ID, "err", rerr)
 	}
 	return err

@@ -67,9 +67,10 @@ func (s *loggedSource) Snapshot(ctx context.Context) (*sync.Snapshot, error) {
 	return s.Source.Snapshot(ctx)
 }
 
-// deadLeaser is the leaser of a killed process: it never renews nor releases.
+// deadLeaser is the directory of a killed process: it never renews nor
+// releases a lease.
 type deadLeaser struct {
-	sync.Leaser
+	sync.Store
 	dead atomic.Bool
 }
 
@@ -78,14 +79,14 @@ func (d *deadLeaser) RenewLease(ctx context.Context, t, h string, ttl time.Durat
 		<-ctx.Done()
 		return false, ctx.Err()
 	}
-	return d.Leaser.RenewLease(ctx, t, h, ttl)
+	return d.Store.RenewLease(ctx, t, h, ttl)
 }
 
 func (d *deadLeaser) ReleaseTenant(ctx context.Context, t, h string, after time.Duration) error {
 	if d.dead.Load() {
 		return nil
 	}
-	return d.Leaser.ReleaseTenant(ctx, t, h, after)
+	return d.Store.ReleaseTenant(ctx, t, h, after)
 }
 
 func TestC1_C5_ThreeWorkersShareOneDatabase(t *testing.T) {
@@ -192,7 +193,7 @@ func TestC5_KilledWorkerLosesTenantForAtMostALease(t *testing.T) {
 	// Worker A claims the tenant and hangs in the middle of its cycle, then
 	// dies without releasing the lease.
 	kill := make(chan struct{})
-	deadA := &deadLeaser{Leaser: dbA}
+	deadA := &deadLeaser{Store: dbA}
 	ctxA, cancelA := context.WithCancel(context.Background())
 	workerA := sync.NewWorker(sync.NewSyncer(dbA, nil), deadA,
 		[]sync.WorkerTenant{{ID: "t", Source: &loggedSource{Source: src, tenant: "t", log: log, block: kill}, Schedule: sync.Every(time.Hour)}},

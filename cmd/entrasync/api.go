@@ -23,7 +23,6 @@ import (
 // api serves the admin API, /metrics, /healthz and /readyz.
 type api struct {
 	worker  *sync.Worker
-	syncer  *sync.Syncer
 	dir     sync.Store
 	metrics *metrics
 	logger  *slog.Logger
@@ -224,11 +223,11 @@ func (a *api) triggerCycle(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *api) provisionUser(w http.ResponseWriter, r *http.Request) error {
-	return a.provision(w, r, "user", r.PathValue("user"))
+	return a.provision(w, r, sync.KindUser, r.PathValue("user"))
 }
 
 func (a *api) provisionGroup(w http.ResponseWriter, r *http.Request) error {
-	return a.provision(w, r, "group", r.PathValue("group"))
+	return a.provision(w, r, sync.KindGroup, r.PathValue("group"))
 }
 
 func (a *api) provision(w http.ResponseWriter, r *http.Request, kind, query string) error {
@@ -243,7 +242,7 @@ func (a *api) provision(w http.ResponseWriter, r *http.Request, kind, query stri
 	if err != nil {
 		return err
 	}
-	od, err := provisionOnDemand(r.Context(), a.worker, a.syncer, t, kind, query, sync.CycleOptions{DryRun: dry, Trigger: "api"})
+	od, err := a.worker.Provision(r.Context(), t, kind, query, sync.CycleOptions{DryRun: dry, Trigger: "api"})
 	if err != nil && od == nil {
 		return err
 	}
@@ -258,30 +257,6 @@ func (a *api) provision(w http.ResponseWriter, r *http.Request, kind, query stri
 	}
 	writeJSONStatus(w, status, body)
 	return nil
-}
-
-// provisionOnDemand runs a provision on demand under the tenant's lease.
-func provisionOnDemand(ctx context.Context, worker *sync.Worker, syncer *sync.Syncer, tenant, kind, query string, opt sync.CycleOptions) (*sync.OnDemand, error) {
-	var od *sync.OnDemand
-	if !opt.DryRun {
-		if err := worker.CheckNotPaused(ctx, tenant); err != nil {
-			return nil, err
-		}
-	}
-	err := worker.WithLease(ctx, tenant, func(ctx context.Context, src sync.Source) error {
-		ps, ok := src.(sync.PrincipalSource)
-		if !ok {
-			return sync.Errorf(sync.EINVALID, "tenant %s cannot provision on demand", tenant)
-		}
-		var err error
-		if kind == "group" {
-			od, err = syncer.ProvisionGroup(ctx, tenant, ps, query, opt)
-		} else {
-			od, err = syncer.ProvisionUser(ctx, tenant, ps, query, opt)
-		}
-		return err
-	})
-	return od, err
 }
 
 func (a *api) listRuns(w http.ResponseWriter, r *http.Request) error {
@@ -338,7 +313,7 @@ func (a *api) approveRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := approveRun(r.Context(), a.worker, a.dir, run.ID)
+	res, err := a.worker.ApproveRun(r.Context(), run.ID)
 	if err != nil {
 		return err
 	}
@@ -384,7 +359,7 @@ func (a *api) listUsers(w http.ResponseWriter, r *http.Request) error {
 	if status != "" && !status.Valid() {
 		return badRequest("status must be staged, invited, active, archived or purged, not %q", status)
 	}
-	users, err := a.dir.Users(r.Context(), t, status)
+	users, err := sync.ListUsers(r.Context(), a.dir, t, status)
 	if err != nil {
 		return err
 	}
@@ -397,7 +372,7 @@ func (a *api) listGroups(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	groups, err := a.dir.Groups(r.Context(), t)
+	groups, err := sync.ListGroups(r.Context(), a.dir, t)
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,7 @@ func MustAPIWith(tb testing.TB, settings sync.TenantSettings) *apiHarness {
 	syncer := sync.NewSyncer(db, nil)
 	w := sync.NewWorker(syncer, db, []sync.WorkerTenant{{ID: "demo", Source: src, Schedule: sync.Every(time.Hour)}},
 		sync.WorkerConfig{Holder: "api-test", Observer: m}, nil)
-	a := &api{worker: w, syncer: syncer, dir: db, metrics: m, logger: slog.New(slog.DiscardHandler)}
+	a := &api{worker: w, dir: db, metrics: m, logger: slog.New(slog.DiscardHandler)}
 	srv := httptest.NewServer(a.handler())
 	tb.Cleanup(srv.Close)
 	token, hash, err := newToken()
@@ -157,11 +157,13 @@ func TestAPICycleRunsUsersGroupsEventsMetrics(t *testing.T) {
 	if code != 200 || !strings.Contains(body, "alice@contoso.test") {
 		t.Fatalf("run: %d %s", code, body)
 	}
-	if _, body := h.do(t, "GET", "/api/v1/tenants/demo/users?status=staged", h.token); strings.Count(body, `"entraId"`) != 5 {
-		t.Fatalf("users: %s", body)
+	if _, body := h.do(t, "GET", "/api/v1/tenants/demo/users?status=staged", h.token); strings.Count(body, `"entraId"`) != 5 ||
+		strings.Count(body, `"effective": {`) != 5 {
+		t.Fatalf("users, each with its effective settings: %s", body)
 	}
-	if _, body := h.do(t, "GET", "/api/v1/tenants/demo/groups", h.token); !strings.Contains(body, "Engineering") {
-		t.Fatalf("groups: %s", body)
+	if _, body := h.do(t, "GET", "/api/v1/tenants/demo/groups", h.token); !strings.Contains(body, "Engineering") ||
+		!strings.Contains(body, `"membersMayStoreData": true`) {
+		t.Fatalf("groups, with their effective settings: %s", body)
 	}
 	if _, body := h.do(t, "GET", "/api/v1/tenants/demo/events?after=0&limit=2", h.token); strings.Count(body, `"type"`) != 2 {
 		t.Fatalf("events: %s", body)

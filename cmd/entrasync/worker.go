@@ -89,7 +89,7 @@ func (e *env) runWorker(args []string) error {
 	}
 	defer db.Close()
 	m := newMetrics()
-	worker, syncer, err := e.newWorker(cfg, db, m, "")
+	worker, _, err := e.newWorker(cfg, db, m, "")
 	if err != nil {
 		return err
 	}
@@ -97,7 +97,7 @@ func (e *env) runWorker(args []string) error {
 	if err != nil {
 		return fmt.Errorf("run: listen on %s: %w", cfg.Worker.Listen, err)
 	}
-	a := &api{worker: worker, syncer: syncer, dir: db, metrics: m, logger: e.logger}
+	a := &api{worker: worker, dir: db, metrics: m, logger: e.logger}
 	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(e.logger.Handler(), slog.LevelWarn)}
 	serveErr := make(chan error, 1)
@@ -149,11 +149,11 @@ func (e *env) provision(args []string) error {
 		return err
 	}
 	defer db.Close()
-	worker, syncer, err := e.newWorker(cfg, db, nil, tenant)
+	worker, _, err := e.newWorker(cfg, db, nil, tenant)
 	if err != nil {
 		return err
 	}
-	od, err := provisionOnDemand(e.ctx, worker, syncer, tenant, kind, f.Arg(0), sync.CycleOptions{DryRun: *dry, Trigger: "cli"})
+	od, err := worker.Provision(e.ctx, tenant, kind, f.Arg(0), sync.CycleOptions{DryRun: *dry, Trigger: "cli"})
 	if od != nil {
 		if f.json {
 			if werr := writeJSON(e.stdout, od); werr != nil {
