@@ -9,11 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/entrasync/entrasync/graph"
 	"github.com/entrasync/entrasync/graph/graphtest"
-	"github.com/entrasync/entrasync/store"
-	"github.com/entrasync/entrasync/store/storetest"
 	"github.com/entrasync/entrasync/sync"
+	"github.com/entrasync/entrasync/sync/synctest"
 )
 
 // cycleLog records, per tenant, how many cycles are in flight and when each
@@ -99,24 +97,14 @@ func TestC1_C5_ThreeWorkersShareOneDatabase(t *testing.T) {
 	)
 	srv := graphtest.NewServer(baseTenant())
 	defer srv.Close()
-	url := storetest.MustSchemaURL(t)
+	db := synctest.NewMemory() // one directory, as processes share one database
 	log := newCycleLog()
 	tn := srv.Tenant()
-	src, err := graph.New(graph.Config{TenantID: tn.TenantID, ClientID: tn.ClientID, ClientSecret: tn.ClientSecret,
-		ServicePrincipalID: tn.Application.ID, GraphEndpoint: srv.GraphEndpoint(), LoginEndpoint: srv.LoginEndpoint(),
-		Transport: srv.Client().Transport}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := mustSource(t, srv, 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg gosync.WaitGroup
 	for w := 0; w < 3; w++ {
-		db, err := store.Open(context.Background(), url, nil) // a pool of its own per worker
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
 		var wts []sync.WorkerTenant
 		for i := 0; i < tenants; i++ {
 			id := fmt.Sprintf("t%02d", i)
@@ -169,33 +157,19 @@ func TestC5_KilledWorkerLosesTenantForAtMostALease(t *testing.T) {
 	const lease = 2 * time.Second
 	srv := graphtest.NewServer(baseTenant())
 	defer srv.Close()
-	url := storetest.MustSchemaURL(t)
 	tn := srv.Tenant()
-	src, err := graph.New(graph.Config{TenantID: tn.TenantID, ClientID: tn.ClientID, ClientSecret: tn.ClientSecret,
-		ServicePrincipalID: tn.Application.ID, GraphEndpoint: srv.GraphEndpoint(), LoginEndpoint: srv.LoginEndpoint(),
-		Transport: srv.Client().Transport}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := mustSource(t, srv, 0)
 	log := newCycleLog()
-	open := func() *store.DB {
-		db, err := store.Open(context.Background(), url, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = db.Close() })
-		return db
-	}
-	dbA, dbB := open(), open()
-	if err := dbA.RegisterTenant(context.Background(), sync.Tenant{ID: "t", EntraTenantID: tn.TenantID, Settings: sync.DefaultTenantSettings()}); err != nil {
+	db := synctest.NewMemory() // the directory workers A and B share
+	if err := db.RegisterTenant(context.Background(), sync.Tenant{ID: "t", EntraTenantID: tn.TenantID, Settings: sync.DefaultTenantSettings()}); err != nil {
 		t.Fatal(err)
 	}
 	// Worker A claims the tenant and hangs in the middle of its cycle, then
 	// dies without releasing the lease.
 	kill := make(chan struct{})
-	deadA := &deadLeaser{Store: dbA}
+	deadA := &deadLeaser{Store: db}
 	ctxA, cancelA := context.WithCancel(context.Background())
-	workerA := sync.NewWorker(sync.NewSyncer(dbA, nil), deadA,
+	workerA := sync.NewWorker(sync.NewSyncer(db, nil), deadA,
 		[]sync.WorkerTenant{{ID: "t", Source: &loggedSource{Source: src, tenant: "t", log: log, block: kill}, Schedule: sync.Every(time.Hour)}},
 		sync.WorkerConfig{Holder: "A", LeaseTTL: lease, ShutdownGrace: 50 * time.Millisecond}, nil)
 	doneA := make(chan struct{})
@@ -208,7 +182,7 @@ func TestC5_KilledWorkerLosesTenantForAtMostALease(t *testing.T) {
 	<-doneA
 
 	// Worker B must be refused while the dead lease lives, then take over.
-	workerB := sync.NewWorker(sync.NewSyncer(dbB, nil), dbB,
+	workerB := sync.NewWorker(sync.NewSyncer(db, nil), db,
 		[]sync.WorkerTenant{{ID: "t", Source: &loggedSource{Source: src, tenant: "t", log: log}, Schedule: sync.Every(time.Hour)}},
 		sync.WorkerConfig{Holder: "B", LeaseTTL: lease}, nil)
 	if _, err := workerB.RunNow(context.Background(), "t", sync.CycleOptions{Trigger: "test"}); !errors.Is(err, sync.ErrCycleRunning) {
@@ -230,7 +204,7 @@ func TestC5_KilledWorkerLosesTenantForAtMostALease(t *testing.T) {
 
 func TestC5_OnDemandWhileScheduledCycleRuns(t *testing.T) {
 	t.Parallel()
-	h := MustHarness(t, baseTenant(), nil)
+	h := MustMemoryHarness(t, baseTenant(), nil)
 	log := newCycleLog()
 	release := make(chan struct{})
 	slow := &loggedSource{Source: h.src, tenant: tenantName, log: log, block: release}
