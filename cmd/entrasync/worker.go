@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/entrasync/entrasync/cmd/entrasync/web"
 	"github.com/entrasync/entrasync/config"
 	"github.com/entrasync/entrasync/graph"
 	"github.com/entrasync/entrasync/store"
@@ -22,7 +23,7 @@ import (
 )
 
 // newWorker builds the worker over every configured tenant (or one).
-func (e *env) newWorker(cfg *config.Config, dir sync.Store, m *metrics, only string) (*sync.Worker, *sync.Syncer, error) {
+func (e *env) newWorker(cfg *config.Config, dir sync.Store, m *web.Metrics, only string) (*sync.Worker, *sync.Syncer, error) {
 	syncer := sync.NewSyncer(dir, e.logger)
 	var wts []sync.WorkerTenant
 	for _, t := range cfg.Tenants {
@@ -31,7 +32,7 @@ func (e *env) newWorker(cfg *config.Config, dir sync.Store, m *metrics, only str
 		}
 		var observe func(string, int, time.Duration)
 		if m != nil {
-			observe = m.graphObserver(t.Name)
+			observe = m.GraphObserver(t.Name)
 		}
 		src, err := sourceOf(cfg, t, e.logger, observe, nil)
 		if err != nil {
@@ -88,7 +89,7 @@ func (e *env) runWorker(args []string) error {
 		return err
 	}
 	defer db.Close()
-	m := newMetrics()
+	m := web.NewMetrics()
 	worker, _, err := e.newWorker(cfg, db, m, "")
 	if err != nil {
 		return err
@@ -97,8 +98,7 @@ func (e *env) runWorker(args []string) error {
 	if err != nil {
 		return fmt.Errorf("run: listen on %s: %w", cfg.Worker.Listen, err)
 	}
-	a := &api{worker: worker, dir: db, metrics: m, logger: e.logger}
-	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 10 * time.Second,
+	srv := &http.Server{Handler: web.NewServer(worker, db, m, e.logger).Handler(), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(e.logger.Handler(), slog.LevelWarn)}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -231,7 +231,7 @@ func (e *env) tokenRotate(args []string) error {
 		return err
 	}
 	defer db.Close()
-	token, hash, err := newToken()
+	token, hash, err := web.NewToken()
 	if err != nil {
 		return fmt.Errorf("token: %w", err)
 	}
