@@ -249,7 +249,7 @@ func FuzzDiff(f *testing.F) {
 	})
 }
 
-func TestPlanOfItsOwnStateIsEmpty(t *testing.T) {
+func TestC9_PlanOfItsOwnStateIsEmpty(t *testing.T) {
 	r := rand.New(rand.NewSource(3))
 	snap := randomSnapshot(r)
 	st := applyInMemory(&State{Tenant: Tenant{ID: "t", Settings: DefaultTenantSettings()}}, Diff(snap, &State{Tenant: Tenant{ID: "t"}}, t0))
@@ -258,7 +258,7 @@ func TestPlanOfItsOwnStateIsEmpty(t *testing.T) {
 	}
 }
 
-func TestEmailSwapAppliesAtOnce(t *testing.T) {
+func TestL10_EmailSwapAppliesAtOnce(t *testing.T) {
 	user := func(id int64, e, mail string) User {
 		return User{ID: id, EntraID: e, Origin: OriginProvisioned, Email: mail, Mail: mail, UserPrincipalName: e + "@upn", Status: StatusStaged,
 			Paths: []string{"direct"}, AccountEnabled: true}
@@ -290,7 +290,7 @@ func TestEmailSwapAppliesAtOnce(t *testing.T) {
 	}
 }
 
-func TestAdoptionOfManualUser(t *testing.T) {
+func TestL9_AdoptionOfManualUser(t *testing.T) {
 	st := &State{Tenant: Tenant{ID: "t", Settings: DefaultTenantSettings()}, Users: []User{
 		{ID: 7, Origin: OriginManual, Email: "Ann@X.test", Status: StatusActive},
 	}}
@@ -351,9 +351,9 @@ func TestRenderGolden(t *testing.T) {
 	}
 }
 
-// TestReconnectAdoptsByObjectID: after a disconnect users and groups are
+// TestS6_ReconnectAdoptsByObjectID: after a disconnect users and groups are
 // manual but keep their Entra ids; a cycle adopts them back, creating nothing.
-func TestReconnectAdoptsByObjectID(t *testing.T) {
+func TestS6_ReconnectAdoptsByObjectID(t *testing.T) {
 	st := &State{Tenant: Tenant{ID: "t", Settings: DefaultTenantSettings()},
 		Users: []User{{ID: 7, EntraID: "a", Origin: OriginManual, Email: "a@x.test", UserPrincipalName: "a@x.test", Status: StatusActive,
 			AccountEnabled: true, Paths: []string{"group:g"}}},
@@ -379,10 +379,10 @@ func TestReconnectAdoptsByObjectID(t *testing.T) {
 	}
 }
 
-// TestDroppedConflictDoesNotBreakLabels: a conflicted adoption of a
+// TestL10_DroppedConflictDoesNotBreakLabels: a conflicted adoption of a
 // detached member is dropped; labelling the membership changes that follow
 // must not use its stale index (it once panicked).
-func TestDroppedConflictDoesNotBreakLabels(t *testing.T) {
+func TestL10_DroppedConflictDoesNotBreakLabels(t *testing.T) {
 	st := &State{Tenant: Tenant{ID: "t", Settings: DefaultTenantSettings()},
 		Users: []User{
 			{ID: 1, EntraID: "b", Origin: OriginProvisioned, Email: "taken@x.test", UserPrincipalName: "b@x.test", Status: StatusStaged, AccountEnabled: true, Paths: []string{"direct"}},
