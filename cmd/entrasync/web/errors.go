@@ -16,6 +16,7 @@ type httpError struct {
 	msg    string
 }
 
+// Error returns the message sent.
 func (e *httpError) Error() string { return e.msg }
 
 func badRequest(format string, args ...any) error {
