@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -291,4 +292,50 @@ func (m *Memory) PurgeUser(ctx context.Context, tenantID string, id int64) error
 		m.addEvent(sync.Event{TenantID: tenantID, Type: "user.purged", Data: map[string]string{"userId": strconv.FormatInt(id, 10)}})
 		return nil
 	})
+}
+
+// AddUser stores u in tenantID as it is — a manual user an administrator
+// made, say, or a provisioned one an earlier cycle left — with a fresh
+// local id, and returns it: the rows a test starts from. ECONFLICT when its
+// e-mail or object id is taken; ErrTenantNotFound for an unknown tenant.
+func (m *Memory) AddUser(ctx context.Context, tenantID string, u sync.User) (sync.User, error) {
+	err := m.adminWrite(ctx, tenantID, func(tn *tenant) error {
+		m.lastID.user++
+		u = cloneUser(u)
+		u.ID, u.Paths = m.lastID.user, slices.Sorted(slices.Values(u.Paths))
+		tn.dir.users = append(tn.dir.users, u)
+		if err := tn.dir.checkUnique(); err != nil {
+			tn.dir.users = tn.dir.users[:len(tn.dir.users)-1]
+			return err
+		}
+		return nil
+	})
+	return u, err
+}
+
+// AddGroup stores g in tenantID as it is with a fresh local id, its Members
+// naming users of the tenant by object id, and returns it. ENOTFOUND for a
+// member with no live user, ECONFLICT when its object id is taken,
+// ErrTenantNotFound for an unknown tenant.
+func (m *Memory) AddGroup(ctx context.Context, tenantID string, g sync.Group) (sync.Group, error) {
+	err := m.adminWrite(ctx, tenantID, func(tn *tenant) error {
+		stored := group{Group: cloneGroup(g), members: map[int64]bool{}}
+		for _, id := range g.Members {
+			u := tn.dir.liveUser(id)
+			if u == nil {
+				return sync.Errorf(sync.ENOTFOUND, "synctest: group %s: no user %s", g.DisplayName, id)
+			}
+			stored.members[u.ID] = true
+		}
+		m.lastID.group++
+		stored.ID, stored.Members = m.lastID.group, nil
+		tn.dir.groups = append(tn.dir.groups, stored)
+		if err := tn.dir.checkUnique(); err != nil {
+			tn.dir.groups = tn.dir.groups[:len(tn.dir.groups)-1]
+			return err
+		}
+		g.ID = stored.ID
+		return nil
+	})
+	return g, err
 }

@@ -323,25 +323,20 @@ func (d *directory) group(id int64) *group {
 	return nil
 }
 
-func (d *directory) groupByEntraID(entraID string) *group {
-	for i := range d.groups {
-		if d.groups[i].EntraID == entraID {
-			return &d.groups[i]
-		}
-	}
-	return nil
-}
-
 // groupsWithMembers returns copies of the groups, each with the sorted
 // Entra ids of its members.
 func (d *directory) groupsWithMembers() []sync.Group {
+	entraIDs := make(map[int64]string, len(d.users))
+	for _, u := range d.users {
+		entraIDs[u.ID] = u.EntraID
+	}
 	var out []sync.Group
 	for _, g := range d.groups {
 		c := cloneGroup(g.Group)
 		c.Members = nil
 		for id := range g.members {
-			if u := d.user(id); u != nil && u.EntraID != "" {
-				c.Members = append(c.Members, u.EntraID)
+			if e := entraIDs[id]; e != "" {
+				c.Members = append(c.Members, e)
 			}
 		}
 		slices.Sort(c.Members)

@@ -35,26 +35,9 @@ func snapshot(mails map[string]string) *sync.Snapshot {
 // mustCycle applies the plan that plan makes of the directory's state in one
 // transaction and returns Apply's error; nothing is committed unless Apply
 // succeeded.
-func mustCycle(tb testing.TB, m *synctest.Memory, plan func(*sync.State) *sync.Plan) (*sync.Run, error) {
+func mustCycle(tb testing.TB, m *synctest.Memory, plan func(*sync.State) *sync.Plan) (*sync.Plan, error) {
 	tb.Helper()
-	tx, err := m.Begin(ctx, "t")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	st, err := tx.State(ctx)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p := plan(st)
-	run := &sync.Run{TenantID: "t", Outcome: sync.OutcomeSucceeded}
-	if err := tx.Apply(ctx, run, p, p.Events()); err != nil {
-		if cerr := tx.Commit(); cerr == nil {
-			tb.Fatalf("commit after a failed apply succeeded")
-		}
-		return run, err
-	}
-	return run, tx.Commit()
+	return synctest.Apply(ctx, m, "t", plan)
 }
 
 func diff(snap *sync.Snapshot) func(*sync.State) *sync.Plan {

@@ -98,6 +98,10 @@ func (t *tx) Apply(_ context.Context, run *sync.Run, plan *sync.Plan, events []s
 
 func (t *tx) applyUsers(d *directory, plan *sync.Plan) error {
 	missing, updates := 0, 0
+	byID := make(map[int64]int, len(d.users)) // index into d.users; creates append after
+	for i := range d.users {
+		byID[d.users[i].ID] = i
+	}
 	for _, ch := range plan.Changes {
 		if ch.Entity != sync.EntityUser {
 			continue
@@ -111,11 +115,12 @@ func (t *tx) applyUsers(d *directory, plan *sync.Plan) error {
 			continue
 		}
 		updates++
-		u := d.user(ch.Before.ID)
-		if u == nil || u.Status == sync.StatusPurged {
+		i, ok := byID[ch.Before.ID]
+		if !ok || d.users[i].Status == sync.StatusPurged {
 			missing++
 			continue
 		}
+		u := &d.users[i]
 		paths := u.Paths
 		setEntraOwned(u, ch.After)
 		if slices.Equal(ch.Before.Paths, ch.After.Paths) {
@@ -165,12 +170,23 @@ func (t *tx) applyGroups(d *directory, plan *sync.Plan) error {
 }
 
 func (t *tx) applyMemberships(d *directory, plan *sync.Plan) error {
+	groups, users := map[string]*group{}, map[string]*sync.User{}
+	for i := range d.groups {
+		if g := &d.groups[i]; g.EntraID != "" {
+			groups[g.EntraID] = g
+		}
+	}
+	for i := range d.users {
+		if u := &d.users[i]; u.EntraID != "" && u.Status != sync.StatusPurged {
+			users[u.EntraID] = u
+		}
+	}
 	for _, pass := range []sync.Action{sync.ActionRemove, sync.ActionAdd} {
 		for _, ch := range plan.Changes {
 			if ch.Entity != sync.EntityMembership || ch.Action != pass {
 				continue
 			}
-			g, u := d.groupByEntraID(ch.GroupEntraID), d.liveUser(ch.EntraID)
+			g, u := groups[ch.GroupEntraID], users[ch.EntraID]
 			if g == nil || u == nil {
 				return sync.Errorf(sync.EINTERNAL, "synctest: membership %s of %s names a group or user with no local row", ch.EntraID, ch.GroupEntraID)
 			}
