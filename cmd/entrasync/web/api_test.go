@@ -181,8 +181,9 @@ func TestAPICycleRunsUsersGroupsEventsMetrics(t *testing.T) {
 func TestAPITriggerWhileACycleRunsIsAConflict(t *testing.T) {
 	h := MustAPI(t)
 	hold := make(chan struct{})
-	held := make(chan struct{})
+	held, released := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(released)
 		_ = h.worker.WithLease(context.Background(), "demo", func(ctx context.Context, _ sync.Source) error {
 			close(held)
 			<-hold
@@ -197,6 +198,7 @@ func TestAPITriggerWhileACycleRunsIsAConflict(t *testing.T) {
 		}
 	}
 	close(hold)
+	<-released // the lease is released once WithLease returns
 	if code, _ := h.do(t, "POST", "/api/v1/tenants/demo/cycles", h.token); code != 200 {
 		t.Fatalf("after the cycle: %d", code)
 	}
