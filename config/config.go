@@ -340,8 +340,8 @@ func (t *Tenant) validate(p string) error {
 			return &FieldError{p + "." + f.name, fmt.Sprintf("%q must be an https URL", f.v)}
 		}
 	}
-	if _, err := cron.ParseStandard(t.Schedule); err != nil {
-		return &FieldError{p + ".schedule", fmt.Sprintf("%q: %v", t.Schedule, err)}
+	if _, err := t.ParsedSchedule(); err != nil {
+		return &FieldError{p + ".schedule", err.Error()}
 	}
 	if d, ok := strings.CutPrefix(t.Schedule, "@every "); ok {
 		if dur, err := time.ParseDuration(d); err != nil || dur < time.Minute {
@@ -349,6 +349,19 @@ func (t *Tenant) validate(p string) error {
 		}
 	}
 	return nil
+}
+
+// ParsedSchedule parses the tenant's Schedule: a standard five-field cron
+// expression, a descriptor such as @hourly, or "@every <duration>". The
+// result says when each cycle after a given time is due (it is the worker's
+// sync.Cadence). The error quotes the schedule and says what is wrong; a
+// validated configuration has none.
+func (t *Tenant) ParsedSchedule() (cron.Schedule, error) {
+	s, err := cron.ParseStandard(t.Schedule)
+	if err != nil {
+		return nil, fmt.Errorf("%q: %w", t.Schedule, err)
+	}
+	return s, nil
 }
 
 // Tenant returns the tenant named name, or an error listing the names.

@@ -281,6 +281,9 @@ func tenantSettingValue(c SettingChange) (json.RawMessage, error) {
 	return json.Marshal(b)
 }
 
+// ParseSwitch reads the value v of switch setting name: true, on or yes;
+// false, off or no (any case). EINVALID, naming the setting, for anything
+// else.
 func ParseSwitch(name, v string) (bool, error) {
 	switch strings.ToLower(strings.TrimSpace(v)) {
 	case "true", "on", "yes":
@@ -326,17 +329,20 @@ func CheckOverrides(kind string, names []string, changes []SettingChange) ([]Ove
 
 // ---- references --------------------------------------------------------
 
+// RefKind is what an administrator's reference to a user or group is.
 type RefKind int
 
+// The kinds of reference ParseRef tells.
 const (
-	RefLocalID RefKind = iota
-	RefEmail
-	RefEntraID
+	RefLocalID RefKind = iota // a local numeric id
+	RefEmail                  // an e-mail or UPN
+	RefEntraID                // an Entra object id (or a group's display name)
 )
 
 // ParseRef tells what kind of reference ref is: digits are a local id, an
 // "@" makes an e-mail, anything else is an Entra object id (or, for groups,
-// a display name).
+// a display name). EINVALID, naming what, for an empty reference or a local
+// id that is not positive.
 func ParseRef(what, ref string) (RefKind, int64, error) {
 	if ref == "" {
 		return 0, 0, Errorf(EINVALID, "empty %s reference", what)
@@ -363,7 +369,9 @@ func UserLabel(u User) string {
 	return strconv.FormatInt(u.ID, 10)
 }
 
-// PickUser chooses among the users a reference matched.
+// PickUser chooses among the users (in id order) a reference matched: the
+// one live user, else the newest purged tombstone. EINVALID when several
+// live users match (naming them), ENOTFOUND when none does.
 func PickUser(tenantID, ref string, users []User) (User, error) {
 	var live []User
 	for _, u := range users {
@@ -389,6 +397,8 @@ func PickUser(tenantID, ref string, users []User) (User, error) {
 
 // PickGroup finds ref among a tenant's groups: by local id, then Entra
 // object id, then display name, preferring a live group among several.
+// EINVALID for a bad reference or several matches (naming them), ENOTFOUND
+// when none matches.
 func PickGroup(tenantID, ref string, groups []Group) (Group, error) {
 	ref = strings.TrimSpace(ref)
 	kind, id, err := ParseRef("group", ref)
@@ -435,7 +445,10 @@ func PickGroup(tenantID, ref string, groups []Group) (Group, error) {
 	return Group{}, Errorf(ENOTFOUND, "no group %q in tenant %s (give a local id, an Entra object id or a display name)", ref, tenantID)
 }
 
-// Invitable checks the users named by ids (as loaded) and returns them.
+// Invitable checks the users named by ids (loaded: those of them the
+// directory has) and returns them, each once, in the order of ids.
+// ENOTFOUND for an id with no user; EINVALID, naming every user that is not
+// staged, when any is not.
 func Invitable(tenantID string, ids []int64, loaded []User) ([]User, error) {
 	byID := make(map[int64]User, len(loaded))
 	for _, u := range loaded {
@@ -506,7 +519,7 @@ func NewDisconnectReport(tenantID string, dryRun bool, users []User, groups []Gr
 	return r
 }
 
-// changes reports whether the disconnect changes anything: a tenant that
+// Changes reports whether the disconnect changes anything: a tenant that
 // was connected, or provisioned rows of a disconnected one.
 func (r DisconnectReport) Changes() bool {
 	return !r.AlreadyDisconnected || r.UserCount+r.GroupCount > 0

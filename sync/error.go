@@ -1,9 +1,3 @@
-// Package sync is the domain of entrasync: the users, groups and assignment
-// paths of a tenant, the pure planner that turns a Graph snapshot and the local
-// directory into a Plan, and the Syncer that runs read → plan → apply.
-//
-// It declares the interfaces it consumes (Source for Microsoft Graph, Directory
-// for the local store) and imports no adapter, no SQL and no HTTP.
 package sync
 
 import (

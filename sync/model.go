@@ -226,7 +226,3 @@ type State struct {
 	Users  []User  `json:"users"`
 	Groups []Group `json:"groups"`
 }
-
-// EmailKey is the case-insensitive key under which e-mails are unique per
-// tenant (L10).
-func EmailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }

@@ -56,7 +56,7 @@ func stepText(od *sync.OnDemand, name string) string {
 
 func TestC2_ProvisionUserEveryAction(t *testing.T) {
 	t.Parallel()
-	h := MustHarness(t, baseTenant(), nil)
+	h := MustMemoryHarness(t, baseTenant(), nil)
 	// Created: only this user, found by UPN; the others wait for a cycle.
 	od := h.provisionUser(t, "user2@acme.test", false)
 	if stepNames(od) != "connection,import,scope,match,action" {
@@ -108,7 +108,7 @@ func TestC2_ProvisionUserEveryAction(t *testing.T) {
 
 func TestC2_ProvisionUserLeavingAGroupKeepsOtherPath(t *testing.T) {
 	t.Parallel()
-	h := MustHarness(t, baseTenant(), nil)
+	h := MustMemoryHarness(t, baseTenant(), nil)
 	h.cycle(t)
 	h.srv.RemoveMember(gid(100), gid(2)) // user 2 keeps its direct assignment
 	h.srv.Assign(gid(5))                 // an unrelated change: not applied
@@ -127,7 +127,7 @@ func TestC2_ProvisionUserLeavingAGroupKeepsOtherPath(t *testing.T) {
 
 func TestC2_ProvisionUserDryRunWritesNothing(t *testing.T) {
 	t.Parallel()
-	h := MustHarness(t, baseTenant(), nil)
+	h := MustHarness(t, baseTenant(), nil) // what was written shows in the database's tables
 	before := h.dump(t, "users", "groups", "memberships", "runs", "events")
 	od := h.provisionUser(t, gid(1), true)
 	if actions(od) != "user.create" || !od.DryRun {
@@ -140,7 +140,7 @@ func TestC2_ProvisionUserDryRunWritesNothing(t *testing.T) {
 
 func TestC2_ProvisionUserUnknown(t *testing.T) {
 	t.Parallel()
-	h := MustHarness(t, baseTenant(), nil)
+	h := MustMemoryHarness(t, baseTenant(), nil)
 	od := h.provisionUser(t, "nobody@acme.test", false)
 	if len(od.Plan.Changes) != 0 || !strings.Contains(stepText(od, "import"), "no user") {
 		t.Fatalf("unknown user: %s / %s", actions(od), stepText(od, "import"))
@@ -151,7 +151,7 @@ func TestC2_ProvisionGroupEveryAction(t *testing.T) {
 	t.Parallel()
 	tn := baseTenant()
 	tn.Groups = append(tn.Groups, secGroup(101, "Ops", gid(4), gid(2)))
-	h := MustHarness(t, tn, nil)
+	h := MustMemoryHarness(t, tn, nil)
 	h.cycle(t)
 	// Created: a newly assigned group, by display name, with a new member.
 	h.srv.Assign(gid(101))
@@ -206,7 +206,7 @@ func TestC2_ProvisionGroupEveryAction(t *testing.T) {
 // Entra; that is not proof the user is gone, so nothing changes.
 func TestC2_ProvisionUserByStaleUPNArchivesNobody(t *testing.T) {
 	t.Parallel()
-	h := MustHarness(t, baseTenant(), nil)
+	h := MustMemoryHarness(t, baseTenant(), nil)
 	h.cycle(t)
 	setUser(h.srv, gid(1), func(u *graphtest.User) { u.UserPrincipalName = "renamed@acme.test" })
 	od := h.provisionUser(t, "user1@acme.test", false)

@@ -13,9 +13,8 @@ import (
 
 	"github.com/entrasync/entrasync/graph"
 	"github.com/entrasync/entrasync/graph/graphtest"
-	"github.com/entrasync/entrasync/store/postgres"
-	"github.com/entrasync/entrasync/store/storetest"
 	"github.com/entrasync/entrasync/sync"
+	"github.com/entrasync/entrasync/sync/synctest"
 )
 
 const tenantName = "acme"
@@ -56,7 +55,7 @@ func baseTenant() *graphtest.Tenant {
 
 type harness struct {
 	srv    *graphtest.Server
-	db     *postgres.DB
+	db     sync.Store
 	src    *graph.Source
 	syncer *sync.Syncer
 }
@@ -65,9 +64,20 @@ type harness struct {
 // the tenant with settings and builds the real Graph source.
 func MustHarness(tb testing.TB, t *graphtest.Tenant, settings *sync.TenantSettings) *harness {
 	tb.Helper()
+	return mustHarnessOn(tb, mustPostgres(tb), t, settings)
+}
+
+// MustMemoryHarness is MustHarness on synctest's in-memory directory, for
+// tests whose subject is not the database.
+func MustMemoryHarness(tb testing.TB, t *graphtest.Tenant, settings *sync.TenantSettings) *harness {
+	tb.Helper()
+	return mustHarnessOn(tb, synctest.NewMemory(), t, settings)
+}
+
+func mustHarnessOn(tb testing.TB, db sync.Store, t *graphtest.Tenant, settings *sync.TenantSettings) *harness {
+	tb.Helper()
 	srv := graphtest.NewServer(t)
 	tb.Cleanup(srv.Close)
-	db := storetest.MustOpen(tb)
 	s := sync.DefaultTenantSettings()
 	if settings != nil {
 		s = *settings
@@ -75,13 +85,21 @@ func MustHarness(tb testing.TB, t *graphtest.Tenant, settings *sync.TenantSettin
 	if err := db.RegisterTenant(context.Background(), sync.Tenant{ID: tenantName, EntraTenantID: t.TenantID, Settings: s}); err != nil {
 		tb.Fatalf("register tenant: %v", err)
 	}
+	return &harness{srv: srv, db: db, src: mustSource(tb, srv, 2), syncer: sync.NewSyncer(db, nil)}
+}
+
+// mustSource is the real Graph source of srv's tenant, retrying a failed
+// request maxRetries times.
+func mustSource(tb testing.TB, srv *graphtest.Server, maxRetries int) *graph.Source {
+	tb.Helper()
+	t := srv.Tenant()
 	src, err := graph.New(graph.Config{TenantID: t.TenantID, ClientID: t.ClientID, ClientSecret: t.ClientSecret,
 		ServicePrincipalID: t.Application.ID, GraphEndpoint: srv.GraphEndpoint(), LoginEndpoint: srv.LoginEndpoint(),
-		Transport: srv.Client().Transport, MaxRetries: 2}, nil)
+		Transport: srv.Client().Transport, MaxRetries: maxRetries}, nil)
 	if err != nil {
 		tb.Fatalf("graph source: %v", err)
 	}
-	return &harness{srv: srv, db: db, src: src, syncer: sync.NewSyncer(db, nil)}
+	return src
 }
 
 func (h *harness) cycle(tb testing.TB) *sync.Result {
@@ -119,24 +137,6 @@ func (h *harness) groups(tb testing.TB) map[string]sync.Group {
 		m[g.EntraID] = g
 	}
 	return m
-}
-
-func (h *harness) exec(tb testing.TB, q string, args ...any) {
-	tb.Helper()
-	if _, err := h.db.SQL().Exec(q, args...); err != nil {
-		tb.Fatalf("exec %q: %v", q, err)
-	}
-}
-
-// dump renders every directory table (runs excepted) row by row, so two dumps
-// are equal only if nothing was written.
-func (h *harness) dump(tb testing.TB, tables ...string) string {
-	tb.Helper()
-	d, err := h.db.Dump(context.Background(), tables...)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return d
 }
 
 func setUser(s *graphtest.Server, id string, fn func(u *graphtest.User)) {

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
 	"github.com/entrasync/entrasync/graph/graphtest"
 	"github.com/entrasync/entrasync/sync"
 )
@@ -29,7 +27,7 @@ func TestC6_MassUnassignmentHeldThenApproved(t *testing.T) {
 	t.Parallel()
 	s := sync.DefaultTenantSettings()
 	s.ArchiveThreshold = 5
-	h := MustHarness(t, guardTenant(), &s)
+	h := MustMemoryHarness(t, guardTenant(), &s)
 	h.cycle(t)
 	for i := 10; i < 22; i++ { // 12 archives, over the threshold of 5
 		h.srv.Unassign(gid(i))
@@ -89,7 +87,7 @@ func TestC6_ApprovalPassesOnlyTheHeldArchives(t *testing.T) {
 	t.Parallel()
 	s := sync.DefaultTenantSettings()
 	s.ArchiveThreshold = 5
-	h := MustHarness(t, guardTenant(), &s)
+	h := MustMemoryHarness(t, guardTenant(), &s)
 	h.cycle(t)
 	for i := 10; i < 17; i++ { // 7 archives: held
 		h.srv.Unassign(gid(i))
@@ -123,7 +121,7 @@ func TestC6_ApprovalPassesOnlyTheHeldArchives(t *testing.T) {
 
 func TestC6_RejectedArchivesAreDropped(t *testing.T) {
 	t.Parallel()
-	h := MustHarness(t, guardTenant(), nil) // default: 500, or 30% once 10 or more
+	h := MustMemoryHarness(t, guardTenant(), nil) // default: 500, or 30% once 10 or more
 	h.cycle(t)
 	for i := 10; i < 22; i++ {
 		h.srv.Unassign(gid(i))
@@ -170,10 +168,10 @@ func TestC7_QuarantineBacksOffAndASuccessLiftsIt(t *testing.T) {
 		fmt.Sprint([]time.Duration{45 * time.Minute, time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour, 48 * time.Hour}) {
 		t.Fatalf("backoff = %v", got)
 	}
-	h := MustHarness(t, baseTenant(), nil)
+	h := MustMemoryHarness(t, baseTenant(), nil)
 	src := &switchSource{Source: h.src}
 	src.broken.Store(true)
-	w := sync.NewWorker(h.syncer, h.db, []sync.WorkerTenant{{ID: tenantName, Source: src, Schedule: cron.Every(time.Second)}},
+	w := sync.NewWorker(h.syncer, h.db, []sync.WorkerTenant{{ID: tenantName, Source: src, Schedule: sync.Every(time.Second)}},
 		sync.WorkerConfig{Holder: "q"}, nil)
 	ctx := context.Background()
 	if _, err := w.RunNow(ctx, tenantName, sync.CycleOptions{Trigger: "test"}); err == nil {
@@ -208,14 +206,14 @@ func TestC7_QuarantineBacksOffAndASuccessLiftsIt(t *testing.T) {
 
 func TestC8_PausedTenantIsNotSyncedButPlansWork(t *testing.T) {
 	t.Parallel()
-	h := MustHarness(t, baseTenant(), nil)
+	h := MustMemoryHarness(t, baseTenant(), nil)
 	ctx := context.Background()
 	if err := h.db.SetPaused(ctx, tenantName, true); err != nil {
 		t.Fatal(err)
 	}
 	log := newCycleLog()
 	src := &loggedSource{Source: h.src, tenant: tenantName, log: log}
-	w := sync.NewWorker(h.syncer, h.db, []sync.WorkerTenant{{ID: tenantName, Source: src, Schedule: cron.Every(time.Second)}},
+	w := sync.NewWorker(h.syncer, h.db, []sync.WorkerTenant{{ID: tenantName, Source: src, Schedule: sync.Every(time.Second)}},
 		sync.WorkerConfig{Holder: "p", Poll: time.Second, Observer: log}, nil)
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -247,7 +245,7 @@ func TestC8_PausedTenantIsNotSyncedButPlansWork(t *testing.T) {
 // everyone back by object id and creates nobody.
 func TestDisconnectThenReconnect(t *testing.T) {
 	t.Parallel()
-	h := MustHarness(t, baseTenant(), nil)
+	h := MustMemoryHarness(t, baseTenant(), nil)
 	ctx := context.Background()
 	h.cycle(t)
 	before := h.users(t)
@@ -288,7 +286,7 @@ func TestDisconnectThenReconnect(t *testing.T) {
 // wins over the configuration's value in the cycle.
 func TestTenantOverrideWinsInCycle(t *testing.T) {
 	t.Parallel()
-	h := MustHarness(t, baseTenant(), nil) // automatic invitation off in the config
+	h := MustMemoryHarness(t, baseTenant(), nil) // automatic invitation off in the config
 	if _, err := h.db.SetTenantSetting(context.Background(), tenantName, sync.SettingChange{Name: sync.SettingAutoInvite, Value: "true"}); err != nil {
 		t.Fatal(err)
 	}

@@ -8,8 +8,6 @@ import (
 	gosync "sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/robfig/cron/v3"
 )
 
 // Leaser is the directory's record of each tenant's schedule and cycle lease.
@@ -99,21 +97,27 @@ var ErrCycleRunning = &Error{Code: ECONFLICT, Message: "a cycle of this tenant i
 // ErrUnknownTenant is returned for a tenant the worker does not serve.
 var ErrUnknownTenant = &Error{Code: ENOTFOUND, Message: "unknown tenant"}
 
-// ParseSchedule parses a tenant's schedule: a standard five-field cron
-// expression, a descriptor such as @hourly, or "@every <duration>".
-func ParseSchedule(spec string) (cron.Schedule, error) {
-	s, err := cron.ParseStandard(spec)
-	if err != nil {
-		return nil, &Error{Code: EINVALID, Message: fmt.Sprintf("schedule %q", spec), Err: err}
-	}
-	return s, nil
+// Cadence says when a tenant's scheduled cycles are due: Next returns the
+// first due time after t. The configuration's cron expressions implement it
+// (config.Tenant.ParsedSchedule), and so does Every.
+type Cadence interface {
+	Next(t time.Time) time.Time
 }
+
+// Every is a Cadence of a fixed interval: each cycle is due d after the one
+// before.
+type Every time.Duration
+
+// Next returns t plus the interval.
+func (d Every) Next(t time.Time) time.Time { return t.Add(time.Duration(d)) }
 
 // WorkerTenant is one tenant the worker schedules.
 type WorkerTenant struct {
-	ID       string
-	Source   Source
-	Schedule cron.Schedule
+	ID     string
+	Source Source
+	// Schedule says when its scheduled cycles are due (nil: a second after
+	// the last one).
+	Schedule Cadence
 }
 
 // Observer is told about every finished cycle (metrics).
@@ -139,7 +143,7 @@ type WorkerConfig struct {
 // a time per tenant across every process sharing the directory.
 type Worker struct {
 	syncer  *Syncer
-	leases  Leaser
+	store   Store
 	tenants map[string]WorkerTenant
 	order   []string
 	cfg     WorkerConfig
@@ -153,8 +157,9 @@ type Worker struct {
 	wg       gosync.WaitGroup
 }
 
-// NewWorker returns a Worker over the tenants.
-func NewWorker(syncer *Syncer, leases Leaser, tenants []WorkerTenant, cfg WorkerConfig, logger *slog.Logger) *Worker {
+// NewWorker returns a Worker over the tenants: syncer runs their cycles,
+// store holds their leases and schedules (and, for ApproveRun, their runs).
+func NewWorker(syncer *Syncer, store Store, tenants []WorkerTenant, cfg WorkerConfig, logger *slog.Logger) *Worker {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -167,7 +172,7 @@ func NewWorker(syncer *Syncer, leases Leaser, tenants []WorkerTenant, cfg Worker
 	if cfg.ShutdownGrace <= 0 {
 		cfg.ShutdownGrace = 30 * time.Second
 	}
-	w := &Worker{syncer: syncer, leases: leases, tenants: map[string]WorkerTenant{}, cfg: cfg, logger: logger,
+	w := &Worker{syncer: syncer, store: store, tenants: map[string]WorkerTenant{}, cfg: cfg, logger: logger,
 		running: map[string]bool{}}
 	for _, t := range tenants {
 		w.tenants[t.ID] = t
@@ -181,15 +186,11 @@ func NewWorker(syncer *Syncer, leases Leaser, tenants []WorkerTenant, cfg Worker
 // running cycles finish for ShutdownGrace, cancels (rolls back) the rest and
 // returns.
 func (w *Worker) Run(ctx context.Context) error {
-	c := cron.New()
-	c.Schedule(cron.Every(w.cfg.Poll), cron.FuncJob(w.poll))
-	c.Start()
 	w.logger.Info("worker started", "tenants", len(w.order), "poll", w.cfg.Poll.String(), "holder", w.cfg.Holder)
 	w.wg.Add(1)
-	go func() { defer w.wg.Done(); w.poll() }() // do not wait a whole poll interval for the first look
+	go func() { defer w.wg.Done(); w.pollEvery(ctx) }()
 	<-ctx.Done()
 	w.stopping.Store(true)
-	<-c.Stop().Done()
 	done := make(chan struct{})
 	go func() { w.wg.Wait(); close(done) }()
 	select {
@@ -204,6 +205,21 @@ func (w *Worker) Run(ctx context.Context) error {
 	return nil
 }
 
+// pollEvery polls at once (not a whole interval after starting), then every
+// Poll until ctx ends.
+func (w *Worker) pollEvery(ctx context.Context) {
+	tick := time.NewTicker(w.cfg.Poll)
+	defer tick.Stop()
+	for {
+		w.poll()
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
 // poll starts a cycle for every due tenant this process can claim.
 func (w *Worker) poll() {
 	for _, id := range w.order {
@@ -213,7 +229,7 @@ func (w *Worker) poll() {
 		if !w.markRunning(id) {
 			continue
 		}
-		claimed, err := w.leases.ClaimTenant(w.base, id, w.cfg.Holder, w.cfg.LeaseTTL, true)
+		claimed, err := w.store.ClaimTenant(w.base, id, w.cfg.Holder, w.cfg.LeaseTTL, true)
 		if err != nil || !claimed {
 			w.unmarkRunning(id)
 			if err != nil && !errors.Is(err, context.Canceled) {
@@ -279,7 +295,7 @@ func (w *Worker) RunNowWith(ctx context.Context, t WorkerTenant, opt CycleOption
 
 // CheckNotPaused returns ErrTenantPaused when tenantID is paused.
 func (w *Worker) CheckNotPaused(ctx context.Context, tenantID string) error {
-	sc, err := w.leases.Schedule(ctx, tenantID)
+	sc, err := w.store.Schedule(ctx, tenantID)
 	if err != nil && !errors.Is(err, ErrTenantNotFound) {
 		return err
 	}
@@ -311,12 +327,12 @@ func (w *Worker) leaseWith(ctx context.Context, t WorkerTenant, next func(error)
 		return ErrCycleRunning
 	}
 	defer w.unmarkRunning(t.ID)
-	claimed, err := w.leases.ClaimTenant(ctx, t.ID, w.cfg.Holder, w.cfg.LeaseTTL, false)
+	claimed, err := w.store.ClaimTenant(ctx, t.ID, w.cfg.Holder, w.cfg.LeaseTTL, false)
 	if err != nil {
 		return err
 	}
 	if !claimed {
-		if sc, serr := w.leases.Schedule(ctx, t.ID); serr == nil && sc.LeaseUntil != nil {
+		if sc, serr := w.store.Schedule(ctx, t.ID); serr == nil && sc.LeaseUntil != nil {
 			return fmt.Errorf("%w (on %s, lease until %s; if that process died, the lease frees itself then)",
 				ErrCycleRunning, sc.LeaseHolder, sc.LeaseUntil.Format(time.RFC3339))
 		}
@@ -360,7 +376,7 @@ func (w *Worker) noteOutcome(ctx context.Context, tenantID string, err error) in
 	if err != nil {
 		reason = QuarantineReason(err)
 	}
-	failures, nerr := w.leases.NoteOutcome(context.WithoutCancel(ctx), tenantID, err != nil, reason)
+	failures, nerr := w.store.NoteOutcome(context.WithoutCancel(ctx), tenantID, err != nil, reason)
 	if nerr != nil {
 		w.logger.Error("record cycle outcome", LogTenant, tenantID, "err", nerr)
 		return 0
@@ -399,7 +415,7 @@ func (w *Worker) hold(ctx context.Context, t WorkerTenant, next func(error) time
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				ok, err := w.leases.RenewLease(ctx, t.ID, w.cfg.Holder, w.cfg.LeaseTTL)
+				ok, err := w.store.RenewLease(ctx, t.ID, w.cfg.Holder, w.cfg.LeaseTTL)
 				if err == nil && !ok {
 					w.logger.Error("lease lost; abandoning the cycle", LogTenant, t.ID)
 					cancel(errors.New("lease lost"))
@@ -415,7 +431,7 @@ func (w *Worker) hold(ctx context.Context, t WorkerTenant, next func(error) time
 	if next != nil {
 		after = next(err)
 	}
-	if rerr := w.leases.ReleaseTenant(context.WithoutCancel(ctx), t.ID, w.cfg.Holder, after); rerr != nil {
+	if rerr := w.store.ReleaseTenant(context.WithoutCancel(ctx), t.ID, w.cfg.Holder, after); rerr != nil {
 		w.logger.Error("release lease", LogTenant, t.ID, "err", rerr)
 	}
 	return err

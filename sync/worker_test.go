@@ -9,13 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
-	"github.com/entrasync/entrasync/graph"
 	"github.com/entrasync/entrasync/graph/graphtest"
-	"github.com/entrasync/entrasync/store/postgres"
-	"github.com/entrasync/entrasync/store/storetest"
 	"github.com/entrasync/entrasync/sync"
+	"github.com/entrasync/entrasync/sync/synctest"
 )
 
 // cycleLog records, per tenant, how many cycles are in flight and when each
@@ -69,9 +65,10 @@ func (s *loggedSource) Snapshot(ctx context.Context) (*sync.Snapshot, error) {
 	return s.Source.Snapshot(ctx)
 }
 
-// deadLeaser is the leaser of a killed process: it never renews nor releases.
+// deadLeaser is the directory of a killed process: it never renews nor
+// releases a lease.
 type deadLeaser struct {
-	sync.Leaser
+	sync.Store
 	dead atomic.Bool
 }
 
@@ -80,14 +77,14 @@ func (d *deadLeaser) RenewLease(ctx context.Context, t, h string, ttl time.Durat
 		<-ctx.Done()
 		return false, ctx.Err()
 	}
-	return d.Leaser.RenewLease(ctx, t, h, ttl)
+	return d.Store.RenewLease(ctx, t, h, ttl)
 }
 
 func (d *deadLeaser) ReleaseTenant(ctx context.Context, t, h string, after time.Duration) error {
 	if d.dead.Load() {
 		return nil
 	}
-	return d.Leaser.ReleaseTenant(ctx, t, h, after)
+	return d.Store.ReleaseTenant(ctx, t, h, after)
 }
 
 func TestC1_C5_ThreeWorkersShareOneDatabase(t *testing.T) {
@@ -100,24 +97,14 @@ func TestC1_C5_ThreeWorkersShareOneDatabase(t *testing.T) {
 	)
 	srv := graphtest.NewServer(baseTenant())
 	defer srv.Close()
-	url := storetest.MustSchemaURL(t)
+	db := synctest.NewMemory() // one directory, as processes share one database
 	log := newCycleLog()
 	tn := srv.Tenant()
-	src, err := graph.New(graph.Config{TenantID: tn.TenantID, ClientID: tn.ClientID, ClientSecret: tn.ClientSecret,
-		ServicePrincipalID: tn.Application.ID, GraphEndpoint: srv.GraphEndpoint(), LoginEndpoint: srv.LoginEndpoint(),
-		Transport: srv.Client().Transport}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := mustSource(t, srv, 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg gosync.WaitGroup
 	for w := 0; w < 3; w++ {
-		db, err := postgres.Open(context.Background(), url, nil) // a pool of its own per worker
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
 		var wts []sync.WorkerTenant
 		for i := 0; i < tenants; i++ {
 			id := fmt.Sprintf("t%02d", i)
@@ -125,7 +112,7 @@ func TestC1_C5_ThreeWorkersShareOneDatabase(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := &loggedSource{Source: src, tenant: id, log: log}
-			wts = append(wts, sync.WorkerTenant{ID: id, Source: s, Schedule: cron.Every(interval)})
+			wts = append(wts, sync.WorkerTenant{ID: id, Source: s, Schedule: sync.Every(interval)})
 		}
 		worker := sync.NewWorker(sync.NewSyncer(db, nil), db, wts, sync.WorkerConfig{
 			Holder: fmt.Sprintf("worker-%d", w), Poll: time.Second, LeaseTTL: lease, ShutdownGrace: time.Second, Observer: log}, nil)
@@ -170,34 +157,20 @@ func TestC5_KilledWorkerLosesTenantForAtMostALease(t *testing.T) {
 	const lease = 2 * time.Second
 	srv := graphtest.NewServer(baseTenant())
 	defer srv.Close()
-	url := storetest.MustSchemaURL(t)
 	tn := srv.Tenant()
-	src, err := graph.New(graph.Config{TenantID: tn.TenantID, ClientID: tn.ClientID, ClientSecret: tn.ClientSecret,
-		ServicePrincipalID: tn.Application.ID, GraphEndpoint: srv.GraphEndpoint(), LoginEndpoint: srv.LoginEndpoint(),
-		Transport: srv.Client().Transport}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := mustSource(t, srv, 0)
 	log := newCycleLog()
-	open := func() *postgres.DB {
-		db, err := postgres.Open(context.Background(), url, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = db.Close() })
-		return db
-	}
-	dbA, dbB := open(), open()
-	if err := dbA.RegisterTenant(context.Background(), sync.Tenant{ID: "t", EntraTenantID: tn.TenantID, Settings: sync.DefaultTenantSettings()}); err != nil {
+	db := synctest.NewMemory() // the directory workers A and B share
+	if err := db.RegisterTenant(context.Background(), sync.Tenant{ID: "t", EntraTenantID: tn.TenantID, Settings: sync.DefaultTenantSettings()}); err != nil {
 		t.Fatal(err)
 	}
 	// Worker A claims the tenant and hangs in the middle of its cycle, then
 	// dies without releasing the lease.
 	kill := make(chan struct{})
-	deadA := &deadLeaser{Leaser: dbA}
+	deadA := &deadLeaser{Store: db}
 	ctxA, cancelA := context.WithCancel(context.Background())
-	workerA := sync.NewWorker(sync.NewSyncer(dbA, nil), deadA,
-		[]sync.WorkerTenant{{ID: "t", Source: &loggedSource{Source: src, tenant: "t", log: log, block: kill}, Schedule: cron.Every(time.Hour)}},
+	workerA := sync.NewWorker(sync.NewSyncer(db, nil), deadA,
+		[]sync.WorkerTenant{{ID: "t", Source: &loggedSource{Source: src, tenant: "t", log: log, block: kill}, Schedule: sync.Every(time.Hour)}},
 		sync.WorkerConfig{Holder: "A", LeaseTTL: lease, ShutdownGrace: 50 * time.Millisecond}, nil)
 	doneA := make(chan struct{})
 	go func() { _ = workerA.Run(ctxA); close(doneA) }()
@@ -209,8 +182,8 @@ func TestC5_KilledWorkerLosesTenantForAtMostALease(t *testing.T) {
 	<-doneA
 
 	// Worker B must be refused while the dead lease lives, then take over.
-	workerB := sync.NewWorker(sync.NewSyncer(dbB, nil), dbB,
-		[]sync.WorkerTenant{{ID: "t", Source: &loggedSource{Source: src, tenant: "t", log: log}, Schedule: cron.Every(time.Hour)}},
+	workerB := sync.NewWorker(sync.NewSyncer(db, nil), db,
+		[]sync.WorkerTenant{{ID: "t", Source: &loggedSource{Source: src, tenant: "t", log: log}, Schedule: sync.Every(time.Hour)}},
 		sync.WorkerConfig{Holder: "B", LeaseTTL: lease}, nil)
 	if _, err := workerB.RunNow(context.Background(), "t", sync.CycleOptions{Trigger: "test"}); !errors.Is(err, sync.ErrCycleRunning) {
 		t.Fatalf("RunNow during a live lease = %v, want ErrCycleRunning", err)
@@ -231,11 +204,11 @@ func TestC5_KilledWorkerLosesTenantForAtMostALease(t *testing.T) {
 
 func TestC5_OnDemandWhileScheduledCycleRuns(t *testing.T) {
 	t.Parallel()
-	h := MustHarness(t, baseTenant(), nil)
+	h := MustMemoryHarness(t, baseTenant(), nil)
 	log := newCycleLog()
 	release := make(chan struct{})
 	slow := &loggedSource{Source: h.src, tenant: tenantName, log: log, block: release}
-	w := sync.NewWorker(h.syncer, h.db, []sync.WorkerTenant{{ID: tenantName, Source: slow, Schedule: cron.Every(time.Hour)}},
+	w := sync.NewWorker(h.syncer, h.db, []sync.WorkerTenant{{ID: tenantName, Source: slow, Schedule: sync.Every(time.Hour)}},
 		sync.WorkerConfig{Holder: "only"}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -46,64 +46,6 @@ func (e *env) openAdmin(tenant string) (*adminSession, error) {
 
 // ---- effective settings ----------------------------------------------------
 
-// userSettings are a user's effective settings: its override, else the
-// tenant's default.
-type userSettings struct {
-	RequireMobileAuth bool `json:"requireMobileAuth"`
-}
-
-// groupSettings are a group's effective settings.
-type groupSettings struct {
-	MembersMayStoreData bool `json:"membersMayStoreData"`
-	RequireMobileAuth   bool `json:"requireMobileAuth"`
-}
-
-// userView is a user as the listings show it: the stored user (its
-// overrides included) plus its effective settings.
-type userView struct {
-	sync.User
-	Effective userSettings `json:"effective"`
-}
-
-// groupView is a group with its effective settings.
-type groupView struct {
-	sync.Group
-	Effective groupSettings `json:"effective"`
-}
-
-// orDefault is an override if set, else the default.
-func orDefault(override *bool, def bool) bool {
-	if override != nil {
-		return *override
-	}
-	return def
-}
-
-func effectiveUser(u sync.User, t sync.TenantSettings) userSettings {
-	return userSettings{RequireMobileAuth: orDefault(u.RequireMobileAuth, t.RequireMobileAuth)}
-}
-
-func effectiveGroup(g sync.Group, t sync.TenantSettings) groupSettings {
-	return groupSettings{MembersMayStoreData: orDefault(g.MembersMayStoreData, t.MembersMayStoreData),
-		RequireMobileAuth: orDefault(g.RequireMobileAuth, t.GroupRequireMobileAuth)}
-}
-
-func userViews(users []sync.User, t sync.TenantSettings) []userView {
-	out := make([]userView, len(users))
-	for i, u := range users {
-		out[i] = userView{User: u, Effective: effectiveUser(u, t)}
-	}
-	return out
-}
-
-func groupViews(groups []sync.Group, t sync.TenantSettings) []groupView {
-	out := make([]groupView, len(groups))
-	for i, g := range groups {
-		out[i] = groupView{Group: g, Effective: effectiveGroup(g, t)}
-	}
-	return out
-}
-
 // settingCell renders an effective switch and where it comes from: "on
 // (tenant)", "off (user)".
 func settingCell(override *bool, def bool, owner string) string {
@@ -128,14 +70,14 @@ func settingPhrase(override *bool, def bool, owner string) string {
 }
 
 // userSettingCells are the effective-settings columns of a user's row.
-func userSettingCells(u sync.User, t sync.TenantSettings) []string {
-	return []string{settingCell(u.RequireMobileAuth, t.RequireMobileAuth, "user")}
+func userSettingCells(u sync.UserView) []string {
+	return []string{settingCell(u.RequireMobileAuth, u.Effective.RequireMobileAuth, "user")}
 }
 
 // groupSettingCells are the effective-settings columns of a group's row.
-func groupSettingCells(g sync.Group, t sync.TenantSettings) []string {
-	return []string{settingCell(g.MembersMayStoreData, t.MembersMayStoreData, "group"),
-		settingCell(g.RequireMobileAuth, t.GroupRequireMobileAuth, "group")}
+func groupSettingCells(g sync.GroupView) []string {
+	return []string{settingCell(g.MembersMayStoreData, g.Effective.MembersMayStoreData, "group"),
+		settingCell(g.RequireMobileAuth, g.Effective.RequireMobileAuth, "group")}
 }
 
 // ---- setting flags -----------------------------------------------------------
@@ -421,7 +363,7 @@ func (e *env) usersSet(args []string) error {
 		return err
 	}
 	if f.json {
-		return writeJSON(e.stdout, userView{User: u, Effective: effectiveUser(u, t)})
+		return writeJSON(e.stdout, sync.NewUserView(u, t))
 	}
 	_, err = fmt.Fprintf(e.stdout, "User %d (%s) of tenant %s: require mobile authentication %s\n",
 		u.ID, dash(u.Email), s.tenant, settingPhrase(u.RequireMobileAuth, t.RequireMobileAuth, "user"))
@@ -459,7 +401,7 @@ func (e *env) groupsSet(args []string) error {
 		return err
 	}
 	if f.json {
-		return writeJSON(e.stdout, groupView{Group: g, Effective: effectiveGroup(g, t)})
+		return writeJSON(e.stdout, sync.NewGroupView(g, t))
 	}
 	_, err = fmt.Fprintf(e.stdout, "Group %d (%s) of tenant %s: members may store data %s; require mobile authentication %s\n",
 		g.ID, dash(g.DisplayName), s.tenant, settingPhrase(g.MembersMayStoreData, t.MembersMayStoreData, "group"),
@@ -683,10 +625,4 @@ func (e *env) eventsList(args []string) error {
 	}
 	_, err = fmt.Fprintf(e.stdout, "%d event(s)\n", len(evs))
 	return err
-}
-
-// effectiveSettings returns the tenant's settings with its overrides, for
-// the listings' effective columns. An unknown tenant is ErrTenantNotFound.
-func (e *env) effectiveSettings(db store.Store, tenant string) (sync.TenantSettings, error) {
-	return db.EffectiveSettings(e.ctx, tenant)
 }

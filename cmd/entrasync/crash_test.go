@@ -33,7 +33,6 @@ import (
 
 	"github.com/entrasync/entrasync/config"
 	"github.com/entrasync/entrasync/graph/graphtest"
-	"github.com/entrasync/entrasync/store/postgres"
 	"github.com/entrasync/entrasync/store/storetest"
 )
 
@@ -541,10 +540,7 @@ func (r *crashRig) freshSchema(t *testing.T) string {
 	t.Helper()
 	defer r.timed("fresh schemas")()
 	url := storetest.MustSchemaURL(t)
-	db, err := postgres.Open(context.Background(), url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := mustPostgres(t, url)
 	defer db.Close()
 	if err := db.RegisterTenant(context.Background(), tenantOf(r.base)); err != nil {
 		t.Fatal(err)

@@ -198,11 +198,11 @@ func (e *env) demo(args []string) error {
 		}{resultsJSON(results), users, groups})
 	}
 	say("=== The local directory now ===\n")
-	if err := printUsers(e.stdout, users); err != nil {
+	if err := printUsers(e.stdout, sync.UserViews(users, settings), false); err != nil {
 		return err
 	}
 	say("\n")
-	if err := printGroups(e.stdout, groups); err != nil {
+	if err := printGroups(e.stdout, sync.GroupViews(groups, settings), false); err != nil {
 		return err
 	}
 	say("\nTry next:\n")

@@ -42,9 +42,9 @@ func clip(s string, n int) string {
 	return s
 }
 
-// printUsers prints users as a table; given the tenant's effective settings
-// it adds each user's effective settings (userSettingCells).
-func printUsers(w io.Writer, users []sync.User, settings ...sync.TenantSettings) error {
+// printUsers prints users as a table; withSettings adds each user's
+// effective settings (userSettingCells).
+func printUsers(w io.Writer, users []sync.UserView, withSettings bool) error {
 	rows := make([][]string, 0, len(users))
 	for _, u := range users {
 		status := string(u.Status)
@@ -53,12 +53,12 @@ func printUsers(w io.Writer, users []sync.User, settings ...sync.TenantSettings)
 		}
 		rows = append(rows, []string{fmt.Sprint(u.ID), status, dash(u.Email), dash(u.DisplayName),
 			joinOr(u.Paths, "-"), string(u.Origin), dash(u.EntraID)})
-		if len(settings) > 0 {
-			rows[len(rows)-1] = append(rows[len(rows)-1], userSettingCells(u, settings[0])...)
+		if withSettings {
+			rows[len(rows)-1] = append(rows[len(rows)-1], userSettingCells(u)...)
 		}
 	}
 	header := "ID\tSTATUS\tEMAIL\tNAME\tPATHS\tORIGIN\tENTRA ID"
-	if len(settings) > 0 {
+	if withSettings {
 		header += "\tMOBILE AUTH"
 	}
 	if err := table(w, header, rows); err != nil {
@@ -68,9 +68,9 @@ func printUsers(w io.Writer, users []sync.User, settings ...sync.TenantSettings)
 	return err
 }
 
-// printGroups prints groups as a table; given the tenant's effective
-// settings it adds each group's effective settings (groupSettingCells).
-func printGroups(w io.Writer, groups []sync.Group, settings ...sync.TenantSettings) error {
+// printGroups prints groups as a table; withSettings adds each group's
+// effective settings (groupSettingCells).
+func printGroups(w io.Writer, groups []sync.GroupView, withSettings bool) error {
 	rows := make([][]string, 0, len(groups))
 	for _, g := range groups {
 		state := "active"
@@ -78,12 +78,12 @@ func printGroups(w io.Writer, groups []sync.Group, settings ...sync.TenantSettin
 			state = "archived: " + g.ArchiveReason
 		}
 		rows = append(rows, []string{fmt.Sprint(g.ID), dash(g.DisplayName), fmt.Sprint(len(g.Members)), clip(state, 50), dash(g.EntraID)})
-		if len(settings) > 0 {
-			rows[len(rows)-1] = append(rows[len(rows)-1], groupSettingCells(g, settings[0])...)
+		if withSettings {
+			rows[len(rows)-1] = append(rows[len(rows)-1], groupSettingCells(g)...)
 		}
 	}
 	header := "ID\tNAME\tMEMBERS\tSTATE\tENTRA ID"
-	if len(settings) > 0 {
+	if withSettings {
 		header += "\tSTORE DATA\tMOBILE AUTH"
 	}
 	if err := table(w, header, rows); err != nil {

@@ -491,18 +491,14 @@ func (e *env) usersList(args []string) error {
 		return err
 	}
 	defer db.Close()
-	users, err := db.Users(e.ctx, tenant, sync.Status(*status))
-	if err != nil {
-		return err
-	}
-	settings, err := e.effectiveSettings(db, tenant)
+	users, err := sync.ListUsers(e.ctx, db, tenant, sync.Status(*status))
 	if err != nil {
 		return err
 	}
 	if f.json {
-		return writeJSON(e.stdout, userViews(users, settings))
+		return writeJSON(e.stdout, users)
 	}
-	return printUsers(e.stdout, users, settings)
+	return printUsers(e.stdout, users, true)
 }
 
 func (e *env) groupsList(args []string) error {
@@ -512,18 +508,14 @@ func (e *env) groupsList(args []string) error {
 		return err
 	}
 	defer db.Close()
-	groups, err := db.Groups(e.ctx, tenant)
-	if err != nil {
-		return err
-	}
-	settings, err := e.effectiveSettings(db, tenant)
+	groups, err := sync.ListGroups(e.ctx, db, tenant)
 	if err != nil {
 		return err
 	}
 	if f.json {
-		return writeJSON(e.stdout, groupViews(groups, settings))
+		return writeJSON(e.stdout, groups)
 	}
-	return printGroups(e.stdout, groups, settings)
+	return printGroups(e.stdout, groups, true)
 }
 
 func (e *env) runsList(args []string) error {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,37 +10,6 @@ import (
 	"github.com/entrasync/entrasync/config"
 	"github.com/entrasync/entrasync/sync"
 )
-
-// approveRun applies a held run's archives: a fresh full cycle in which
-// those archives pass the guard (the ones still valid against Graph now are
-// applied, those that no longer are are not), then the run is marked approved.
-func approveRun(ctx context.Context, worker *sync.Worker, dir sync.Store, runID int64) (*sync.Result, error) {
-	run, log, err := dir.Run(ctx, runID)
-	if err != nil {
-		return nil, err
-	}
-	if run.Outcome != sync.OutcomeHeld || run.Review != "" {
-		return nil, sync.Errorf(sync.EINVALID, "run %d has nothing to approve (outcome %s%s)", runID, run.Outcome, reviewSuffix(run))
-	}
-	// Only the archives this run held pass the guard; any others the fresh
-	// read finds are guarded as usual.
-	res, err := worker.RunNow(ctx, run.TenantID, sync.CycleOptions{Trigger: fmt.Sprintf("approve run %d", runID),
-		ApprovedArchives: sync.HeldArchives(log)})
-	if err != nil {
-		return res, err
-	}
-	if _, err := dir.ReviewRun(ctx, runID, sync.ReviewApproved); err != nil {
-		return res, err
-	}
-	return res, nil
-}
-
-func reviewSuffix(r *sync.Run) string {
-	if r.Review == "" {
-		return ""
-	}
-	return ", already " + r.Review
-}
 
 // runsReview is `entrasync runs approve|reject ID`.
 func (e *env) runsReview(decision string, args []string) error {
@@ -87,7 +55,7 @@ func (e *env) runsReview(decision string, args []string) error {
 	if len(worker.Tenants()) == 0 {
 		return usagef("runs approve: run %d is of tenant %s, which is not configured", id, run.TenantID)
 	}
-	res, err := approveRun(e.ctx, worker, db, id)
+	res, err := worker.ApproveRun(e.ctx, id)
 	if res != nil {
 		if f.json {
 			if werr := writeJSON(e.stdout, resultJSON{Run: res.Run, Plan: res.Plan}); werr != nil {

@@ -13,13 +13,14 @@ import (
 	gosync "sync"
 	"time"
 
+	"github.com/entrasync/entrasync/cmd/entrasync/web"
 	"github.com/entrasync/entrasync/config"
 	"github.com/entrasync/entrasync/graph"
 	"github.com/entrasync/entrasync/sync"
 )
 
 // newWorker builds the worker over every configured tenant (or one).
-func (e *env) newWorker(cfg *config.Config, dir sync.Store, m *metrics, only string) (*sync.Worker, *sync.Syncer, error) {
+func (e *env) newWorker(cfg *config.Config, dir sync.Store, m *web.Metrics, only string) (*sync.Worker, *sync.Syncer, error) {
 	syncer := sync.NewSyncer(dir, e.logger)
 	var wts []sync.WorkerTenant
 	for _, t := range cfg.Tenants {
@@ -28,15 +29,15 @@ func (e *env) newWorker(cfg *config.Config, dir sync.Store, m *metrics, only str
 		}
 		var observe func(string, int, time.Duration)
 		if m != nil {
-			observe = m.graphObserver(t.Name)
+			observe = m.GraphObserver(t.Name)
 		}
 		src, err := sourceOf(cfg, t, e.logger, observe, nil)
 		if err != nil {
 			return nil, nil, err
 		}
-		sched, err := sync.ParseSchedule(t.Schedule)
+		sched, err := t.ParsedSchedule()
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, &config.FieldError{Field: "tenants." + t.Name + ".schedule", Problem: err.Error()}
 		}
 		wts = append(wts, sync.WorkerTenant{ID: t.Name, Source: src, Schedule: sched})
 	}
@@ -85,8 +86,8 @@ func (e *env) runWorker(args []string) error {
 		return fmt.Errorf("run: %w", err)
 	}
 	defer release()
-	m := newMetrics()
-	worker, syncer, err := e.newWorker(cfg, db, m, "")
+	m := web.NewMetrics()
+	worker, _, err := e.newWorker(cfg, db, m, "")
 	if err != nil {
 		return err
 	}
@@ -94,8 +95,7 @@ func (e *env) runWorker(args []string) error {
 	if err != nil {
 		return fmt.Errorf("run: listen on %s: %w", cfg.Worker.Listen, err)
 	}
-	a := &api{worker: worker, syncer: syncer, dir: db, metrics: m, logger: e.logger}
-	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 10 * time.Second,
+	srv := &http.Server{Handler: web.NewServer(worker, db, m, e.logger).Handler(), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(e.logger.Handler(), slog.LevelWarn)}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -146,11 +146,11 @@ func (e *env) provision(args []string) error {
 		return err
 	}
 	defer db.Close()
-	worker, syncer, err := e.newWorker(cfg, db, nil, tenant)
+	worker, _, err := e.newWorker(cfg, db, nil, tenant)
 	if err != nil {
 		return err
 	}
-	od, err := provisionOnDemand(e.ctx, worker, syncer, tenant, kind, f.Arg(0), sync.CycleOptions{DryRun: *dry, Trigger: "cli"})
+	od, err := worker.Provision(e.ctx, tenant, kind, f.Arg(0), sync.CycleOptions{DryRun: *dry, Trigger: "cli"})
 	if od != nil {
 		if f.json {
 			if werr := writeJSON(e.stdout, od); werr != nil {
@@ -228,7 +228,7 @@ func (e *env) tokenRotate(args []string) error {
 		return err
 	}
 	defer db.Close()
-	token, hash, err := newToken()
+	token, hash, err := web.NewToken()
 	if err != nil {
 		return fmt.Errorf("token: %w", err)
 	}

@@ -1,10 +1,9 @@
-package main
+package web_test
 
 import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -12,19 +11,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
+	"github.com/entrasync/entrasync/cmd/entrasync/web"
 	"github.com/entrasync/entrasync/graph"
 	"github.com/entrasync/entrasync/graph/graphtest"
-	"github.com/entrasync/entrasync/store/postgres"
-	"github.com/entrasync/entrasync/store/storetest"
 	"github.com/entrasync/entrasync/sync"
+	"github.com/entrasync/entrasync/sync/synctest"
 )
 
 type apiHarness struct {
 	srv    *httptest.Server
 	graph  *graphtest.Server
-	db     *postgres.DB
+	db     sync.Store
 	worker *sync.Worker
 	token  string
 }
@@ -34,30 +31,30 @@ func MustAPI(tb testing.TB) *apiHarness {
 	return MustAPIWith(tb, sync.DefaultTenantSettings())
 }
 
-// MustAPIWith is MustAPI with the demo tenant's settings.
+// MustAPIWith serves the API of a worker with one tenant, "demo"
+// (apiTenant, with settings), read from graphtest with the real Graph
+// source, on synctest's in-memory directory; its token is h.token.
 func MustAPIWith(tb testing.TB, settings sync.TenantSettings) *apiHarness {
 	tb.Helper()
-	gs := graphtest.NewServer(demoTenant())
+	gs := graphtest.NewServer(apiTenant())
 	tb.Cleanup(gs.Close)
-	db := storetest.MustOpen(tb)
+	db := synctest.NewMemory()
 	t := gs.Tenant()
 	if err := db.RegisterTenant(context.Background(), sync.Tenant{ID: "demo", EntraTenantID: t.TenantID, Settings: settings}); err != nil {
 		tb.Fatal(err)
 	}
-	m := newMetrics()
+	m := web.NewMetrics()
 	src, err := graph.New(graph.Config{TenantID: t.TenantID, ClientID: t.ClientID, ClientSecret: t.ClientSecret,
 		ServicePrincipalID: t.Application.ID, GraphEndpoint: gs.GraphEndpoint(), LoginEndpoint: gs.LoginEndpoint(),
-		Transport: gs.Client().Transport, Observe: m.graphObserver("demo")}, nil)
+		Transport: gs.Client().Transport, Observe: m.GraphObserver("demo")}, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	syncer := sync.NewSyncer(db, nil)
-	w := sync.NewWorker(syncer, db, []sync.WorkerTenant{{ID: "demo", Source: src, Schedule: cron.Every(time.Hour)}},
+	w := sync.NewWorker(sync.NewSyncer(db, nil), db, []sync.WorkerTenant{{ID: "demo", Source: src, Schedule: sync.Every(time.Hour)}},
 		sync.WorkerConfig{Holder: "api-test", Observer: m}, nil)
-	a := &api{worker: w, syncer: syncer, dir: db, metrics: m, logger: slog.New(slog.DiscardHandler)}
-	srv := httptest.NewServer(a.handler())
+	srv := httptest.NewServer(web.NewServer(w, db, m, nil).Handler())
 	tb.Cleanup(srv.Close)
-	token, hash, err := newToken()
+	token, hash, err := web.NewToken()
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -94,7 +91,7 @@ func TestAPIAuthentication(t *testing.T) {
 		t.Fatalf("valid token: %d", code)
 	}
 	// Rotation: the old token stops working at once.
-	newTok, hash, _ := newToken()
+	newTok, hash, _ := web.NewToken()
 	if err := h.db.RotateAPIToken(context.Background(), hash); err != nil {
 		t.Fatal(err)
 	}
@@ -159,11 +156,13 @@ func TestAPICycleRunsUsersGroupsEventsMetrics(t *testing.T) {
 	if code != 200 || !strings.Contains(body, "alice@contoso.test") {
 		t.Fatalf("run: %d %s", code, body)
 	}
-	if _, body := h.do(t, "GET", "/api/v1/tenants/demo/users?status=staged", h.token); strings.Count(body, `"entraId"`) != 5 {
-		t.Fatalf("users: %s", body)
+	if _, body := h.do(t, "GET", "/api/v1/tenants/demo/users?status=staged", h.token); strings.Count(body, `"entraId"`) != 5 ||
+		strings.Count(body, `"effective": {`) != 5 {
+		t.Fatalf("users, each with its effective settings: %s", body)
 	}
-	if _, body := h.do(t, "GET", "/api/v1/tenants/demo/groups", h.token); !strings.Contains(body, "Engineering") {
-		t.Fatalf("groups: %s", body)
+	if _, body := h.do(t, "GET", "/api/v1/tenants/demo/groups", h.token); !strings.Contains(body, "Engineering") ||
+		!strings.Contains(body, `"membersMayStoreData": true`) {
+		t.Fatalf("groups, with their effective settings: %s", body)
 	}
 	if _, body := h.do(t, "GET", "/api/v1/tenants/demo/events?after=0&limit=2", h.token); strings.Count(body, `"type"`) != 2 {
 		t.Fatalf("events: %s", body)
@@ -182,8 +181,9 @@ func TestAPICycleRunsUsersGroupsEventsMetrics(t *testing.T) {
 func TestAPITriggerWhileACycleRunsIsAConflict(t *testing.T) {
 	h := MustAPI(t)
 	hold := make(chan struct{})
-	held := make(chan struct{})
+	held, released := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(released)
 		_ = h.worker.WithLease(context.Background(), "demo", func(ctx context.Context, _ sync.Source) error {
 			close(held)
 			<-hold
@@ -198,6 +198,7 @@ func TestAPITriggerWhileACycleRunsIsAConflict(t *testing.T) {
 		}
 	}
 	close(hold)
+	<-released // the lease is released once WithLease returns
 	if code, _ := h.do(t, "POST", "/api/v1/tenants/demo/cycles", h.token); code != 200 {
 		t.Fatalf("after the cycle: %d", code)
 	}
@@ -244,8 +245,8 @@ func TestAPIHeldRunApproveAndReject(t *testing.T) {
 	if code, _ := h.do(t, "POST", "/api/v1/tenants/demo/cycles", h.token); code != 200 {
 		t.Fatal("first cycle")
 	}
-	h.graph.Unassign(demoAlice)
-	h.graph.Unassign(demoHeidi)
+	h.graph.Unassign(alice)
+	h.graph.Unassign(heidi)
 	code, body := h.do(t, "POST", "/api/v1/tenants/demo/cycles", h.token)
 	var res struct {
 		Run sync.Run `json:"run"`
@@ -265,9 +266,9 @@ func TestAPIHeldRunApproveAndReject(t *testing.T) {
 		t.Fatalf("archived after approval: %s", users)
 	}
 	// Reject: a second mass change is held, then dropped.
-	h.graph.Unassign(demoBob)
-	h.graph.RemoveMember(demoEngineering, demoBob)
-	h.graph.RemoveMember(demoSales, demoDave)
+	h.graph.Unassign(bob)
+	h.graph.RemoveMember(engineering, bob)
+	h.graph.RemoveMember(sales, dave)
 	_, body = h.do(t, "POST", "/api/v1/tenants/demo/cycles", h.token)
 	if json.Unmarshal([]byte(body), &res) != nil || res.Run.Outcome != sync.OutcomeHeld {
 		t.Fatalf("second mass change: %s", body)

@@ -1,4 +1,4 @@
-package main
+package web
 
 import (
 	"errors"
@@ -11,8 +11,10 @@ import (
 	"github.com/entrasync/entrasync/sync"
 )
 
-// metrics are the worker's Prometheus metrics, on a registry of their own.
-type metrics struct {
+// Metrics are the worker's Prometheus metrics, on a registry of their own,
+// served at /metrics. They observe the worker's cycles (sync.Observer,
+// sync.QuarantineObserver) and Graph's requests (GraphObserver).
+type Metrics struct {
 	reg           *prometheus.Registry
 	cycles        *prometheus.CounterVec
 	cycleDuration *prometheus.HistogramVec
@@ -24,8 +26,9 @@ type metrics struct {
 	failures      *prometheus.GaugeVec
 }
 
-func newMetrics() *metrics {
-	m := &metrics{
+// NewMetrics returns the metrics, registered with Go's and the process's.
+func NewMetrics() *Metrics {
+	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		cycles: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "entrasync_cycles_total",
 			Help: "Cycles run, by tenant, trigger and outcome (succeeded, conflicts, failed, dry_run, already_running)."}, []string{"tenant", "trigger", "outcome"}),
@@ -50,7 +53,7 @@ func newMetrics() *metrics {
 }
 
 // CycleFinished implements sync.Observer.
-func (m *metrics) CycleFinished(tenant, trigger string, res *sync.Result, err error, d time.Duration) {
+func (m *Metrics) CycleFinished(tenant, trigger string, res *sync.Result, err error, d time.Duration) {
 	outcome := "failed"
 	switch {
 	case errors.Is(err, sync.ErrCycleRunning):
@@ -77,8 +80,9 @@ func (m *metrics) CycleFinished(tenant, trigger string, res *sync.Result, err er
 	m.lastSuccess.WithLabelValues(tenant).Set(float64(time.Now().Unix()))
 }
 
-// graphObserver returns the graph.Config.Observe hook of a tenant.
-func (m *metrics) graphObserver(tenant string) func(string, int, time.Duration) {
+// GraphObserver returns the hook that counts a tenant's Graph requests and
+// throttling waits (graph.Config.Observe).
+func (m *Metrics) GraphObserver(tenant string) func(string, int, time.Duration) {
 	return func(endpoint string, status int, wait time.Duration) {
 		m.graphRequests.WithLabelValues(tenant, endpoint, strconv.Itoa(status)).Inc()
 		if wait > 0 {
@@ -88,7 +92,22 @@ func (m *metrics) graphObserver(tenant string) func(string, int, time.Duration) 
 }
 
 // Quarantine implements sync.QuarantineObserver.
-func (m *metrics) Quarantine(tenant string, failures int, reason string) {
+func (m *Metrics) Quarantine(tenant string, failures int, reason string) {
 	m.failures.DeletePartialMatch(prometheus.Labels{"tenant": tenant})
-	m.failures.WithLabelValues(tenant, clip(reason, 120)).Set(float64(failures))
+	m.failures.WithLabelValues(tenant, shortLabel(reason, 120)).Set(float64(failures))
+}
+
+// shortLabel is a label value of at most n runes, control characters
+// shown as '?'.
+func shortLabel(s string, n int) string {
+	r := []rune(s)
+	if len(r) > n {
+		r = append(r[:n-1], '…')
+	}
+	for i, c := range r {
+		if c < ' ' || c == 0x7f {
+			r[i] = '?'
+		}
+	}
+	return string(r)
 }
