@@ -12,7 +12,7 @@ import (
 )
 
 // Admin is what administrators do to a directory besides what cycles do
-// (SPEC.md section 5): send invitations, set per-user, per-group and
+// (docs/behaviour.md, administration): send invitations, set per-user, per-group and
 // tenant-level setting overrides, disconnect and reconnect a tenant, and
 // find users and groups by what an administrator types, purge a user.
 // Both store backends implement it, and so does synctest's memory

@@ -10,7 +10,7 @@
 // adapter, no SQL, no HTTP, no cron. The adapters implement those
 // interfaces (graph, store) and synctest has in-memory doubles of them.
 //
-// Where to read, in the order a cycle runs (the rules are SPEC.md's):
+// Where to read, in the order a cycle runs (the rules are docs/behaviour.md's):
 //
 //   - model.go: what Graph says (EntraUser, EntraGroup, Snapshot, S2) and
 //     what the directory holds (Tenant, User, Group, State).

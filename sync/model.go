@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Status is the lifecycle status of a local user (SPEC.md section 3).
+// Status is the lifecycle status of a local user (docs/behaviour.md, lifecycle).
 type Status string
 
 // The statuses of a local user.
@@ -148,7 +148,7 @@ type Snapshot struct {
 // ---- the local directory --------------------------------------------------
 
 // TenantSettings are a tenant's provisioning settings and the defaults of the
-// per-user and per-group settings (SPEC.md section 3).
+// per-user and per-group settings (docs/behaviour.md, lifecycle).
 type TenantSettings struct {
 	AutoInvite              bool        `json:"autoInvite"`
 	EmailSource             EmailSource `json:"emailSource"`
@@ -159,7 +159,7 @@ type TenantSettings struct {
 	ArchiveThresholdPercent int         `json:"archiveThresholdPercent"`
 }
 
-// DefaultTenantSettings returns the defaults of SPEC.md section 3.
+// DefaultTenantSettings returns the defaults of docs/behaviour.md (lifecycle, settings).
 func DefaultTenantSettings() TenantSettings {
 	return TenantSettings{
 		EmailSource:             EmailFromMail,

@@ -1,6 +1,6 @@
 package sync
 
-// The effective settings of users and groups (SPEC.md section 3): an
+// The effective settings of users and groups (docs/behaviour.md, lifecycle): an
 // override always wins over the tenant's default.
 
 // UserSettings are a user's effective settings.

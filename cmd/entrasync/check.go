@@ -1,6 +1,6 @@
 package main
 
-// `entrasync check`: test connection (SPEC §5). A checklist, one line per
+// `entrasync check`: test connection (docs/behaviour.md, administration). A checklist, one line per
 // check — configuration, database, and per tenant the token, the service
 // principal and each Graph permission — with what was found and, for a
 // failure, the fix. Secrets never reach the output.

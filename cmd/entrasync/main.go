@@ -6,10 +6,12 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/entrasync/entrasync/config"
@@ -35,6 +37,7 @@ func main() {
 type usageError struct{ err error }
 
 func (e *usageError) Error() string { return e.err.Error() }
+
 func (e *usageError) Unwrap() error { return e.err }
 
 func usagef(format string, args ...any) error { return &usageError{fmt.Errorf(format, args...)} }
@@ -56,4 +59,136 @@ func exitCode(err error, stderr io.Writer) int {
 		return exitUsage
 	}
 	return exitFailure
+}
+
+const usage = `entrasync — pull-based provisioning from Microsoft Entra ID
+
+Usage:
+  entrasync [--config FILE] [--database URL] <command> [flags]
+
+Commands:
+  demo                      three cycles against a built-in simulated tenant (SQLite)
+  run [--listen ADDR]       the worker: schedule, admin API, /metrics, /healthz, /readyz
+  sync  [--tenant T]        run a full cycle now and apply it
+  plan  [--tenant T]        dry run: print the plan, change nothing
+  check [--tenant T]        test connection: configuration, database, token, service principal, permissions
+  provision user ID|UPN     provision one user now (--dry-run shows the steps only)
+  provision group ID|NAME   provision one group now
+  token rotate              print a new admin API token; older ones stop working
+  bench [--scenario S]      measure full cycles on generated tenants (see BENCHMARKS.md)
+  users list [--status S]   list local users (staged, invited, active, archived, purged)
+  users invite USER         invite a staged user (or --all-staged); queues user.invited events
+  users purge USER --yes    erase a user's personal data, keeping a tombstone
+  users set USER            per-user override: --require-mobile-auth true|false|default
+  groups list               list local groups and their members
+  groups set GROUP          per-group overrides: --members-may-store-data, --require-mobile-auth
+  runs list                 list recent runs
+  runs show ID              show one run and its changes
+  runs approve|reject ID    apply or drop the archives a run held (archive guard)
+  tenant pause|resume NAME  stop or restart scheduled cycles (plans still work)
+  tenant status [NAME]      paused, quarantined (and why), next due, running on
+  tenant settings|set NAME  show or override the tenant's settings (over the configuration's)
+  tenant disconnect NAME    make provisioned users and groups manual, nobody archived (--dry-run)
+  tenant reconnect NAME     undo the disconnected mark
+  events list               the event outbox, in order (--after ID, --limit N)
+  version                   print the version
+
+Every command takes --help (with examples) and --json. Configuration: --config or
+ENTRASYNC_CONFIG (YAML); database: --database or ENTRASYNC_DATABASE_URL, a postgres:// URL or a
+SQLite file (default: $XDG_DATA_HOME/entrasync/entrasync.db).
+
+Exit codes: 0 ok, 1 failure, 2 bad usage or configuration, 3 applied with conflicts.
+`
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("entrasync", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	e := &env{ctx: ctx, stdout: stdout, stderr: stderr, getenv: getenv,
+		color: isTerminal(stdout) && getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"}
+	fs.StringVar(&e.configPath, "config", getenv("ENTRASYNC_CONFIG"), "configuration file (YAML)")
+	fs.StringVar(&e.databaseURL, "database", "", "database URL (overrides the configuration)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			_, _ = io.WriteString(stdout, usage)
+			return nil
+		}
+		return usagef("%v\n\n%s", err, usage)
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		_, _ = io.WriteString(stdout, usage)
+		return usagef("no command given")
+	}
+	cmd, rest := rest[0], rest[1:]
+	switch cmd {
+	case "help", "-h", "--help":
+		if len(rest) > 0 {
+			writeHelp(stdout, strings.Join(rest, " "), nil)
+			return nil
+		}
+		_, err := io.WriteString(stdout, usage)
+		return err
+	case "version":
+		_, err := fmt.Fprintln(stdout, "entrasync", version)
+		return err
+	case "demo":
+		return e.demo(rest)
+	case "bench":
+		return e.bench(rest)
+	case "bench-child":
+		return e.benchChild()
+	case "run":
+		return e.runWorker(rest)
+	case "provision":
+		return e.provision(rest)
+	case "token":
+		return e.tokenRotate(rest)
+	case "sync":
+		return e.sync(rest, false)
+	case "plan":
+		return e.sync(rest, true)
+	case "check":
+		return e.check(rest)
+	case "tenant":
+		if len(rest) > 0 && (rest[0] == "pause" || rest[0] == "resume" || rest[0] == "status") {
+			return e.tenantState(rest[0], rest[1:])
+		}
+		if len(rest) > 0 && (rest[0] == "settings" || rest[0] == "set" || rest[0] == "disconnect" || rest[0] == "reconnect") {
+			return e.tenantAdmin(rest[0], rest[1:])
+		}
+		return usagef("tenant needs a subcommand: pause, resume, status, settings, set, disconnect or reconnect (see entrasync help)")
+	case "users", "groups", "runs", "events":
+		if len(rest) == 0 {
+			return usagef("%s needs a subcommand (see entrasync help)", cmd)
+		}
+		switch cmd + " " + rest[0] {
+		case "users list":
+			return e.usersList(rest[1:])
+		case "users invite":
+			return e.usersInvite(rest[1:])
+		case "users purge":
+			return e.usersPurge(rest[1:])
+		case "users set":
+			return e.usersSet(rest[1:])
+		case "groups list":
+			return e.groupsList(rest[1:])
+		case "groups set":
+			return e.groupsSet(rest[1:])
+		case "events list":
+			return e.eventsList(rest[1:])
+		case "runs list":
+			return e.runsList(rest[1:])
+		case "runs show":
+			return e.runsShow(rest[1:])
+		case "runs approve":
+			return e.runsReview(sync.ReviewApproved, rest[1:])
+		case "runs reject":
+			return e.runsReview(sync.ReviewRejected, rest[1:])
+		}
+		return usagef("unknown command %q (see entrasync help)", cmd+" "+rest[0])
+	}
+	return usagef("unknown command %q (see entrasync help)", cmd)
 }

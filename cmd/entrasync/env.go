@@ -1,0 +1,325 @@
+package main
+
+// What every command shares: the environment a command runs in, the
+// configuration and the directory it opens, the Graph source of a tenant,
+// the worker built over the configured tenants, flags and JSON output.
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/entrasync/entrasync/cmd/entrasync/web"
+	"github.com/entrasync/entrasync/config"
+	"github.com/entrasync/entrasync/graph"
+	"github.com/entrasync/entrasync/store"
+	"github.com/entrasync/entrasync/store/open"
+	"github.com/entrasync/entrasync/sync"
+)
+
+// adminSession is an open store for one administration command.
+type adminSession struct {
+	db     store.Store
+	admin  sync.Admin
+	tenant string
+}
+
+// openAdmin loads the configuration and opens the store for tenant (or the
+// only configured one when tenant is "").
+func (e *env) openAdmin(tenant string) (*adminSession, error) {
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	if tenant, err = oneTenant(cfg, tenant); err != nil {
+		return nil, err
+	}
+	db, err := e.openStore(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &adminSession{db: db, admin: db, tenant: tenant}, nil
+}
+
+// env is what every command gets: streams, configuration and the environment.
+type env struct {
+	ctx            context.Context
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	configPath     string
+	databaseURL    string
+	logger         *slog.Logger
+	// color is true when stdout is a terminal and NO_COLOR is unset.
+	color bool
+}
+
+// isTerminal reports whether w is a terminal (a variable, so tests can
+// pretend).
+var isTerminal = func(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// loadConfig reads and validates the configuration.
+func (e *env) loadConfig() (*config.Config, error) {
+	cfg, err := config.Load(e.configPath, e.getenv)
+	if err != nil {
+		return nil, &usageError{err}
+	}
+	if e.databaseURL != "" {
+		cfg.Database = config.Secret(e.databaseURL)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	e.logger = newLogger(cfg.Log, e.stderr)
+	return cfg, nil
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// databaseURL is the configured database, or the default SQLite file.
+func (e *env) dbURL(cfg *config.Config) string {
+	if cfg.Database != "" {
+		return cfg.Database.Reveal()
+	}
+	return store.DefaultSQLitePath(e.getenv)
+}
+
+// openStore opens the configured database (by default the SQLite file in
+// the data directory) and registers every configured tenant.
+func (e *env) openStore(cfg *config.Config) (store.Store, error) {
+	db, err := open.URL(e.ctx, e.dbURL(cfg), e.logger)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range cfg.Tenants {
+		if err := db.RegisterTenant(e.ctx, tenantOf(t)); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+	}
+	return db, nil
+}
+
+func tenantOf(t config.Tenant) sync.Tenant {
+	s := sync.DefaultTenantSettings()
+	s.AutoInvite = t.AutoInvite
+	s.EmailSource = sync.EmailSource(t.EmailSource)
+	if t.ArchiveThreshold != nil {
+		s.ArchiveThreshold = *t.ArchiveThreshold
+	}
+	if t.ArchiveThresholdPercent != nil {
+		s.ArchiveThresholdPercent = *t.ArchiveThresholdPercent
+	}
+	return sync.Tenant{ID: t.Name, EntraTenantID: t.TenantID, Settings: s}
+}
+
+func sourceOf(cfg *config.Config, t config.Tenant, logger *slog.Logger, observe func(string, int, time.Duration), progress func(graph.Progress)) (*graph.Source, error) {
+	transport, err := transportOf(cfg.Graph.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	return graph.New(graph.Config{Observe: observe, Progress: progress, Transport: transport,
+		TenantID: t.TenantID, ClientID: t.ClientID, ClientSecret: t.ClientSecret.Reveal(),
+		ServicePrincipalID: t.ServicePrincipalID, AppID: t.AppID,
+		GraphEndpoint: t.GraphEndpoint, LoginEndpoint: t.LoginEndpoint,
+		Concurrency: cfg.Graph.Concurrency, MaxRetries: cfg.Graph.MaxRetries, RetryDelay: cfg.Graph.RetryDelay,
+		MaxThrottleWait: cfg.Graph.MaxThrottleWait, Timeout: cfg.Graph.Timeout,
+	}, logger.With(sync.LogTenant, t.Name))
+}
+
+// transportOf returns the HTTP transport for Graph and login: the default,
+// or one that also trusts the certificates in caFile.
+func transportOf(caFile string) (http.RoundTripper, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, &config.FieldError{Field: "graph.ca_file", Problem: err.Error()}
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, &config.FieldError{Field: "graph.ca_file", Problem: "no PEM certificate in " + caFile}
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return t, nil
+}
+
+// commandFlags are the flags most commands share.
+type commandFlags struct {
+	*flag.FlagSet
+	out    io.Writer
+	json   bool
+	tenant string
+}
+
+func (e *env) newFlags(name string, withTenant bool) *commandFlags {
+	f := &commandFlags{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), out: e.stdout}
+	f.SetOutput(io.Discard)
+	f.BoolVar(&f.json, "json", false, "print JSON")
+	if withTenant {
+		f.StringVar(&f.tenant, "tenant", "", "tenant name (default: the only one configured)")
+	}
+	return f
+}
+
+// errHelpShown ends a command whose help was asked for (exit 0).
+var errHelpShown = errors.New("help shown")
+
+// parse parses flags anywhere among the arguments (`runs show 7 --json` as
+// well as `runs show --json 7`); Args are the positional ones, in order.
+func (f *commandFlags) parse(args []string) error {
+	var pos []string
+	for {
+		if err := f.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				writeHelp(f.out, f.Name(), f.FlagSet)
+				return errHelpShown
+			}
+			return usagef("%s: %v (see entrasync %s --help)", f.Name(), err, f.Name())
+		}
+		args = f.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos, args = append(pos, args[0]), args[1:]
+	}
+	return f.Parse(append([]string{"--"}, pos...))
+}
+
+// pickTenants returns the tenant named by --tenant, or all of them.
+func pickTenants(cfg *config.Config, name string) ([]config.Tenant, error) {
+	if name != "" {
+		t, err := cfg.Tenant(name)
+		if err != nil {
+			return nil, &usageError{err}
+		}
+		return []config.Tenant{*t}, nil
+	}
+	if len(cfg.Tenants) == 0 {
+		return nil, usagef("no tenants configured: add one under tenants: in the config file (see README)")
+	}
+	return cfg.Tenants, nil
+}
+
+// oneTenant returns the tenant for listings: --tenant, or the only one.
+func oneTenant(cfg *config.Config, name string) (string, error) {
+	if name != "" {
+		return name, nil // listings read the directory, which may hold tenants no longer configured
+	}
+	if len(cfg.Tenants) == 1 {
+		return cfg.Tenants[0].Name, nil
+	}
+	return "", usagef("%d tenants configured: pass --tenant NAME", len(cfg.Tenants))
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// listing opens the configuration and store for a read-only command.
+func (e *env) listing(f *commandFlags, args []string) (store.Store, string, error) {
+	if err := f.parse(args); err != nil {
+		return nil, "", err
+	}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return nil, "", err
+	}
+	tenant := ""
+	if f.Lookup("tenant") != nil {
+		if tenant, err = oneTenant(cfg, f.tenant); err != nil {
+			return nil, "", err
+		}
+	}
+	db, err := e.openStore(cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	return db, tenant, nil
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func joinOr(s []string, empty string) string {
+	if len(s) == 0 {
+		return empty
+	}
+	return strings.Join(s, ",")
+}
+
+// newWorker builds the worker over every configured tenant (or one).
+func (e *env) newWorker(cfg *config.Config, dir sync.Store, m *web.Metrics, only string) (*sync.Worker, *sync.Syncer, error) {
+	syncer := sync.NewSyncer(dir, e.logger)
+	var wts []sync.WorkerTenant
+	for _, t := range cfg.Tenants {
+		if only != "" && t.Name != only {
+			continue
+		}
+		var observe func(string, int, time.Duration)
+		if m != nil {
+			observe = m.GraphObserver(t.Name)
+		}
+		src, err := sourceOf(cfg, t, e.logger, observe, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		sched, err := t.ParsedSchedule()
+		if err != nil {
+			return nil, nil, &config.FieldError{Field: "tenants." + t.Name + ".schedule", Problem: err.Error()}
+		}
+		wts = append(wts, sync.WorkerTenant{ID: t.Name, Source: src, Schedule: sched})
+	}
+	var obs sync.Observer
+	if m != nil {
+		obs = m
+	}
+	w := sync.NewWorker(syncer, dir, wts, sync.WorkerConfig{Holder: holderID(), Poll: cfg.Worker.Poll, LeaseTTL: cfg.Worker.LeaseTTL,
+		ShutdownGrace: cfg.Worker.ShutdownGrace, Observer: obs}, e.logger)
+	return w, syncer, nil
+}
+
+// holderID names this process in leases: host, pid and a random suffix.
+func holderID() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}

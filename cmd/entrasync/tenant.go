@@ -1,0 +1,250 @@
+package main
+
+// `entrasync tenant pause|resume|status|settings|set|disconnect|reconnect`.
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/entrasync/entrasync/config"
+	"github.com/entrasync/entrasync/sync"
+)
+
+// tenantAdmin is `entrasync tenant settings|set|disconnect|reconnect NAME`.
+func (e *env) tenantAdmin(verb string, args []string) error {
+	f := e.newFlags("tenant "+verb, true)
+	var changes func() ([]sync.SettingChange, error)
+	var dry *bool
+	switch verb {
+	case "set":
+		changes = defineSettingFlags(f, tenantSettingFlags)
+	case "disconnect":
+		dry = f.Bool("dry-run", false, "only report what would change")
+	}
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	names := f.Args()
+	if len(names) > 1 {
+		return usagef("tenant %s: give one tenant name", verb)
+	}
+	var cs []sync.SettingChange
+	if changes != nil {
+		var err error
+		if cs, err = changes(); err != nil {
+			return err
+		}
+	}
+	name := f.tenant
+	if len(names) == 1 {
+		if name != "" && name != names[0] {
+			return usagef("tenant %s: tenant %q and --tenant %q differ", verb, names[0], name)
+		}
+		name = names[0]
+	}
+	s, err := e.openAdmin(name)
+	if err != nil {
+		return err
+	}
+	defer s.db.Close()
+	switch verb {
+	case "settings", "set":
+		var rep sync.TenantSettingsReport
+		if verb == "set" {
+			rep, err = s.admin.SetTenantSetting(e.ctx, s.tenant, cs...)
+		} else {
+			rep, err = s.admin.TenantSettings(e.ctx, s.tenant)
+		}
+		if err != nil {
+			return err
+		}
+		if f.json {
+			return writeJSON(e.stdout, rep)
+		}
+		return printTenantSettings(e.stdout, rep)
+	case "disconnect":
+		rep, err := s.admin.Disconnect(e.ctx, s.tenant, *dry)
+		if err != nil {
+			return err
+		}
+		if f.json {
+			return writeJSON(e.stdout, rep)
+		}
+		return printDisconnect(e.stdout, rep)
+	default: // reconnect
+		was, err := s.admin.Reconnect(e.ctx, s.tenant)
+		if err != nil {
+			return err
+		}
+		if f.json {
+			return writeJSON(e.stdout, struct {
+				Tenant      string `json:"tenant"`
+				Reconnected bool   `json:"reconnected"`
+			}{s.tenant, was})
+		}
+		if !was {
+			_, err = fmt.Fprintf(e.stdout, "Tenant %s was not disconnected: nothing to do.\n", s.tenant)
+			return err
+		}
+		_, err = fmt.Fprintf(e.stdout, "Tenant %s reconnected: its cycles may run again.\n", s.tenant)
+		return err
+	}
+}
+
+func printTenantSettings(w io.Writer, r sync.TenantSettingsReport) error {
+	state := "connected"
+	if r.DisconnectedAt != nil {
+		state = "disconnected since " + r.DisconnectedAt.Format(time.RFC3339)
+	}
+	fmt.Fprintf(w, "Tenant %s (%s)\n", r.TenantID, state)
+	conf, eff := settingsMap(r.Configured), settingsMap(r.Effective)
+	rows := make([][]string, 0, len(sync.TenantSettingNames))
+	for _, name := range sync.TenantSettingNames {
+		over := "-"
+		if v, ok := r.Overrides[name]; ok {
+			over = strings.Trim(string(v), `"`)
+		}
+		rows = append(rows, []string{flagOf(name), conf[name], over, eff[name]})
+	}
+	return table(w, "SETTING\tCONFIGURED\tOVERRIDE\tEFFECTIVE", rows)
+}
+
+// settingsMap renders settings by their JSON names.
+func settingsMap(s sync.TenantSettings) map[string]string {
+	b, _ := json.Marshal(s)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = fmt.Sprint(v)
+	}
+	return out
+}
+
+func printDisconnect(w io.Writer, r sync.DisconnectReport) error {
+	lw := &lineWriter{w: w}
+	switch {
+	case r.DryRun:
+		lw.printf("Dry run: disconnecting tenant %s would make %d user(s) and %d group(s) manual (Entra ids, statuses,\n"+
+			"paths and memberships kept; nobody archived). Nothing was changed.\n", r.TenantID, r.UserCount, r.GroupCount)
+	case r.AlreadyDisconnected && r.UserCount+r.GroupCount == 0:
+		lw.printf("Tenant %s is already disconnected (since %s): nothing to do.\n", r.TenantID, r.DisconnectedAt.Format(time.RFC3339))
+		return lw.err
+	default:
+		lw.printf("Tenant %s disconnected: %d user(s) and %d group(s) are now manual (Entra ids, statuses, paths and\n"+
+			"memberships kept; nobody archived). Undo with: entrasync tenant reconnect %s\n", r.TenantID, r.UserCount, r.GroupCount, r.TenantID)
+	}
+	if lw.err != nil {
+		return lw.err
+	}
+	if len(r.UsersByStatus) > 0 {
+		var parts []string
+		for _, st := range slices.Sorted(maps.Keys(r.UsersByStatus)) {
+			parts = append(parts, fmt.Sprintf("%s %d", st, r.UsersByStatus[st]))
+		}
+		fmt.Fprintf(w, "Users by status: %s\n", strings.Join(parts, ", "))
+	}
+	if len(r.Users) > 0 {
+		rows := make([][]string, 0, len(r.Users))
+		for _, u := range r.Users {
+			rows = append(rows, []string{fmt.Sprint(u.ID), string(u.Status), dash(u.Email), dash(u.EntraID)})
+		}
+		fmt.Fprintln(w)
+		if err := table(w, "USER\tSTATUS\tEMAIL\tENTRA ID", rows); err != nil {
+			return err
+		}
+	}
+	if len(r.Groups) > 0 {
+		rows := make([][]string, 0, len(r.Groups))
+		for _, g := range r.Groups {
+			state := "active"
+			if g.Archived() {
+				state = "archived"
+			}
+			rows = append(rows, []string{fmt.Sprint(g.ID), dash(g.DisplayName), state, fmt.Sprint(len(g.Members)), dash(g.EntraID)})
+		}
+		fmt.Fprintln(w)
+		if err := table(w, "GROUP\tNAME\tSTATE\tMEMBERS\tENTRA ID", rows); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tenantState is `entrasync tenant pause|resume|status NAME`.
+func (e *env) tenantState(verb string, args []string) error {
+	f := e.newFlags("tenant "+verb, false)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return err
+	}
+	var names []string
+	switch {
+	case f.NArg() == 1:
+		names = []string{f.Arg(0)}
+	case f.NArg() == 0 && verb == "status":
+		for _, t := range cfg.Tenants {
+			names = append(names, t.Name)
+		}
+	default:
+		return usagef("tenant %s: give one tenant name", verb)
+	}
+	db, err := e.openStore(cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if verb != "status" {
+		if err := db.SetPaused(e.ctx, names[0], verb == "pause"); err != nil {
+			return err
+		}
+	}
+	var out []tenantStatus
+	for _, n := range names {
+		sc, err := db.Schedule(e.ctx, n)
+		if err != nil && !errors.Is(err, sync.ErrTenantNotFound) {
+			return err
+		}
+		out = append(out, tenantStatus{Tenant: n, Schedule: sc, Quarantined: sc.Quarantined()})
+	}
+	if f.json {
+		return writeJSON(e.stdout, out)
+	}
+	return printTenantStatus(e.stdout, out, cfg)
+}
+
+type tenantStatus struct {
+	Tenant      string        `json:"tenant"`
+	Quarantined bool          `json:"quarantined"`
+	Schedule    sync.Schedule `json:"schedule"`
+}
+
+func printTenantStatus(w io.Writer, ts []tenantStatus, _ *config.Config) error {
+	rows := make([][]string, 0, len(ts))
+	for _, t := range ts {
+		state := "active"
+		switch {
+		case t.Schedule.Paused:
+			state = "paused"
+		case t.Quarantined:
+			state = fmt.Sprintf("quarantined (%d failures): %s", t.Schedule.Failures, t.Schedule.QuarantineReason)
+		case t.Schedule.Failures > 0:
+			state = "last cycle failed: " + t.Schedule.LastError
+		}
+		next := "-"
+		if !t.Schedule.NextDue.IsZero() {
+			next = t.Schedule.NextDue.Format(time.RFC3339)
+		}
+		rows = append(rows, []string{t.Tenant, clip(state, 100), next, dash(t.Schedule.LeaseHolder)})
+	}
+	return table(w, "TENANT\tSTATE\tNEXT DUE\tRUNNING ON", rows)
+}
