@@ -89,9 +89,6 @@ func newAdapter(cfg Config, cred azcore.TokenCredential, graphURL *url.URL) (*ms
 		return nil, fmt.Errorf("graph: request adapter: %w", err)
 	}
 	adapter.SetBaseUrl(graphURL.Scheme + "://" + graphURL.Host + "/v1.0")
-	// As the SDK's service client does; nil keeps kiota's default store
-	// factory (in memory) without writing the global again.
-	adapter.EnableBackingStore(nil)
 	return adapter, nil
 }
 
@@ -133,6 +130,11 @@ func registerSerializers() {
 		abstractions.RegisterDefaultDeserializer(func() absser.ParseNodeFactory { return jsonser.NewJsonParseNodeFactory() })
 		abstractions.RegisterDefaultDeserializer(func() absser.ParseNodeFactory { return textser.NewTextParseNodeFactory() })
 		abstractions.RegisterDefaultDeserializer(func() absser.ParseNodeFactory { return formser.NewFormParseNodeFactory() })
+		// As the SDK's service client does (EnableBackingStore), once: it
+		// rewrites the global registries every adapter reads, so doing it
+		// per adapter would race with the reads of sources already built.
+		abstractions.EnableBackingStoreForParseNodeFactory(absser.DefaultParseNodeFactoryInstance)
+		abstractions.EnableBackingStoreForSerializationWriterFactory(absser.DefaultSerializationWriterFactoryInstance)
 	})
 }
 
