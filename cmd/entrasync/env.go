@@ -126,6 +126,20 @@ func (e *env) openStore(cfg *config.Config) (store.Store, error) {
 	return db, nil
 }
 
+// configAndStore loads the configuration and opens the directory it names;
+// the caller closes the store.
+func (e *env) configAndStore() (*config.Config, store.Store, error) {
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := e.openStore(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, db, nil
+}
+
 func tenantOf(t config.Tenant) sync.Tenant {
 	s := sync.DefaultTenantSettings()
 	s.AutoInvite = t.AutoInvite

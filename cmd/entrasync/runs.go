@@ -15,11 +15,7 @@ func (e *env) runsList(args []string) error {
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	cfg, err := e.loadConfig()
-	if err != nil {
-		return err
-	}
-	db, err := e.openStore(cfg)
+	_, db, err := e.configAndStore()
 	if err != nil {
 		return err
 	}
@@ -46,11 +42,7 @@ func (e *env) runsShow(args []string) error {
 	if err != nil || id <= 0 {
 		return usagef("runs show: %q is not a run id", f.Arg(0))
 	}
-	cfg, err := e.loadConfig()
-	if err != nil {
-		return err
-	}
-	db, err := e.openStore(cfg)
+	_, db, err := e.configAndStore()
 	if err != nil {
 		return err
 	}
@@ -81,11 +73,7 @@ func (e *env) runsReview(decision string, args []string) error {
 	if err != nil || id <= 0 {
 		return usagef("%s: %q is not a run id", f.Name(), f.Arg(0))
 	}
-	cfg, err := e.loadConfig()
-	if err != nil {
-		return err
-	}
-	db, err := e.openStore(cfg)
+	cfg, db, err := e.configAndStore()
 	if err != nil {
 		return err
 	}

@@ -18,11 +18,7 @@ func (e *env) tokenRotate(args []string) error {
 	if err := f.parse(args[1:]); err != nil {
 		return err
 	}
-	cfg, err := e.loadConfig()
-	if err != nil {
-		return err
-	}
-	db, err := e.openStore(cfg)
+	_, db, err := e.configAndStore()
 	if err != nil {
 		return err
 	}
