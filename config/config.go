@@ -159,9 +159,12 @@ func Default() *Config {
 func Parse(r io.Reader, getenv func(string) string) (*Config, error) {
 	c := Default()
 	if r != nil {
-		body, err := io.ReadAll(r)
+		body, err := io.ReadAll(io.LimitReader(r, MaxConfigBytes+1))
 		if err != nil {
 			return nil, fmt.Errorf("config: read: %w", err)
+		}
+		if len(body) > MaxConfigBytes {
+			return nil, fmt.Errorf("config: longer than %d bytes; is it the right file?", MaxConfigBytes)
 		}
 		if len(bytes.TrimSpace(body)) > 0 {
 			dec := yaml.NewDecoder(bytes.NewReader(body))
@@ -200,7 +203,7 @@ func Parse(r io.Reader, getenv func(string) string) (*Config, error) {
 		}
 		switch {
 		case t.ClientSecretFile != "":
-			b, err := os.ReadFile(t.ClientSecretFile)
+			b, err := ReadSmallFile(t.ClientSecretFile, MaxSecretBytes)
 			if err != nil {
 				return nil, fmt.Errorf("config: tenants[%d].client_secret_file: %w", i, err)
 			}
@@ -217,12 +220,45 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	if path == "" {
 		return Parse(nil, getenv)
 	}
-	f, err := os.Open(path)
+	body, err := ReadSmallFile(path, MaxConfigBytes)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	return Parse(bytes.NewReader(body), getenv)
+}
+
+// The largest configuration file and secret file entrasync reads.
+const (
+	MaxConfigBytes = 1 << 20
+	MaxSecretBytes = 64 << 10
+)
+
+// ReadSmallFile reads the regular file at path, refusing anything else — a
+// directory, a device such as /dev/zero, a pipe — and a file longer than
+// limit bytes, with an error that says which. Configuration, secret and CA
+// files are read with it, so a wrong path fails clearly instead of reading
+// without end.
+func ReadSmallFile(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
 	defer f.Close()
-	return Parse(f, getenv)
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s)", path, st.Mode().Type())
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is longer than %d bytes", path, limit)
+	}
+	return b, nil
 }
 
 var (

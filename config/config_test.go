@@ -124,3 +124,50 @@ func TestParseRejectsUnknownFieldsAndBadYAML(t *testing.T) {
 		t.Fatalf("empty config: %v %v", c, err)
 	}
 }
+
+// endless is a reader that never ends, like /dev/zero.
+type endless struct{}
+
+func (endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'a'
+	}
+	return len(p), nil
+}
+
+// TestFilesAreRegularAndBounded: a configuration or secret file that is a
+// device, a directory or too long is refused with an error that says so,
+// instead of being read without end.
+func TestFilesAreRegularAndBounded(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, bytes.Repeat([]byte("#"), MaxConfigBytes+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{"/dev/zero": "not a regular file", dir: "not a regular file", big: "longer than"} {
+		if _, err := Load(path, env(nil)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Load(%s) = %v, want an error saying %q", path, err, want)
+		}
+	}
+	if _, err := Parse(endless{}, env(nil)); err == nil || !strings.Contains(err.Error(), "longer than") {
+		t.Errorf("Parse(endless reader) = %v, want it refused as too long", err)
+	}
+	bigSecret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(bigSecret, bytes.Repeat([]byte("s"), MaxSecretBytes+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{"/dev/zero": "not a regular file", bigSecret: "longer than"} {
+		cfg := good + "    client_secret_file: " + path + "\n"
+		_, err := Parse(strings.NewReader(cfg), env(nil))
+		if err == nil || !strings.Contains(err.Error(), "tenants[0].client_secret_file") || !strings.Contains(err.Error(), want) {
+			t.Errorf("client_secret_file %s: %v, want an error naming the field and saying %q", path, err, want)
+		}
+	}
+	ok := filepath.Join(dir, "ok.yaml")
+	if err := os.WriteFile(ok, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(ok, env(nil)); err != nil {
+		t.Errorf("Load of a small regular file: %v", err)
+	}
+}

@@ -38,11 +38,11 @@ func (p *Plan) Render(w io.Writer) error { return p.RenderWith(w, RenderOptions{
 // RenderWith renders the plan with options.
 func (p *Plan) RenderWith(w io.Writer, opt RenderOptions) error {
 	ew := &errWriter{w: w}
-	paint := func(a Action, s string) string {
+	paint := func(a Action, s string) painted {
 		if !opt.Color {
-			return s
+			return painted(s)
 		}
-		return actionColor[a] + s + colorReset
+		return painted(actionColor[a] + s + colorReset)
 	}
 	ew.printf("Plan for tenant %s\n", p.TenantID)
 	if p.Empty() {
@@ -134,7 +134,17 @@ type errWriter struct {
 	err error
 }
 
+// painted is text the renderer coloured itself: printf passes it through,
+// while every other string argument, which may come from Graph, goes through
+// Printable.
+type painted string
+
 func (e *errWriter) printf(format string, args ...any) {
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			args[i] = Printable(s)
+		}
+	}
 	if e.err == nil {
 		_, e.err = fmt.Fprintf(e.w, format, args...)
 	}

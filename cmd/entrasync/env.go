@@ -173,7 +173,7 @@ func transportOf(caFile string) (http.RoundTripper, error) {
 	if caFile == "" {
 		return nil, nil
 	}
-	pem, err := os.ReadFile(caFile)
+	pem, err := config.ReadSmallFile(caFile, config.MaxConfigBytes)
 	if err != nil {
 		return nil, &config.FieldError{Field: "graph.ca_file", Problem: err.Error()}
 	}

@@ -28,14 +28,11 @@ func dash(s string) string {
 	return clip(s, 60)
 }
 
-// clip keeps table rows readable whatever Graph sends.
+// clip keeps table rows readable whatever Graph sends: what a terminal
+// would act on is neutralised (sync.Printable), and the text cut at n
+// characters.
 func clip(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, s)
+	s = sync.Printable(s)
 	if r := []rune(s); len(r) > n {
 		return string(r[:n-1]) + "…"
 	}
