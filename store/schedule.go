@@ -44,12 +44,12 @@ func (s *DB) Schedule(ctx context.Context, tenantID string) (sync.Schedule, erro
 }
 
 // ensureSchedule creates tenantID's schedule row inside tx if it has none,
-// due now; ErrTenantNotFound when the tenant is not registered.
+// due now by the database's clock (the column defaults, as a claim creates
+// it: leases compare due times with that clock); ErrTenantNotFound when the
+// tenant is not registered.
 func (s *DB) ensureSchedule(ctx context.Context, tx *sqlx.Tx, tenantID string) error {
-	now := s.now()
-	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO tenant_schedule (tenant_id, next_due_at, lease_holder, updated_at)
-		SELECT id, ?, '', ? FROM tenants WHERE id = ?
-		ON CONFLICT (tenant_id) DO NOTHING`), now, now, tenantID); err != nil {
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO tenant_schedule (tenant_id) SELECT id FROM tenants WHERE id = ?
+		ON CONFLICT (tenant_id) DO NOTHING`), tenantID); err != nil {
 		return fmt.Errorf("store: schedule of %s: %w", tenantID, s.d.Translate(err))
 	}
 	var n int

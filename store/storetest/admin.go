@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
@@ -21,6 +22,7 @@ var adminCases = []struct {
 }{
 	{"InviteOneThenAllStaged", testInvite},
 	{"InviteIsAllOrNothing", testInviteAllOrNothing},
+	{"InviteBeyondAChunk", testInviteBeyondAChunk},
 	{"PurgeThenRecreateSameEntraID", testAdminPurgeRecreate},
 	{"ResolveUsersAndGroups", testResolve},
 	{"UserAndGroupOverrides", testEntityOverrides},
@@ -580,5 +582,53 @@ func testDisconnect(t *testing.T, dir store.Store) {
 	}
 	if _, err := adm.Reconnect(ctx, "nope"); !errors.Is(err, sync.ErrTenantNotFound) {
 		t.Fatalf("Reconnect(unknown) = %v", err)
+	}
+}
+
+// testInviteBeyondAChunk invites more users than one statement names (the
+// administration writes a few hundred rows to a statement): every one is
+// invited, by id and then all staged, with one event each, in id order.
+func testInviteBeyondAChunk(t *testing.T, dir store.Store) {
+	mustRegister(t, dir)
+	ctx := context.Background()
+	adm := adminOf(t, dir)
+	const n = 1234
+	var all []sync.EntraUser
+	var ids []string
+	for i := range n {
+		id := fmt.Sprintf("u%04d", i)
+		all, ids = append(all, user(id, id+"@x.test")), append(ids, id)
+	}
+	mustCycle(t, dir, snapshot(all, ids))
+	users := mustUsers(t, dir, "t1", sync.StatusStaged)
+	if len(users) != n {
+		t.Fatalf("%d staged users, want %d", len(users), n)
+	}
+	evBefore := mustEvents(t, dir, "t1", 0, 10*n)
+	last := evBefore[len(evBefore)-1].ID
+	var first []int64
+	for _, u := range users[:700] {
+		first = append(first, u.ID)
+	}
+	got, err := adm.InviteUsers(ctx, "t1", first, false)
+	if err != nil || len(got) != 700 {
+		t.Fatalf("invite 700 by id = %d users, %v", len(got), err)
+	}
+	got, err = adm.InviteUsers(ctx, "t1", nil, true)
+	if err != nil || len(got) != n-700 {
+		t.Fatalf("invite all staged = %d users, %v; want %d", len(got), err, n-700)
+	}
+	if left := mustUsers(t, dir, "t1", sync.StatusStaged); len(left) != 0 {
+		t.Fatalf("%d users still staged", len(left))
+	}
+	evs := mustEvents(t, dir, "t1", last, 10*n)
+	if len(evs) != n {
+		t.Fatalf("%d user.invited events, want %d", len(evs), n)
+	}
+	for i, e := range evs {
+		want := users[i]
+		if e.Type != "user.invited" || e.EntraID != want.EntraID || e.Data["email"] != want.Email {
+			t.Fatalf("event %d = %+v, want user.invited of %s", i, e, want.EntraID)
+		}
 	}
 }
