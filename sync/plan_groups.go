@@ -167,6 +167,15 @@ func cloneGroup(g *Group) *Group {
 
 func sortedGroups(gs []EntraGroup) []EntraGroup {
 	s := slices.Clone(gs)
+	for i := range s {
+		s[i].DisplayName = SafeName(s[i].DisplayName)
+		for j, n := range s[i].Nested {
+			if safe := SafeName(n.Name); safe != n.Name {
+				s[i].Nested = slices.Clone(s[i].Nested)
+				s[i].Nested[j].Name = safe
+			}
+		}
+	}
 	sort.SliceStable(s, func(i, j int) bool { return s[i].ID < s[j].ID })
 	return s
 }

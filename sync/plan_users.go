@@ -203,6 +203,26 @@ func invalidUser(eu EntraUser, email string) string {
 	return ""
 }
 
+// SafeName makes a group's name from Graph safe to store and show: NUL
+// characters dropped, invalid UTF-8 replaced by U+FFFD, cut to
+// MaxAttributeLength bytes on a character boundary. A group with such a name
+// is still mirrored — skipping it would take its members' paths away — under
+// the safe name; an ordinary name comes back unchanged.
+func SafeName(s string) string {
+	if len(s) <= MaxAttributeLength && utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
+		return s
+	}
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
+	if len(s) > MaxAttributeLength {
+		cut := MaxAttributeLength
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
+	}
+	return s
+}
+
 func clipName(s string) string {
 	if len(s) > 80 || !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
 		return strings.ToValidUTF8(strings.ReplaceAll(s[:min(len(s), 80)], "\x00", ""), "?")

@@ -725,3 +725,33 @@ func TestL10_OneDuplicateAmongAThousand(t *testing.T) {
 		t.Fatalf("conflict = %+v, want user 1999 against user 1000", c)
 	}
 }
+
+// TestBadInput_GroupWithUnsafeNameIsMirroredSafely: an assigned group whose
+// name holds a NUL character, or is 10 MB long, no longer fails the tenant's
+// cycles on PostgreSQL: it is mirrored under a safe name, its members keep
+// their paths, and the next cycle plans nothing.
+func TestBadInput_GroupWithUnsafeNameIsMirroredSafely(t *testing.T) {
+	t.Parallel()
+	tn := baseTenant()
+	huge := strings.Repeat("é", 5<<20) // 10 MB
+	tn.Groups = append(tn.Groups, secGroup(101, "Fin\x00ance", gid(4)), secGroup(102, huge, gid(5)))
+	tn.Assignments = append(tn.Assignments, graphtest.Assignment{PrincipalID: gid(101)}, graphtest.Assignment{PrincipalID: gid(102)})
+	h := MustHarness(t, tn, nil)
+	h.cycle(t)
+	gs, us := h.groups(t), h.users(t)
+	if g, ok := gs[gid(101)]; !ok || g.DisplayName != "Finance" {
+		t.Errorf("group with a NUL in its name = %+v, %v; want mirrored as Finance", g, ok)
+	}
+	g, ok := gs[gid(102)]
+	if !ok || len(g.DisplayName) > sync.MaxAttributeLength || !strings.HasPrefix(huge, g.DisplayName) {
+		t.Errorf("10 MB group name mirrored as %d bytes (%v), want a prefix of at most %d", len(g.DisplayName), ok, sync.MaxAttributeLength)
+	}
+	for _, u := range []int{4, 5} {
+		if us[gid(u)].Status != sync.StatusStaged {
+			t.Errorf("member %d of a group with an unsafe name = %+v, want provisioned", u, us[gid(u)])
+		}
+	}
+	if res := h.cycle(t); !res.Plan.Empty() {
+		t.Errorf("second cycle plans %+v, want nothing (C9)", res.Plan.Changes)
+	}
+}
