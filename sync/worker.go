@@ -94,6 +94,9 @@ var ErrTenantPaused = &Error{Code: EINVALID, Message: "tenant is paused: resume 
 // in this process or another.
 var ErrCycleRunning = &Error{Code: ECONFLICT, Message: "a cycle of this tenant is already running"}
 
+// ErrShuttingDown is returned to work handed to a worker that is stopping.
+var ErrShuttingDown = &Error{Code: EUNAVAILABLE, Message: "the worker is shutting down"}
+
 // ErrUnknownTenant is returned for a tenant the worker does not serve.
 var ErrUnknownTenant = &Error{Code: ENOTFOUND, Message: "unknown tenant"}
 
@@ -190,7 +193,10 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.wg.Add(1)
 	go func() { defer w.wg.Done(); w.pollEvery(ctx) }()
 	<-ctx.Done()
+	// Under mu, so that no Owned call adds to wg once Wait may have begun.
+	w.mu.Lock()
 	w.stopping.Store(true)
+	w.mu.Unlock()
 	done := make(chan struct{})
 	go func() { w.wg.Wait(); close(done) }()
 	select {
@@ -203,6 +209,38 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.cancel()
 	w.logger.Info("worker stopped")
 	return nil
+}
+
+// Owned runs f on w's own context, tracked like a scheduled cycle: the
+// caller going away (an HTTP client that disconnects) does not cancel it,
+// and Run's shutdown waits for it within ShutdownGrace, then cancels it.
+// It returns f's result, or ctx's error when the caller stops waiting first
+// (f goes on to its end). ErrShuttingDown once Run is stopping.
+func Owned[T any](ctx context.Context, w *Worker, f func(ctx context.Context) (T, error)) (T, error) {
+	var zero T
+	w.mu.Lock()
+	if w.stopping.Load() {
+		w.mu.Unlock()
+		return zero, ErrShuttingDown
+	}
+	w.wg.Add(1)
+	w.mu.Unlock()
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer w.wg.Done()
+		v, err := f(w.base)
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	}
 }
 
 // pollEvery polls at once (not a whole interval after starting), then every

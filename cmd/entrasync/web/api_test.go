@@ -34,7 +34,8 @@ func MustAPI(tb testing.TB) *apiHarness {
 // MustAPIWith serves the API of a worker with one tenant, "demo"
 // (apiTenant, with settings), read from graphtest with the real Graph
 // source, on synctest's in-memory directory; its token is h.token.
-func MustAPIWith(tb testing.TB, settings sync.TenantSettings) *apiHarness {
+// Each wrap, if any, wraps the tenant's source.
+func MustAPIWith(tb testing.TB, settings sync.TenantSettings, wrap ...func(sync.Source) sync.Source) *apiHarness {
 	tb.Helper()
 	gs := graphtest.NewServer(apiTenant())
 	tb.Cleanup(gs.Close)
@@ -50,7 +51,11 @@ func MustAPIWith(tb testing.TB, settings sync.TenantSettings) *apiHarness {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	w := sync.NewWorker(sync.NewSyncer(db, nil), db, []sync.WorkerTenant{{ID: "demo", Source: src, Schedule: sync.Every(time.Hour)}},
+	var source sync.Source = src
+	for _, f := range wrap {
+		source = f(source)
+	}
+	w := sync.NewWorker(sync.NewSyncer(db, nil), db, []sync.WorkerTenant{{ID: "demo", Source: source, Schedule: sync.Every(time.Hour)}},
 		sync.WorkerConfig{Holder: "api-test", Observer: m}, nil)
 	srv := httptest.NewServer(web.NewServer(w, db, m, nil).Handler())
 	tb.Cleanup(srv.Close)

@@ -28,7 +28,8 @@ func notFound(format string, args ...any) error {
 }
 
 // writeErr sends err as a JSON error: a running cycle, a paused or
-// disconnected tenant are 409, an incomplete Graph read is 502, and any other
+// disconnected tenant are 409, a worker shutting down 503, an incomplete
+// Graph read is 502, and any other
 // error is mapped by its code (statusOf). Internal errors are logged and
 // sent without detail.
 func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, err error) {
@@ -40,6 +41,9 @@ func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusConflict, "a cycle of this tenant is already running")
 	case errors.Is(err, sync.ErrTenantPaused), errors.Is(err, sync.ErrTenantDisconnected):
 		writeError(w, http.StatusConflict, err.Error())
+	case errors.Is(err, sync.ErrShuttingDown):
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, err.Error())
 	case errors.Is(err, sync.ErrSnapshotIncomplete):
 		writeError(w, http.StatusBadGateway, err.Error())
 	default:

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -33,7 +34,9 @@ func (s *Server) provision(w http.ResponseWriter, r *http.Request, kind, query s
 	if err != nil {
 		return err
 	}
-	od, err := s.worker.Provision(r.Context(), t, kind, query, sync.CycleOptions{DryRun: dry, Trigger: "api"})
+	od, err := sync.Owned(r.Context(), s.worker, func(ctx context.Context) (*sync.OnDemand, error) {
+		return s.worker.Provision(ctx, t, kind, query, sync.CycleOptions{DryRun: dry, Trigger: "api"})
+	})
 	if err != nil && (od == nil || !errors.Is(err, sync.ErrSnapshotIncomplete)) {
 		return err // mapped by its code
 	}

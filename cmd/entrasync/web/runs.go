@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
@@ -42,7 +43,9 @@ func (s *Server) approveRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.worker.ApproveRun(r.Context(), run.ID)
+	res, err := sync.Owned(r.Context(), s.worker, func(ctx context.Context) (*sync.Result, error) {
+		return s.worker.ApproveRun(ctx, run.ID)
+	})
 	if err != nil {
 		return err
 	}

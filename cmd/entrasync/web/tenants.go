@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -39,7 +40,10 @@ func (s *Server) triggerCycle(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.worker.RunNow(r.Context(), t, sync.CycleOptions{DryRun: dry, Trigger: "api"})
+	// The cycle is the worker's: a client that gives up does not cancel it.
+	res, err := sync.Owned(r.Context(), s.worker, func(ctx context.Context) (*sync.Result, error) {
+		return s.worker.RunNow(ctx, t, sync.CycleOptions{DryRun: dry, Trigger: "api"})
+	})
 	if err != nil && (res == nil || res.Run == nil) {
 		return err
 	}
