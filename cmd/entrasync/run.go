@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"time"
 
 	"github.com/entrasync/entrasync/cmd/entrasync/web"
@@ -51,10 +50,9 @@ func (e *env) runWorker(args []string) error {
 	if err != nil {
 		return fmt.Errorf("run: listen on %s: %w", cfg.Worker.Listen, err)
 	}
-	srv := &http.Server{Handler: web.NewServer(worker, db, m, e.logger).Handler(), ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(e.logger.Handler(), slog.LevelWarn)}
+	srv := web.HTTPServer(web.NewServer(worker, db, m, e.logger).Handler(), slog.NewLogLogger(e.logger.Handler(), slog.LevelWarn))
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() { serveErr <- srv.Serve(web.LimitListener(ln, web.MaxConnections)) }()
 	e.logger.Info("admin API listening", "addr", ln.Addr().String())
 	workerDone := make(chan error, 1)
 	ctx, cancel := context.WithCancel(e.ctx)
