@@ -9,42 +9,19 @@ import (
 )
 
 func (e *env) groupsSet(args []string) error {
-	f := e.newFlags("groups set", true)
-	changes := defineSettingFlags(f, groupSettingFlags)
-	if err := f.parse(args); err != nil {
-		return err
-	}
-	refs := f.Args()
-	if len(refs) != 1 {
-		return usagef("groups set: give one group (local id, Entra object id or name)")
-	}
-	cs, err := changes()
-	if err != nil {
-		return err
-	}
-	s, err := e.openAdmin(f.tenant)
-	if err != nil {
-		return err
-	}
-	defer s.db.Close()
-	g, err := s.admin.ResolveGroup(e.ctx, s.tenant, refs[0])
-	if err != nil {
-		return err
-	}
-	if g, err = s.admin.SetGroupSetting(e.ctx, s.tenant, g.ID, cs...); err != nil {
-		return err
-	}
-	t, err := s.admin.EffectiveSettings(e.ctx, s.tenant)
-	if err != nil {
-		return err
-	}
-	if f.json {
-		return writeJSON(e.stdout, sync.NewGroupView(g, t))
-	}
-	_, err = fmt.Fprintf(e.stdout, "Group %d (%s) of tenant %s: members may store data %s; require mobile authentication %s\n",
-		g.ID, dash(g.DisplayName), s.tenant, settingPhrase(g.MembersMayStoreData, t.MembersMayStoreData, "group"),
-		settingPhrase(g.RequireMobileAuth, t.GroupRequireMobileAuth, "group"))
-	return err
+	return e.overrideSet("groups set", "group (local id, Entra object id or name)", groupSettingFlags, args,
+		func(s *adminSession, ref string, cs []sync.SettingChange, t sync.TenantSettings) (any, string, error) {
+			g, err := s.admin.ResolveGroup(e.ctx, s.tenant, ref)
+			if err != nil {
+				return nil, "", err
+			}
+			if g, err = s.admin.SetGroupSetting(e.ctx, s.tenant, g.ID, cs...); err != nil {
+				return nil, "", err
+			}
+			return sync.NewGroupView(g, t), fmt.Sprintf("Group %d (%s) of tenant %s: members may store data %s; require mobile authentication %s\n",
+				g.ID, dash(g.DisplayName), s.tenant, settingPhrase(g.MembersMayStoreData, t.MembersMayStoreData, "group"),
+				settingPhrase(g.RequireMobileAuth, t.GroupRequireMobileAuth, "group")), nil
+		})
 }
 
 func (e *env) groupsList(args []string) error {

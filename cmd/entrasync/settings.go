@@ -6,6 +6,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -135,4 +136,44 @@ func settingValue(sf settingFlag, raw string) (string, error) {
 		return "", fmt.Errorf("--%s %q: want %s", sf.flag, raw, want)
 	}
 	return v, nil
+}
+
+// overrideSet is `users set` and `groups set`: it parses the override flags
+// and one reference (what names what the command takes), opens the tenant's
+// directory and lets apply resolve the reference and write the overrides;
+// apply returns the result's view (for --json) and its line of text, with
+// the tenant's effective settings (which a per-user or per-group override
+// does not change) to show what applies.
+func (e *env) overrideSet(name, what string, flags []settingFlag, args []string,
+	apply func(s *adminSession, ref string, cs []sync.SettingChange, t sync.TenantSettings) (any, string, error)) error {
+	f := e.newFlags(name, true)
+	changes := defineSettingFlags(f, flags)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if f.NArg() != 1 {
+		return usagef("%s: give one %s", name, what)
+	}
+	cs, err := changes()
+	if err != nil {
+		return err
+	}
+	s, err := e.openAdmin(f.tenant)
+	if err != nil {
+		return err
+	}
+	defer s.db.Close()
+	t, err := s.admin.EffectiveSettings(e.ctx, s.tenant)
+	if err != nil {
+		return err
+	}
+	view, line, err := apply(s, f.Arg(0), cs, t)
+	if err != nil {
+		return err
+	}
+	if f.json {
+		return writeJSON(e.stdout, view)
+	}
+	_, err = io.WriteString(e.stdout, line)
+	return err
 }

@@ -168,41 +168,18 @@ func listSuffix(s []string) string {
 }
 
 func (e *env) usersSet(args []string) error {
-	f := e.newFlags("users set", true)
-	changes := defineSettingFlags(f, userSettingFlags)
-	if err := f.parse(args); err != nil {
-		return err
-	}
-	refs := f.Args()
-	if len(refs) != 1 {
-		return usagef("users set: give one user (local id, e-mail or Entra object id)")
-	}
-	cs, err := changes()
-	if err != nil {
-		return err
-	}
-	s, err := e.openAdmin(f.tenant)
-	if err != nil {
-		return err
-	}
-	defer s.db.Close()
-	u, err := s.admin.ResolveUser(e.ctx, s.tenant, refs[0])
-	if err != nil {
-		return err
-	}
-	if u, err = s.admin.SetUserSetting(e.ctx, s.tenant, u.ID, cs...); err != nil {
-		return err
-	}
-	t, err := s.admin.EffectiveSettings(e.ctx, s.tenant)
-	if err != nil {
-		return err
-	}
-	if f.json {
-		return writeJSON(e.stdout, sync.NewUserView(u, t))
-	}
-	_, err = fmt.Fprintf(e.stdout, "User %d (%s) of tenant %s: require mobile authentication %s\n",
-		u.ID, dash(u.Email), s.tenant, settingPhrase(u.RequireMobileAuth, t.RequireMobileAuth, "user"))
-	return err
+	return e.overrideSet("users set", "user (local id, e-mail or Entra object id)", userSettingFlags, args,
+		func(s *adminSession, ref string, cs []sync.SettingChange, t sync.TenantSettings) (any, string, error) {
+			u, err := s.admin.ResolveUser(e.ctx, s.tenant, ref)
+			if err != nil {
+				return nil, "", err
+			}
+			if u, err = s.admin.SetUserSetting(e.ctx, s.tenant, u.ID, cs...); err != nil {
+				return nil, "", err
+			}
+			return sync.NewUserView(u, t), fmt.Sprintf("User %d (%s) of tenant %s: require mobile authentication %s\n",
+				u.ID, dash(u.Email), s.tenant, settingPhrase(u.RequireMobileAuth, t.RequireMobileAuth, "user")), nil
+		})
 }
 
 func (e *env) usersList(args []string) error {
