@@ -171,9 +171,10 @@ type CycleOptions struct {
 	DryRun bool
 	// Trigger says who started the cycle (schedule, cli, api, demo).
 	Trigger string
-	// ApprovedArchives names the users whose held archives an administrator
-	// approved: they pass the archive guard this cycle; others are guarded.
-	ApprovedArchives map[string]bool
+	// Approved names the held changes an administrator approved (HeldKeys,
+	// from HeldChanges): they pass the archive guard this cycle; others are
+	// guarded.
+	Approved map[string]bool
 }
 
 // Syncer runs cycles: read → plan → apply → record.
@@ -211,14 +212,7 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 		run.ThrottleMs = snap.ThrottleWait.Milliseconds()
 	}
 	if err != nil {
-		err = fmt.Errorf("%w: %w", ErrSnapshotIncomplete, err)
-		run.Outcome, run.Error, run.FinishedAt = OutcomeFailed, err.Error(), s.now().UTC()
-		if !opt.DryRun && !errors.Is(err, context.Canceled) {
-			if rerr := s.dir.RecordRun(context.WithoutCancel(ctx), run); rerr != nil {
-				log.Error("record failed run", "err", rerr)
-			}
-		}
-		return &Result{Run: run, DryRun: opt.DryRun}, err
+		return s.readFailed(ctx, run, opt, err)
 	}
 	tx, err := s.dir.Begin(ctx, tenantID)
 	if err != nil {
@@ -234,7 +228,15 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 	if err := safePlan(func() { plan = Diff(snap, st, planStart.UTC()) }); err != nil {
 		return nil, err
 	}
-	if err := safePlan(func() { Guard(plan, st, opt.ApprovedArchives) }); err != nil {
+	if prover, ok := src.(ListingProver); ok {
+		if a, groups := toProve(plan); a || len(groups) > 0 {
+			if err := prover.ProveListings(ctx, snap, a, groups); err != nil {
+				_ = tx.Rollback() // before recording the run: SQLite has one writer
+				return s.readFailed(ctx, run, opt, err)
+			}
+		}
+	}
+	if err := safePlan(func() { Guard(plan, st, opt.Approved) }); err != nil {
 		return nil, err
 	}
 	applyStart := s.now()
@@ -264,6 +266,19 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 	log.Info("cycle finished", LogRun, run.ID, "outcome", run.Outcome, "changes", len(plan.Changes),
 		"conflicts", len(plan.Conflicts), "graph_requests", run.GraphRequests, "read_ms", run.ReadMillis)
 	return res, nil
+}
+
+// readFailed ends a cycle whose read failed, or came back short: nothing is
+// applied, and (unless a dry run or cancelled) a failed run is recorded.
+func (s *Syncer) readFailed(ctx context.Context, run *Run, opt CycleOptions, err error) (*Result, error) {
+	err = fmt.Errorf("%w: %w", ErrSnapshotIncomplete, err)
+	run.Outcome, run.Error, run.FinishedAt = OutcomeFailed, err.Error(), s.now().UTC()
+	if !opt.DryRun && !errors.Is(err, context.Canceled) {
+		if rerr := s.dir.RecordRun(context.WithoutCancel(ctx), run); rerr != nil {
+			s.logger.Error("record failed run", LogTenant, run.TenantID, "err", rerr)
+		}
+	}
+	return &Result{Run: run, DryRun: opt.DryRun}, err
 }
 
 // safePlan runs the planner and turns a panic into an error, so one tenant's

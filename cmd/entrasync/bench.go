@@ -371,6 +371,14 @@ func (e *env) benchOneFault(spec graphtest.GenSpec, latency time.Duration, base,
 	if err != nil {
 		return bf, err
 	}
+	if fault.DropPage && fault.ID == "" { // a page of the largest group: one that has pages to drop
+		most := -1
+		for _, g := range tn.Groups {
+			if len(g.Members) > most {
+				most, fault.ID = len(g.Members), g.ID
+			}
+		}
+	}
 	srv.InjectFault(fault)
 	_, cerr := syncer.Cycle(e.ctx, "bench", src, sync.CycleOptions{Trigger: "bench"})
 	bf.Failed = cerr != nil

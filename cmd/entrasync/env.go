@@ -144,11 +144,18 @@ func tenantOf(t config.Tenant) sync.Tenant {
 	s := sync.DefaultTenantSettings()
 	s.AutoInvite = t.AutoInvite
 	s.EmailSource = sync.EmailSource(t.EmailSource)
-	if t.ArchiveThreshold != nil {
-		s.ArchiveThreshold = *t.ArchiveThreshold
-	}
-	if t.ArchiveThresholdPercent != nil {
-		s.ArchiveThresholdPercent = *t.ArchiveThresholdPercent
+	for _, th := range []struct {
+		v  *int
+		to *int
+	}{
+		{t.ArchiveThreshold, &s.ArchiveThreshold}, {t.ArchiveThresholdPercent, &s.ArchiveThresholdPercent},
+		{t.GroupArchiveThreshold, &s.GroupArchiveThreshold}, {t.GroupArchiveThresholdPercent, &s.GroupArchiveThresholdPercent},
+		{t.MembershipRemovalThreshold, &s.MembershipRemovalThreshold},
+		{t.MembershipRemovalThresholdPercent, &s.MembershipRemovalThresholdPercent},
+	} {
+		if th.v != nil {
+			*th.to = *th.v
+		}
 	}
 	return sync.Tenant{ID: t.Name, EntraTenantID: t.TenantID, Settings: s}
 }
