@@ -100,6 +100,8 @@ type Worker struct {
 	LeaseTTL time.Duration `yaml:"lease_ttl"`
 	// ShutdownGrace is how long a running cycle may finish on SIGTERM.
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+	// MaxCycles bounds the cycles one process runs at once (default 16).
+	MaxCycles int `yaml:"max_cycles"`
 }
 
 // Log configures logging. Env: ENTRASYNC_LOG_FORMAT, ENTRASYNC_LOG_LEVEL.
@@ -175,7 +177,8 @@ func Default() *Config {
 		Log: Log{Format: "text", Level: "info"},
 		Graph: Graph{Cloud: "public", Concurrency: 4, MaxRetries: 5, RetryDelay: 2 * time.Second,
 			MaxThrottleWait: 5 * time.Minute, Timeout: 100 * time.Second},
-		Worker: Worker{Listen: "127.0.0.1:8080", Poll: 10 * time.Second, LeaseTTL: 2 * time.Minute, ShutdownGrace: 30 * time.Second},
+		Worker: Worker{Listen: "127.0.0.1:8080", Poll: 10 * time.Second, LeaseTTL: 2 * time.Minute, ShutdownGrace: 30 * time.Second,
+			MaxCycles: 16},
 	}
 }
 
@@ -344,6 +347,8 @@ func (c *Config) Validate() error {
 		return &FieldError{"worker.poll", "must be at least 1s"}
 	case c.Worker.LeaseTTL < 10*time.Second:
 		return &FieldError{"worker.lease_ttl", "must be at least 10s"}
+	case c.Worker.MaxCycles < 1 || c.Worker.MaxCycles > 1024:
+		return &FieldError{"worker.max_cycles", "must be from 1 to 1024"}
 	case c.Worker.ShutdownGrace < 0:
 		return &FieldError{"worker.shutdown_grace", "must not be negative"}
 	}

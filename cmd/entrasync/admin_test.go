@@ -223,7 +223,7 @@ func TestSettingsCLI(t *testing.T) {
 	out, _ = mustCLI(t, db, exitOK, "tenant", "set", "demo", "--require-mobile-auth", "false", "--group-require-mobile-auth", "true",
 		"--auto-invite", "true", "--archive-threshold", "7")
 	for _, want := range []string{"require-mobile-auth        true        false     false", "auto-invite                false       true      true",
-		"archive-threshold          500         7         7"} {
+		"archive-threshold                     500         7         7"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("tenant set output lacks %q:\n%s", want, out)
 		}

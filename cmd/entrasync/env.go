@@ -333,7 +333,7 @@ func (e *env) newWorker(cfg *config.Config, dir sync.Store, m *web.Metrics, only
 		obs = m
 	}
 	w := sync.NewWorker(syncer, dir, wts, sync.WorkerConfig{Holder: holderID(), Poll: cfg.Worker.Poll, LeaseTTL: cfg.Worker.LeaseTTL,
-		ShutdownGrace: cfg.Worker.ShutdownGrace, Observer: obs}, e.logger)
+		ShutdownGrace: cfg.Worker.ShutdownGrace, MaxCycles: cfg.Worker.MaxCycles, Observer: obs}, e.logger)
 	return w, syncer, nil
 }
 
