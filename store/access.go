@@ -109,13 +109,19 @@ func (s *DB) AdminActions(ctx context.Context, tenantID string, limit int) ([]sy
 // order); ErrRunNotFound when there is no such run.
 func (s *DB) RunLog(ctx context.Context, runID int64, q sync.LogQuery) (sync.LogPage, error) {
 	page := sync.LogPage{Offset: max(q.Offset, 0), Limit: q.PageLimit()}
-	var exists bool
-	if err := s.x.GetContext(ctx, &exists, s.q(`SELECT EXISTS (SELECT 1 FROM runs WHERE id = ?)`), runID); err != nil {
-		return page, fmt.Errorf("store: run %d: %w", runID, s.d.Translate(err))
-	}
-	if !exists {
+	var r runRow
+	err := s.x.GetContext(ctx, &r, s.q(`SELECT `+runColumns+` FROM runs WHERE id = ?`), runID)
+	if errors.Is(err, sql.ErrNoRows) {
 		return page, fmt.Errorf("store: run %d: %w", runID, sync.ErrRunNotFound)
 	}
+	if err != nil {
+		return page, fmt.Errorf("store: get run %d: %w", runID, s.d.Translate(err))
+	}
+	run, err := r.run()
+	if err != nil {
+		return page, err
+	}
+	page.Run = &run
 	where, args := []string{"run_id = ?"}, []any{runID}
 	for _, f := range []struct{ col, v string }{{"action", string(q.Action)}, {"status", q.Status}, {"entity", string(q.Entity)}} {
 		if f.v != "" {

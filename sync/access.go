@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -150,6 +152,8 @@ func (q LogQuery) PageLimit() int {
 // LogPage is one page of a run's provisioning log and how many entries match
 // the filters in all.
 type LogPage struct {
+	// Run is the run itself (its record, without the log).
+	Run     *Run       `json:"run"`
 	Entries []LogEntry `json:"changes"`
 	Total   int        `json:"total"`
 	Offset  int        `json:"offset"`
@@ -162,6 +166,56 @@ type LogPager interface {
 	// RunLog returns the page q selects of run runID's log;
 	// ErrRunNotFound when there is no such run.
 	RunLog(ctx context.Context, runID int64, q LogQuery) (LogPage, error)
+}
+
+// The statuses of a provisioning log entry.
+const (
+	LogApplied  = "applied"
+	LogHeld     = "held"
+	LogConflict = "conflict"
+)
+
+// Actions, Entities and LogStatuses list the values a LogQuery filters on,
+// in display order.
+var (
+	Actions     = []Action{ActionCreate, ActionUpdate, ActionArchive, ActionRestore, ActionAdopt, ActionAdd, ActionRemove}
+	Entities    = []Entity{EntityUser, EntityGroup, EntityMembership}
+	LogStatuses = []string{LogApplied, LogHeld, LogConflict}
+)
+
+// ParseLogQuery reads a LogQuery from named values (a URL's query, a form):
+// action, status, entity, q (the text), offset and limit. EINVALID names
+// the value that is not one of the known ones or out of range.
+func ParseLogQuery(get func(name string) string) (LogQuery, error) {
+	q := LogQuery{Action: Action(get("action")), Status: get("status"), Entity: Entity(get("entity")), Text: get("q")}
+	if q.Action != "" && !slices.Contains(Actions, q.Action) {
+		return q, Errorf(EINVALID, "action must be one of %v, not %q", Actions, Printable(string(q.Action)))
+	}
+	if q.Status != "" && !slices.Contains(LogStatuses, q.Status) {
+		return q, Errorf(EINVALID, "status must be one of %v, not %q", LogStatuses, Printable(q.Status))
+	}
+	if q.Entity != "" && !slices.Contains(Entities, q.Entity) {
+		return q, Errorf(EINVALID, "entity must be one of %v, not %q", Entities, Printable(string(q.Entity)))
+	}
+	if len(q.Text) > 256 {
+		return q, Errorf(EINVALID, "q must be at most 256 bytes")
+	}
+	for _, f := range []struct {
+		name string
+		dst  *int
+		max  int
+	}{{"offset", &q.Offset, 100_000_000}, {"limit", &q.Limit, MaxLogPage}} {
+		v := get(f.name)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > f.max {
+			return q, Errorf(EINVALID, "%s must be an integer between 0 and %d", f.name, f.max)
+		}
+		*f.dst = n
+	}
+	return q, nil
 }
 
 // MatchLog reports whether e passes q's filters (not its paging): the rule

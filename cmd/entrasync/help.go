@@ -53,9 +53,11 @@ var commandHelp = map[string]struct{ usage, about, examples string }{
 	"runs show": {"entrasync runs show ID [--json]",
 		"Shows one run and every change it made or held back (the provisioning log).",
 		"  entrasync runs show 42"},
-	"token rotate": {"entrasync token rotate [--json]",
-		"Prints a new admin API token once and stores only its hash; every earlier token stops working.",
-		"  T=$(entrasync --config entrasync.yaml token rotate)"},
+	"token rotate": {"entrasync token rotate [--scope admin|read] [--label NAME] [--json]",
+		"Prints a new API token once and stores only its hash. A read token views (API and console), an admin\n" +
+			"token also acts. The earlier token of the same label (default: the scope) stops working.",
+		"  T=$(entrasync --config entrasync.yaml token rotate)\n" +
+			"  entrasync token rotate --scope read --label helpdesk"},
 	"bench": {"entrasync bench [--scenario small|large|throttled|faults|all] [--latency 30ms] [--json]",
 		"Generates tenants, serves them from the simulated Graph with latency per round trip, and runs full\n" +
 			"cycles into PostgreSQL (--database, default the local server; a schema per scenario, dropped\n" +

@@ -101,6 +101,8 @@ func (m *Memory) RunLog(_ context.Context, runID int64, q sync.LogQuery) (sync.L
 	if r == nil {
 		return page, fmt.Errorf("synctest: run %d: %w", runID, sync.ErrRunNotFound)
 	}
+	run := r.run
+	page.Run = &run
 	for _, e := range r.log {
 		if !sync.MatchLog(e, q) {
 			continue
