@@ -38,11 +38,8 @@ func (e *env) tokenRotate(args []string) error {
 		return err
 	}
 	defer db.Close()
-	token, hash, err := web.NewToken()
+	token, err := web.IssueToken(e.ctx, db, *scope, *label)
 	if err != nil {
-		return fmt.Errorf("token: %w", err)
-	}
-	if err := db.IssueAPIToken(e.ctx, hash, *scope, *label); err != nil {
 		return err
 	}
 	if err := db.RecordAdminAction(e.ctx, sync.AdminAction{Actor: "cli", Action: sync.ActionRotateToken, Target: *label, Detail: "scope " + *scope}); err != nil {

@@ -14,6 +14,20 @@ import (
 // (auth), admin endpoints record what was done, by which token's label
 // (audited), GET /api/v1/audit lists it.
 
+// IssueToken makes a new API token of scope and label, stores its hash
+// (revoking the older token of label, sync.Access.IssueAPIToken) and returns
+// the token: the only time it is seen.
+func IssueToken(ctx context.Context, store sync.Access, scope, label string) (string, error) {
+	token, hash, err := NewToken()
+	if err != nil {
+		return "", fmt.Errorf("token: %w", err)
+	}
+	if err := store.IssueAPIToken(ctx, hash, scope, label); err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
 type identityKey struct{}
 
 // WithIdentity returns ctx carrying the token a request was authorised with.

@@ -14,11 +14,8 @@ import (
 // MustToken issues a token of scope and label on h's directory.
 func MustToken(tb testing.TB, h *apiHarness, scope, label string) string {
 	tb.Helper()
-	token, hash, err := web.NewToken()
+	token, err := web.IssueToken(context.Background(), h.db, scope, label)
 	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := h.db.IssueAPIToken(context.Background(), hash, scope, label); err != nil {
 		tb.Fatal(err)
 	}
 	return token
