@@ -64,17 +64,11 @@ func TestRunServesTLS(t *testing.T) {
 	certFile, keyFile, cert := MustCertificate(t, t.TempDir())
 	env["ENTRASYNC_TLS_CERT"], env["ENTRASYNC_TLS_KEY"] = certFile, keyFile
 	getenv := func(k string) string { return env[k] }
-	var tokOut, tokErr bytes.Buffer
-	if err := run(context.Background(), []string{"--config", cfgFile, "token", "rotate"}, getenv, &tokOut, &tokErr); err != nil {
-		t.Fatalf("token rotate: %v %s", err, tokErr.String())
-	}
-	token := strings.TrimSpace(tokOut.String())
+	token := mustCLIToken(t, cfgFile, getenv)
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	logs := newSyncBuffer()
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"--config", cfgFile, "run", "--listen", addr}, getenv, logs, logs) }()
+	logs, done := startRun(ctx, cfgFile, addr, getenv)
 
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
