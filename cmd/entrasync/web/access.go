@@ -86,6 +86,8 @@ func (s *Server) audited(action string, h func(http.ResponseWriter, *http.Reques
 			a.Target = "user " + r.PathValue("user")
 		case r.PathValue("group") != "":
 			a.Target = "group " + r.PathValue("group")
+		case r.PathValue("change") != "":
+			a.Target = r.PathValue("change")
 		}
 		switch {
 		case err != nil:

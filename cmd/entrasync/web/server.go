@@ -25,6 +25,8 @@ type Server struct {
 	logger  *slog.Logger
 	// console serves the web console under / (cmd/entrasync/web/console).
 	console *console.Console
+	// sandbox, when set, is the simulated tenant's changes (sandbox.go).
+	sandbox console.Sandbox
 }
 
 // NewServer returns the HTTP surface of worker, whose directory is store.
@@ -69,6 +71,7 @@ func (s *Server) Handler() http.Handler {
 	read("GET /api/v1/tenants/{tenant}/groups", s.listGroups)
 	read("GET /api/v1/tenants/{tenant}/events", s.listEvents)
 	read("GET /api/v1/audit", s.listAudit)
+	s.sandboxRoutes(read, admin)
 	mux.Handle("/", s.console)
 	return mux
 }
