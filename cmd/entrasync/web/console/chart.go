@@ -16,7 +16,8 @@ const (
 )
 
 // runChart draws runs (newest first, as listed) oldest to newest as an SVG:
-// a bar per run for its changes (held and failed runs coloured by class),
+// a bar per run for its changes, applied and held (held and failed runs
+// coloured by class),
 // and a line for each run's duration, each on its own scale, with the
 // maxima labelled. Only numbers and escaped text go into the markup, and
 // it styles by class (the CSP allows no inline style).
@@ -28,7 +29,7 @@ func runChart(runs []sync.Run) template.HTML {
 	slices.Reverse(rs)
 	maxChanges, maxMs := 1, int64(1)
 	for _, r := range rs {
-		maxChanges = max(maxChanges, changeCount(r))
+		maxChanges = max(maxChanges, changeCount(r)+r.Held)
 		maxMs = max(maxMs, r.FinishedAt.Sub(r.StartedAt).Milliseconds())
 	}
 	var b strings.Builder
@@ -39,7 +40,7 @@ func runChart(runs []sync.Run) template.HTML {
 	var line []string
 	for i, r := range rs {
 		x := float64(chartPad) + step*float64(i)
-		n := changeCount(r)
+		n := changeCount(r) + r.Held
 		h := plotH * float64(n) / float64(maxChanges)
 		class := "bar"
 		switch r.Outcome {
@@ -53,7 +54,7 @@ func runChart(runs []sync.Run) template.HTML {
 		ms := r.FinishedAt.Sub(r.StartedAt).Milliseconds()
 		fmt.Fprintf(&b, `<a href="/runs/%d"><rect class="%s" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s</title></rect></a>`,
 			r.ID, class, x+(step-barW)/2, float64(chartH-chartPad)-h, barW, max(h, 1),
-			template.HTMLEscapeString(fmt.Sprintf("run %d (%s): %d changes, %d ms", r.ID, r.Outcome, n, ms)))
+			template.HTMLEscapeString(fmt.Sprintf("run %d (%s): %d changes applied, %d held, %d ms", r.ID, r.Outcome, changeCount(r), r.Held, ms)))
 		y := float64(chartH-chartPad) - plotH*float64(ms)/float64(maxMs)
 		line = append(line, fmt.Sprintf("%.1f,%.1f", x+step/2, y))
 	}

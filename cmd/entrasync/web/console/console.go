@@ -118,6 +118,9 @@ func (c *Console) routes() {
 	m := http.NewServeMux()
 	static, _ := fs.Sub(staticFS, "static")
 	m.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(http.FileServerFS(static))))
+	m.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/static/logo.svg", http.StatusMovedPermanently)
+	})
 	m.HandleFunc("GET /signin", c.signinForm)
 	m.HandleFunc("POST /signin", c.signin)
 	read := func(pattern string, h handler) { m.Handle(pattern, c.authed(sync.ScopeRead, h)) }
