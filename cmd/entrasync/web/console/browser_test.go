@@ -131,7 +131,7 @@ func (b *browser) waitFor(expr string) {
 	deadline := time.Now().Add(stepTimeout)
 	for {
 		ctx, cancel := context.WithTimeout(b.ctx, 2*time.Second)
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.readyState === 'complete' && (` + expr + `)`))
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.readyState === 'complete' && (`+expr+`)`))
 		cancel()
 		if err == nil && ok {
 			return
