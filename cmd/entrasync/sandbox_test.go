@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"strings"
@@ -102,6 +103,33 @@ func TestDemoServeSandbox(t *testing.T) {
 	}
 	if code, run := cycle(); code != 200 || run.Outcome != sync.OutcomeHeld {
 		t.Fatalf("cycle after healing (the hold is pending): %d %+v", code, run)
+	}
+	// The console's sandbox page makes the same changes.
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	if resp, err := browser.PostForm(base+"/signin", url.Values{"token": {tokens["Admin"]}}); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("console sign-in (following to the overview): %v %v", resp, err)
+	}
+	page := func(resp *http.Response, err error) string {
+		t.Helper()
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("console: %v %v", resp, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	body := page(browser.Get(base + "/sandbox"))
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(body)
+	if csrf == nil || !strings.Contains(body, "Unassign the Staff group") {
+		t.Fatalf("sandbox page:\n%s", body)
+	}
+	body = page(browser.PostForm(base+"/sandbox", url.Values{"csrf": {csrf[1]}, "change": {"hire"}, "arg": {"Zed"}}))
+	if !strings.Contains(body, "hired zed.1@contoso.test, assigned directly") {
+		t.Fatalf("hire from the console:\n%s", body)
+	}
+	if code, run := cycle(); code != 200 || run.Counts["user.create"] != 1 {
+		t.Fatalf("cycle after the hire: %d %+v", code, run)
 	}
 	if _, body := api("GET", "/api/v1/audit", tokens["Read"]); !strings.Contains(body, `"actor": "sandbox-admin"`) || !strings.Contains(body, `"target": "mass-unassign"`) {
 		t.Fatalf("audit: %s", body)
