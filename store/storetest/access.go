@@ -20,6 +20,7 @@ var accessCases = []struct {
 	{"TokenScopesAndLabels", testTokenScopes},
 	{"AdminActionsNewestFirstByTenant", testAdminActions},
 	{"RunLogFiltersAndPages", testRunLogPaging},
+	{"RunLogPagesALargeRun", testRunLogLargeRun},
 }
 
 // testTokenScopes: a token's scope and label come back from its hash;
@@ -160,5 +161,87 @@ func testRunLogPaging(t *testing.T, dir store.Store) {
 	}
 	if _, err := dir.RunLog(ctx, 999999, sync.LogQuery{}); !errors.Is(err, sync.ErrRunNotFound) {
 		t.Fatalf("RunLog(missing) = %v", err)
+	}
+}
+
+// LargeRun is how many changes MustLargeRun's run has: the size of the
+// largest runs the console pages through.
+const LargeRun = 100_000
+
+// MustLargeRun records a run of tenant t1 (registered here) with n log
+// entries written by one statement: user creates, every tenth an update
+// with a field diff, labelled userN@contoso.test in id order. It returns
+// the run's id.
+func MustLargeRun(tb testing.TB, dir store.Store, n int) int64 {
+	tb.Helper()
+	mustRegister(tb, dir)
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	run := &sync.Run{TenantID: "t1", Trigger: "test", StartedAt: now, FinishedAt: now, Outcome: sync.OutcomeSucceeded}
+	if err := dir.RecordRun(context.Background(), run); err != nil {
+		tb.Fatalf("record run: %v", err)
+	}
+	rawExec(tb, dir, fmt.Sprintf(`INSERT INTO provisioning_log (run_id, tenant_id, status, action, entity, entra_id, label, reason)
+		SELECT %d, 't1', 'applied', CASE WHEN i %% 10 = 0 THEN 'update' ELSE 'create' END, 'user', 'id-' || i, 'user' || i || '@contoso.test',
+			CASE WHEN i %% 10 = 0 THEN 'changed in Entra' ELSE 'assigned directly' END
+		FROM (WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < %d) SELECT i FROM s) AS g ORDER BY i`, run.ID, n))
+	rawExec(tb, dir, fmt.Sprintf(`UPDATE provisioning_log SET fields = '[{"name":"displayName","old":"a","new":"b"}]'
+		WHERE run_id = %d AND action = 'update'`, run.ID))
+	return run.ID
+}
+
+// testRunLogLargeRun: a run of LargeRun changes pages from its first to its
+// last page and filters, counting every match, without reading the log whole.
+func testRunLogLargeRun(t *testing.T, dir store.Store) {
+	id := MustLargeRun(t, dir, LargeRun)
+	ctx := context.Background()
+	page := func(q sync.LogQuery) sync.LogPage {
+		t.Helper()
+		p, err := dir.RunLog(ctx, id, q)
+		if err != nil {
+			t.Fatalf("RunLog(%+v): %v", q, err)
+		}
+		return p
+	}
+	if p := page(sync.LogQuery{}); p.Total != LargeRun || len(p.Entries) != sync.DefaultLogPage || p.Entries[0].Label != "user1@contoso.test" {
+		t.Fatalf("first page: total %d, %d entries", p.Total, len(p.Entries))
+	}
+	last := page(sync.LogQuery{Offset: LargeRun - 50})
+	if len(last.Entries) != 50 || last.Entries[49].Label != fmt.Sprintf("user%d@contoso.test", LargeRun) {
+		t.Fatalf("last page: %d entries", len(last.Entries))
+	}
+	if p := page(sync.LogQuery{Action: sync.ActionUpdate, Offset: 9_999}); p.Total != LargeRun/10 || len(p.Entries) != 1 ||
+		len(p.Entries[0].Fields) != 1 || p.Entries[0].Fields[0].New != "b" {
+		t.Fatalf("updates from 9,999: total %d, %+v", p.Total, p.Entries)
+	}
+	if p := page(sync.LogQuery{Text: "USER99999@"}); p.Total != 1 || p.Entries[0].EntraID != "id-99999" {
+		t.Fatalf("text: %+v", p)
+	}
+	if p := page(sync.LogQuery{Offset: LargeRun}); p.Total != LargeRun || len(p.Entries) != 0 {
+		t.Fatalf("past the end: total %d, %d entries", p.Total, len(p.Entries))
+	}
+}
+
+// BenchRunLog measures RunLog's pages of a LargeRun-change run on dir: the
+// first, the middle and the last page of 100, a filter by action and a text
+// search (each counts the matches too).
+func BenchRunLog(b *testing.B, dir store.Store) {
+	id := MustLargeRun(b, dir, LargeRun)
+	for _, c := range []struct {
+		name string
+		q    sync.LogQuery
+	}{
+		{"first", sync.LogQuery{}},
+		{"middle", sync.LogQuery{Offset: LargeRun / 2}},
+		{"last", sync.LogQuery{Offset: LargeRun - 100}},
+		{"action", sync.LogQuery{Action: sync.ActionUpdate, Offset: 5_000}},
+		{"text", sync.LogQuery{Text: "user4242"}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := dir.RunLog(context.Background(), id, c.q); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
