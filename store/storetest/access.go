@@ -168,22 +168,21 @@ func testRunLogPaging(t *testing.T, dir store.Store) {
 // largest runs the console pages through.
 const LargeRun = 100_000
 
-// MustLargeRun records a run of tenant t1 (registered here) with n log
+// MustLargeRun records a run of tenantID (registered already) with n log
 // entries written by one statement: user creates, every tenth an update
 // with a field diff, labelled userN@contoso.test in id order. It returns
 // the run's id.
-func MustLargeRun(tb testing.TB, dir store.Store, n int) int64 {
+func MustLargeRun(tb testing.TB, dir store.Store, tenantID string, n int) int64 {
 	tb.Helper()
-	mustRegister(tb, dir)
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-	run := &sync.Run{TenantID: "t1", Trigger: "test", StartedAt: now, FinishedAt: now, Outcome: sync.OutcomeSucceeded}
+	run := &sync.Run{TenantID: tenantID, Trigger: "test", StartedAt: now, FinishedAt: now, Outcome: sync.OutcomeSucceeded}
 	if err := dir.RecordRun(context.Background(), run); err != nil {
 		tb.Fatalf("record run: %v", err)
 	}
 	rawExec(tb, dir, fmt.Sprintf(`INSERT INTO provisioning_log (run_id, tenant_id, status, action, entity, entra_id, label, reason)
-		SELECT %d, 't1', 'applied', CASE WHEN i %% 10 = 0 THEN 'update' ELSE 'create' END, 'user', 'id-' || i, 'user' || i || '@contoso.test',
+		SELECT %d, '%s', 'applied', CASE WHEN i %% 10 = 0 THEN 'update' ELSE 'create' END, 'user', 'id-' || i, 'user' || i || '@contoso.test',
 			CASE WHEN i %% 10 = 0 THEN 'changed in Entra' ELSE 'assigned directly' END
-		FROM (WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < %d) SELECT i FROM s) AS g ORDER BY i`, run.ID, n))
+		FROM (WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < %d) SELECT i FROM s) AS g ORDER BY i`, run.ID, tenantID, n))
 	rawExec(tb, dir, fmt.Sprintf(`UPDATE provisioning_log SET fields = '[{"name":"displayName","old":"a","new":"b"}]'
 		WHERE run_id = %d AND action = 'update'`, run.ID))
 	return run.ID
@@ -192,7 +191,8 @@ func MustLargeRun(tb testing.TB, dir store.Store, n int) int64 {
 // testRunLogLargeRun: a run of LargeRun changes pages from its first to its
 // last page and filters, counting every match, without reading the log whole.
 func testRunLogLargeRun(t *testing.T, dir store.Store) {
-	id := MustLargeRun(t, dir, LargeRun)
+	mustRegister(t, dir)
+	id := MustLargeRun(t, dir, "t1", LargeRun)
 	ctx := context.Background()
 	page := func(q sync.LogQuery) sync.LogPage {
 		t.Helper()
@@ -225,7 +225,8 @@ func testRunLogLargeRun(t *testing.T, dir store.Store) {
 // first, the middle and the last page of 100, a filter by action and a text
 // search (each counts the matches too).
 func BenchRunLog(b *testing.B, dir store.Store) {
-	id := MustLargeRun(b, dir, LargeRun)
+	mustRegister(b, dir)
+	id := MustLargeRun(b, dir, "t1", LargeRun)
 	for _, c := range []struct {
 		name string
 		q    sync.LogQuery

@@ -16,6 +16,7 @@ import (
 	"github.com/entrasync/entrasync/cmd/entrasync/web"
 	"github.com/entrasync/entrasync/graph"
 	"github.com/entrasync/entrasync/graph/graphtest"
+	"github.com/entrasync/entrasync/store/postgres"
 	"github.com/entrasync/entrasync/store/storetest"
 	"github.com/entrasync/entrasync/sync"
 )
@@ -64,7 +65,7 @@ func consoleTenant(users int) *graphtest.Tenant {
 type harness struct {
 	srv    *httptest.Server
 	graph  *graphtest.Server
-	db     sync.Store
+	db     *postgres.DB
 	worker *sync.Worker
 	admin  string
 	reader string
