@@ -68,6 +68,9 @@ func TestAPIScopes(t *testing.T) {
 			t.Errorf("audit[%d] = %+v, want %s by ops on %q, %s…", i, a, w.action, w.target, w.detail)
 		}
 	}
+	if code, body := h.do(t, "GET", "/api/v1/nothing", reader); code != 404 || !strings.Contains(body, `"error"`) {
+		t.Fatalf("unknown API path: %d %s, want a JSON 404", code, body)
+	}
 	if code, _ := h.do(t, "GET", "/api/v1/audit?tenant=nope", reader); code != 404 {
 		t.Fatalf("audit of an unknown tenant: %d", code)
 	}

@@ -44,7 +44,9 @@ func NewServer(worker *sync.Worker, store sync.Store, metrics *Metrics, logger *
 func (s *Server) Console() *console.Console { return s.console }
 
 // Handler routes every endpoint. /healthz, /readyz and /metrics need no
-// token; everything under /api/v1 needs a live bearer token (401 without).
+// token; everything under /api/v1 needs a live bearer token (401 without)
+// whose scope allows it (403), and answers JSON, 404 included; the
+// console has the rest of the paths.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
@@ -72,6 +74,9 @@ func (s *Server) Handler() http.Handler {
 	read("GET /api/v1/tenants/{tenant}/events", s.listEvents)
 	read("GET /api/v1/audit", s.listAudit)
 	s.sandboxRoutes(read, admin)
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint or method")
+	})
 	mux.Handle("/", s.console)
 	return mux
 }
