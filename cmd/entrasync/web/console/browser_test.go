@@ -262,7 +262,7 @@ func TestBrowserApproveHeldRun(t *testing.T) {
 	if s := b.text("held-summary"); !strings.Contains(s, "4 users would be archived") {
 		t.Fatalf("review summary: %q", s)
 	}
-	if s := b.text("approve"); s != "Approve: archive 4 users" {
+	if s := b.text("approve"); s != "Approve: archive 4 users, remove 4 memberships" {
 		t.Fatalf("approve button: %q", s)
 	}
 	b.do(chromedp.Click(chromedp.ID("approve")))

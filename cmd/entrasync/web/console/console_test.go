@@ -261,9 +261,9 @@ func TestConsoleReviewHeldRun(t *testing.T) {
 		t.Fatalf("review page: %d\n%s", code, body)
 	}
 	if code, body := c.post(fmt.Sprintf("/runs/%d/approve", run.ID), url.Values{"confirm": {"3"}}); code != 409 || !strings.Contains(body, "review it again") {
-		t.Fatalf("approve confirming 3 of 4: %d", code)
+		t.Fatalf("approve confirming 3 of 8: %d", code)
 	}
-	code, loc := c.post(fmt.Sprintf("/runs/%d/approve", run.ID), url.Values{"confirm": {"4"}})
+	code, loc := c.post(fmt.Sprintf("/runs/%d/approve", run.ID), url.Values{"confirm": {"8"}}) // 4 archives, 4 removals
 	if code != http.StatusSeeOther || !strings.HasPrefix(loc, "/runs/") || loc == fmt.Sprintf("/runs/%d", run.ID) {
 		t.Fatalf("approve: %d %s", code, loc)
 	}
@@ -281,7 +281,7 @@ func TestConsoleReviewHeldRun(t *testing.T) {
 	if _, body := c.get("/audit"); !strings.Contains(body, "run.approve") || !strings.Contains(body, "ops") {
 		t.Fatal("the audit page does not show the approval")
 	}
-	if code, _ := c.post(fmt.Sprintf("/runs/%d/reject", run.ID), url.Values{"confirm": {"4"}}); code != 400 {
+	if code, _ := c.post(fmt.Sprintf("/runs/%d/reject", run.ID), url.Values{"confirm": {"8"}}); code != 400 {
 		t.Fatalf("rejecting a reviewed run: %d, want 400", code)
 	}
 }

@@ -253,45 +253,54 @@ func (c *Console) runPage(w http.ResponseWriter, r *http.Request, s *session) er
 
 // heldCounts counts what a held run holds: users whose archive approving
 // lets through, membership removals, all held changes.
-func (c *Console) heldCounts(r *http.Request) (page sync.LogPage, users, memberships int, err error) {
+func (c *Console) heldCounts(r *http.Request) (page sync.LogPage, held heldCount, err error) {
 	page, err = c.runParam(r, sync.LogQuery{Status: sync.LogHeld, Limit: sync.MaxLogPage})
 	if err != nil {
-		return page, 0, 0, err
+		return page, held, err
 	}
-	u, err := c.store.RunLog(r.Context(), page.Run.ID, sync.LogQuery{Status: sync.LogHeld, Entity: sync.EntityUser, Action: sync.ActionArchive, Limit: 1})
-	if err != nil {
-		return page, 0, 0, err
+	for _, q := range []struct {
+		n      *int
+		entity sync.Entity
+		action sync.Action
+	}{{&held.Users, sync.EntityUser, sync.ActionArchive}, {&held.Groups, sync.EntityGroup, sync.ActionArchive},
+		{&held.Memberships, sync.EntityMembership, ""}} {
+		p, err := c.store.RunLog(r.Context(), page.Run.ID, sync.LogQuery{Status: sync.LogHeld, Entity: q.entity, Action: q.action, Limit: 1})
+		if err != nil {
+			return page, held, err
+		}
+		*q.n = p.Total
 	}
-	m, err := c.store.RunLog(r.Context(), page.Run.ID, sync.LogQuery{Status: sync.LogHeld, Entity: sync.EntityMembership, Limit: 1})
-	if err != nil {
-		return page, 0, 0, err
-	}
-	return page, u.Total, m.Total, nil
+	held.Total = page.Total
+	return page, held, nil
 }
+
+// heldCount is what a held run holds: user and group archives, membership
+// removals, and all of them.
+type heldCount struct{ Users, Groups, Memberships, Total int }
 
 // reviewPage is GET /runs/{id}/review: what the held run holds, and the
 // approve and reject buttons that say how many users they affect.
 func (c *Console) reviewPage(w http.ResponseWriter, r *http.Request, s *session) error {
-	page, users, memberships, err := c.heldCounts(r)
+	page, held, err := c.heldCounts(r)
 	if err != nil {
 		return err
 	}
 	c.render(w, r, s, http.StatusOK, "review", fmt.Sprintf("Review run %d", page.Run.ID), map[string]any{
-		"Run": page.Run, "Page": page, "Users": users, "Memberships": memberships,
+		"Run": page.Run, "Page": page, "Held": held,
 		"Pending": page.Run.Outcome == sync.OutcomeHeld && page.Run.Review == ""})
 	return nil
 }
 
 // review is POST /runs/{id}/approve and …/reject (C6). The form names the
-// number of users its button stated; when the run holds another number now
-// the review is refused (409), so nobody approves what they did not see.
+// number of held changes its page stated; when the run holds another number
+// now the review is refused (409), so nobody approves what they did not see.
 func (c *Console) review(w http.ResponseWriter, r *http.Request, s *session) error {
-	page, users, _, err := c.heldCounts(r)
+	page, held, err := c.heldCounts(r)
 	if err != nil {
 		return err
 	}
-	if r.PostForm.Get("confirm") != strconv.Itoa(users) {
-		return status.Errorf(http.StatusConflict, "the run holds %d user archives, not the %q the form confirmed: review it again", users, sync.Printable(r.PostForm.Get("confirm")))
+	if r.PostForm.Get("confirm") != strconv.Itoa(held.Total) {
+		return status.Errorf(http.StatusConflict, "the run holds %d changes, not the %q the form confirmed: review it again", held.Total, sync.Printable(r.PostForm.Get("confirm")))
 	}
 	id := page.Run.ID
 	a := sync.AdminAction{TenantID: page.Run.TenantID, Target: fmt.Sprintf("run %d", id)}
@@ -300,7 +309,8 @@ func (c *Console) review(w http.ResponseWriter, r *http.Request, s *session) err
 		if _, err := c.store.ReviewRun(r.Context(), id, sync.ReviewRejected); err != nil {
 			return err
 		}
-		a.Detail = fmt.Sprintf("%d user archives dropped", users)
+		a.Detail = fmt.Sprintf("%d held changes dropped (%d user archives, %d group archives, %d membership removals)",
+			held.Total, held.Users, held.Groups, held.Memberships)
 		c.record(r, s, a)
 		return back(w, r, fmt.Sprintf("/runs/%d", id))
 	}
@@ -313,7 +323,7 @@ func (c *Console) review(w http.ResponseWriter, r *http.Request, s *session) err
 		c.record(r, s, a)
 		return err
 	}
-	a.Detail = fmt.Sprintf("%d user archives applied in run %d", users, res.Run.ID)
+	a.Detail = fmt.Sprintf("%d user archives applied in run %d (of %d held changes)", held.Users, res.Run.ID, held.Total)
 	c.record(r, s, a)
 	return back(w, r, fmt.Sprintf("/runs/%d", res.Run.ID))
 }
