@@ -47,6 +47,10 @@ type Config struct {
 	TenantID     string // Entra tenant id (directory id)
 	ClientID     string // application (client) id of entrasync's own registration
 	ClientSecret string // never logged
+	// Auth, when its Kind is set, is the credential (certificate, workload
+	// identity, managed identity or a client secret) instead of ClientID
+	// and ClientSecret.
+	Auth Credential
 	// ServicePrincipalID or AppID names the enterprise application to read.
 	ServicePrincipalID string
 	AppID              string
@@ -136,6 +140,7 @@ func New(cfg Config, logger *slog.Logger) (*Source, error) {
 		if cred, err = newCredential(cfg); err != nil {
 			return nil, err
 		}
+		cred = explaining{TokenCredential: cred, cfg: cfg}
 	}
 	adapter, err := newAdapter(cfg, cred, graphURL)
 	if err != nil {

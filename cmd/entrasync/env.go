@@ -158,8 +158,12 @@ func sourceOf(cfg *config.Config, t config.Tenant, logger *slog.Logger, observe 
 	if err != nil {
 		return nil, err
 	}
-	return graph.New(graph.Config{Observe: observe, Progress: progress, Transport: transport,
-		TenantID: t.TenantID, ClientID: t.ClientID, ClientSecret: t.ClientSecret.Reveal(),
+	auth, _, err := graphAuth(cfg, t)
+	if err != nil {
+		return nil, err
+	}
+	return graph.New(graph.Config{Observe: observe, Progress: progress, Transport: transport, Auth: auth,
+		TenantID: t.TenantID, ClientID: t.ClientID,
 		ServicePrincipalID: t.ServicePrincipalID, AppID: t.AppID,
 		GraphEndpoint: t.GraphEndpoint, LoginEndpoint: t.LoginEndpoint,
 		Concurrency: cfg.Graph.Concurrency, MaxRetries: cfg.Graph.MaxRetries, RetryDelay: cfg.Graph.RetryDelay,
