@@ -140,6 +140,9 @@ type WorkerConfig struct {
 	// they are cancelled and rolled back (default 30s).
 	ShutdownGrace time.Duration
 	Observer      Observer
+	// Refresh, when set, returns the tenants to serve; the worker calls it
+	// at every poll (the tenant registry, registry.go).
+	Refresh func(ctx context.Context) ([]WorkerTenant, error)
 }
 
 // Worker runs scheduled and on-demand cycles of many tenants, at most one at
@@ -147,6 +150,7 @@ type WorkerConfig struct {
 type Worker struct {
 	syncer  *Syncer
 	store   Store
+	tmu     gosync.RWMutex // guards tenants and order (SetTenants)
 	tenants map[string]WorkerTenant
 	order   []string
 	cfg     WorkerConfig
@@ -189,7 +193,7 @@ func NewWorker(syncer *Syncer, store Store, tenants []WorkerTenant, cfg WorkerCo
 // running cycles finish for ShutdownGrace, cancels (rolls back) the rest and
 // returns.
 func (w *Worker) Run(ctx context.Context) error {
-	w.logger.Info("worker started", "tenants", len(w.order), "poll", w.cfg.Poll.String(), "holder", w.cfg.Holder)
+	w.logger.Info("worker started", "tenants", len(w.Tenants()), "poll", w.cfg.Poll.String(), "holder", w.cfg.Holder)
 	w.wg.Add(1)
 	go func() { defer w.wg.Done(); w.pollEvery(ctx) }()
 	<-ctx.Done()
@@ -260,7 +264,8 @@ func (w *Worker) pollEvery(ctx context.Context) {
 
 // poll starts a cycle for every due tenant this process can claim.
 func (w *Worker) poll() {
-	for _, id := range w.order {
+	w.refresh()
+	for _, id := range w.Tenants() {
 		if w.base.Err() != nil || w.stopping.Load() {
 			return
 		}
@@ -275,13 +280,13 @@ func (w *Worker) poll() {
 			}
 			continue
 		}
+		t, _ := w.Tenant(id)
 		w.wg.Add(1)
-		go func(id string) {
+		go func() {
 			defer w.wg.Done()
 			defer w.unmarkRunning(id)
-			t := w.tenants[id]
 			_, _ = w.leased(w.base, t, CycleOptions{Trigger: "schedule"})
-		}(id)
+		}()
 	}
 }
 
@@ -289,7 +294,7 @@ func (w *Worker) poll() {
 // running anywhere: then ErrCycleRunning. The tenant's schedule is unchanged.
 // Approving a held run is RunNow with AllowArchives.
 func (w *Worker) RunNow(ctx context.Context, tenantID string, opt CycleOptions) (*Result, error) {
-	t, ok := w.tenants[tenantID]
+	t, ok := w.Tenant(tenantID)
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownTenant, tenantID)
 	}
@@ -301,7 +306,7 @@ func (w *Worker) RunNow(ctx context.Context, tenantID string, opt CycleOptions) 
 // (ErrTenantPaused); a dry run still works. A successful cycle lifts the
 // tenant's quarantine.
 func (w *Worker) RunNowWith(ctx context.Context, t WorkerTenant, opt CycleOptions) (*Result, error) {
-	if _, ok := w.tenants[t.ID]; !ok {
+	if _, ok := w.Tenant(t.ID); !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownTenant, t.ID)
 	}
 	if !opt.DryRun {
@@ -346,7 +351,7 @@ func (w *Worker) CheckNotPaused(ctx context.Context, tenantID string) error {
 // WithLease runs fn holding tenantID's lease (ErrCycleRunning when it is
 // held), renewing it while fn runs; fn's context ends if the lease is lost.
 func (w *Worker) WithLease(ctx context.Context, tenantID string, fn func(ctx context.Context, src Source) error) error {
-	t, ok := w.tenants[tenantID]
+	t, ok := w.Tenant(tenantID)
 	if !ok {
 		return fmt.Errorf("%w: %q", ErrUnknownTenant, tenantID)
 	}
@@ -495,15 +500,6 @@ func (w *Worker) unmarkRunning(id string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	delete(w.running, id)
-}
-
-// Tenants returns the ids of the tenants the worker serves, in order.
-func (w *Worker) Tenants() []string { return append([]string(nil), w.order...) }
-
-// Tenant returns one served tenant.
-func (w *Worker) Tenant(id string) (WorkerTenant, bool) {
-	t, ok := w.tenants[id]
-	return t, ok
 }
 
 // causeCode is the code of the innermost *Error in err's tree: the most
