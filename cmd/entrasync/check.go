@@ -139,8 +139,11 @@ func (e *env) runChecks(tenant string, cl *checklist) error {
 		return err
 	}
 	tenants, err := pickTenants(cfg, tenant)
+	if err != nil && tenant != "" {
+		tenants, err = e.checkRegistered(cfg, tenant) // registry.go
+	}
 	if err != nil {
-		cl.add("", checkConfig, checkFailed, err.Error(), "add the tenant under tenants: ("+where+"), or pass --tenant with a configured name")
+		cl.add("", checkConfig, checkFailed, err.Error(), "add the tenant under tenants: ("+where+") or with `entrasync tenant add`, or pass --tenant with a configured name")
 		return err
 	}
 	e.logger = newLogger(cfg.Log, e.stderr)

@@ -329,8 +329,9 @@ func (e *env) newWorker(cfg *config.Config, dir sync.Store, m *web.Metrics, only
 	if m != nil {
 		obs = m
 	}
+	wts, refresh := e.withRegistry(cfg, dir, m, only, wts) // registry.go
 	w := sync.NewWorker(syncer, dir, wts, sync.WorkerConfig{Holder: holderID(), Poll: cfg.Worker.Poll, LeaseTTL: cfg.Worker.LeaseTTL,
-		ShutdownGrace: cfg.Worker.ShutdownGrace, Observer: obs}, e.logger)
+		ShutdownGrace: cfg.Worker.ShutdownGrace, Observer: obs, Refresh: refresh}, e.logger)
 	return w, syncer, nil
 }
 

@@ -23,7 +23,9 @@ const regApp = "33333333-3333-4333-8333-333333333333"
 // onboardAll accepts every entry, with a fixed consent URL.
 type onboardAll struct{}
 
-func (onboardAll) Onboard(sync.RegisteredTenant) (string, error) { return "https://consent.example/x", nil }
+func (onboardAll) Onboard(sync.RegisteredTenant) (string, error) {
+	return "https://consent.example/x", nil
+}
 
 // testRegistryLifecycle: an entry is added (version 1, ECONFLICT for the
 // same name, EINVALID for a malformed one), listed by name, updated (its

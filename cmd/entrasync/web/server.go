@@ -21,6 +21,9 @@ type Server struct {
 	store   sync.Store
 	metrics *Metrics
 	logger  *slog.Logger
+	// registry and onboard serve the tenant registry (tenants_registry.go).
+	registry sync.Registry
+	onboard  sync.Onboarding
 }
 
 // NewServer returns the HTTP surface of worker, whose directory is store.
@@ -56,6 +59,7 @@ func (s *Server) Handler() http.Handler {
 	authed("GET /api/v1/tenants/{tenant}/users", s.listUsers)
 	authed("GET /api/v1/tenants/{tenant}/groups", s.listGroups)
 	authed("GET /api/v1/tenants/{tenant}/events", s.listEvents)
+	s.registryRoutes(authed)
 	return mux
 }
 
