@@ -359,7 +359,7 @@ func (s *Server) managedIdentityToken(w http.ResponseWriter, r *http.Request, _ 
 	tok := s.issue()
 	writeJSON(w, http.StatusOK, object{
 		{"access_token", tok},
-		{"expires_on", strconv.FormatInt(time.Now().Add(tokenLifetime*time.Second).Unix(), 10)},
+		{"expires_on", strconv.FormatInt(time.Now().Add(s.lifetime()).Unix(), 10)},
 		{"resource", q.Get("resource")},
 		{"token_type", "Bearer"},
 		{"client_id", clientID},
@@ -379,8 +379,23 @@ func (s *Server) issue() string {
 			}
 		}
 	}
-	s.tokens[tok] = time.Now().Add(tokenLifetime * time.Second)
+	s.tokens[tok] = time.Now().Add(s.lifetime())
 	return tok
+}
+
+// WithTokenLifetime makes issued access tokens expire after d (default
+// 3599 s, as Entra's app-only tokens): MSAL treats a token within five
+// minutes of expiry as due for renewal, so a short lifetime shows a
+// credential's refresh.
+func WithTokenLifetime(d time.Duration) Option {
+	return func(s *Server) { s.tokenLife = d }
+}
+
+func (s *Server) lifetime() time.Duration {
+	if s.tokenLife > 0 {
+		return s.tokenLife
+	}
+	return tokenLifetime * time.Second
 }
 
 // permissionOf is the Graph application permission an endpoint needs.

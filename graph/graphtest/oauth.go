@@ -299,8 +299,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, tenant string) {
 	tok := s.issue()
 	writeJSON(w, http.StatusOK, object{
 		{"token_type", "Bearer"},
-		{"expires_in", tokenLifetime},
-		{"ext_expires_in", tokenLifetime},
+		{"expires_in", int(s.lifetime() / time.Second)},
+		{"ext_expires_in", int(s.lifetime() / time.Second)},
 		{"access_token", tok},
 	}, nil)
 }

@@ -50,6 +50,7 @@ type Server struct {
 	offMu          sync.Mutex
 	off            []string
 	client         *http.Client
+	tokenLife      time.Duration
 }
 
 // Option configures a Server.
