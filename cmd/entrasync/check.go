@@ -138,10 +138,7 @@ func (e *env) runChecks(tenant string, cl *checklist) error {
 		cl.add("", checkConfig, checkFailed, strings.TrimPrefix(err.Error(), "config: "), fix)
 		return err
 	}
-	tenants, err := pickTenants(cfg, tenant)
-	if err != nil && tenant != "" {
-		tenants, err = e.checkRegistered(cfg, tenant) // registry.go
-	}
+	tenants, err := e.pickAnyTenants(cfg, tenant) // registry.go
 	if err != nil {
 		cl.add("", checkConfig, checkFailed, err.Error(), "add the tenant under tenants: ("+where+") or with `entrasync tenant add`, or pass --tenant with a configured name")
 		return err

@@ -352,17 +352,41 @@ func settingGiven(f *flag.FlagSet, flags []settingFlag) bool {
 	return given
 }
 
-// checkRegistered is the registry's tenant name for `check --tenant NAME`
-// when the file does not name it.
-func (e *env) checkRegistered(cfg *config.Config, name string) ([]config.Tenant, error) {
+// pickAnyTenants is pickTenants over the file's tenants and the
+// registry's: the one named (the file's first), or all of them (the
+// registry's that the file does not name after the file's).
+func (e *env) pickAnyTenants(cfg *config.Config, name string) ([]config.Tenant, error) {
+	fromFile, ferr := pickTenants(cfg, name)
+	if ferr == nil && name != "" {
+		return fromFile, nil
+	}
 	db, err := open.URL(e.ctx, e.dbURL(cfg), nil)
 	if err != nil {
+		if ferr == nil {
+			return fromFile, nil // the database's own check or command says what is wrong with it
+		}
 		return nil, err
 	}
 	defer db.Close()
-	t, err := e.registeredTenant(cfg, db, name)
-	if err != nil {
-		return nil, &usageError{err}
+	if name != "" {
+		t, err := e.registeredTenant(cfg, db, name)
+		if err != nil {
+			return nil, &usageError{err}
+		}
+		return []config.Tenant{t}, nil
 	}
-	return []config.Tenant{t}, nil
+	regs, err := db.RegisteredTenants(e.ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := fromFile
+	for _, r := range regs {
+		if _, err := cfg.Tenant(r.Name); err != nil {
+			out = append(out, registryTenant(cfg, r))
+		}
+	}
+	if len(out) == 0 {
+		return nil, ferr
+	}
+	return out, nil
 }

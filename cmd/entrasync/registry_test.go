@@ -206,8 +206,12 @@ func TestTenantAddSetRemoveCLI(t *testing.T) {
 	if !strings.Contains(out, "acme") || !strings.Contains(out, "registry") || !strings.Contains(out, "@every 10m") {
 		t.Errorf("tenant list:\n%s", out)
 	}
+	out = cli(exitOK, "sync", "--tenant", "acme")
+	if !strings.Contains(out, "+ create") {
+		t.Errorf("sync of a registry tenant:\n%s", out)
+	}
 	out = cli(exitOK, "tenant", "remove", "acme")
-	if !strings.Contains(out, "removed from the registry") || !strings.Contains(out, "deleted") {
+	if !strings.Contains(out, "removed from the registry") || !strings.Contains(out, "user(s) and") || !strings.Contains(out, "are manual now") {
 		t.Errorf("tenant remove: %s", out)
 	}
 	cli(exitFailure, "tenant", "remove", "acme")
