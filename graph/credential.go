@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -87,10 +88,14 @@ func newCredential(cfg Config) (azcore.TokenCredential, error) {
 			&azidentity.ClientSecretCredentialOptions{ClientOptions: client, DisableInstanceDiscovery: true})
 	case KindCertificate:
 		certs, key, perr := azidentity.ParseCertificates(c.Certificate, c.CertificatePassword)
+		if perr != nil && len(c.CertificatePassword) > 0 && bytes.Contains(c.Certificate, []byte("-----BEGIN")) {
+			// A password given for a PEM file whose key is not encrypted.
+			certs, key, perr = azidentity.ParseCertificates(c.Certificate, nil)
+		}
 		if perr != nil {
 			// azidentity's message says which part failed; it holds no key material.
 			return nil, sync.Errorf(sync.EINVALID, "graph: %s: the certificate file holds no usable certificate and private key "+
-				"(a PEM file with both, or a PKCS#12 file; is the password right?): %v", name, perr)
+				"(a PEM file with both, or a PKCS#12 file; is the password right?): %s", name, cut(firstLine(perr.Error()), 120))
 		}
 		cred, err = azidentity.NewClientCertificateCredential(cfg.TenantID, c.ClientID, certs, key,
 			&azidentity.ClientCertificateCredentialOptions{ClientOptions: client, DisableInstanceDiscovery: true,

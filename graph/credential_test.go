@@ -2,13 +2,8 @@ package graph_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"os"
 	"strings"
 	"testing"
@@ -28,24 +23,15 @@ import (
 
 const p12Password = "test-p12-password" // of testdata/client.p12
 
-// MustCertificate returns a new self-signed RSA certificate and its PEM
-// file (certificate and PKCS#8 key).
+// MustCertificate returns a new self-signed certificate and its PEM file
+// (certificate and key).
 func MustCertificate(tb testing.TB, cn string) (*x509.Certificate, []byte) {
 	tb.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	cert, pemFile, err := graphtest.NewCertificate(cn)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pk, _ := x509.MarshalPKCS8PrivateKey(key)
-	out := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	return cert, append(out, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk})...)
+	return cert, pemFile
 }
 
 // mustStayLocal fails t if srv's client was asked to dial off loopback.

@@ -89,7 +89,8 @@ func Probe(ctx context.Context, cfg Config, hints ProbeHints) []Check {
 	cfg.MaxRetries, cfg.RetryDelay = 1, time.Second
 	s, err := New(cfg, nil)
 	if err != nil {
-		return TokenFailed("the credential cannot be built: "+err.Error(), "check tenant_id, client_id and login_endpoint")
+		return TokenFailed("the credential cannot be built: "+err.Error(),
+			"correct the credential (client_id, certificate_file and its password, token_file) or the tenant's tenant_id and login_endpoint")
 	}
 	p := &prober{Source: s, hints: hints, graphBase: graphURL.Scheme + "://" + graphURL.Host}
 	return p.run(ctx)

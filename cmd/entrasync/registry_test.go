@@ -139,6 +139,18 @@ func TestRegistryThreeWorkers(t *testing.T) {
 		t.Fatalf("%d of 3 workers logged serving acme", ran)
 	}
 
+	code, body = api(token, "PATCH", addrs[1], "/api/v1/registry/tenants/acme", `{"schedule":"@every 2h"}`)
+	if code != 200 || !strings.Contains(body, `"version": 2`) || !strings.Contains(body, `"schedule": "@every 2h"`) {
+		t.Fatalf("change through the API: %d %s", code, body)
+	}
+	for _, bad := range []string{`{"name":"renamed"}`, `{"secret":"x"}`, `{"credential":"nobody"}`} {
+		if code, body := api(token, "PATCH", addrs[1], "/api/v1/registry/tenants/acme", bad); code != http.StatusBadRequest {
+			t.Fatalf("PATCH %s: %d %s", bad, code, body)
+		}
+	}
+	if code, body := api(token, "PATCH", addrs[1], "/api/v1/registry/tenants/nobody", `{"schedule":"@every 2h"}`); code != http.StatusNotFound {
+		t.Fatalf("PATCH of a missing entry: %d %s", code, body)
+	}
 	code, body = api(token, "DELETE", addrs[2], "/api/v1/registry/tenants/acme", "")
 	if code != 200 || !strings.Contains(body, `"deleted":false`) && !strings.Contains(body, `"deleted": false`) {
 		t.Fatalf("remove through the API: %d %s", code, body)

@@ -215,7 +215,12 @@ func (e *env) tenantState(verb string, args []string) error {
 	case f.NArg() == 1:
 		names = []string{f.Arg(0)}
 	case f.NArg() == 0 && verb == "status":
-		for _, t := range cfg.Tenants {
+		ts, err := e.pickAnyTenants(cfg, "") // the file's and the registry's
+		var ue *usageError
+		if err != nil && !errors.As(err, &ue) { // none at all is an empty table
+			return err
+		}
+		for _, t := range ts {
 			names = append(names, t.Name)
 		}
 	default:

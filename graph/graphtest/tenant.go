@@ -7,7 +7,9 @@
 // against it in tests, benchmarks and demos:
 //
 //	GET  /{tenant}/v2.0/.well-known/openid-configuration
-//	POST /{tenant}/oauth2/v2.0/token                       (client_credentials)
+//	POST /{tenant}/oauth2/v2.0/token                       (client_credentials: a secret, a
+//	                                                        certificate's assertion, a federated token)
+//	GET  /msi/token                                        (App Service managed identity)
 //	GET  /v1.0/servicePrincipals/{id}
 //	GET  /v1.0/servicePrincipals(appId='{appId}')
 //	GET  /v1.0/servicePrincipals/{id}/appRoleAssignedTo    (also by appId)
@@ -39,7 +41,15 @@
 //		})
 //
 // Tokens are requested for the scope s.GraphEndpoint()+"/.default"
-// ("https://graph.microsoft.com/.default" is accepted too).
+// ("https://graph.microsoft.com/.default" is accepted too). Besides the
+// client secret, the token endpoint verifies client assertions signed with
+// a certificate of Tenant.Certificates and federated tokens of
+// FederatedToken matching Tenant.FederatedCredentials; IdentityEndpoint and
+// IdentityHeader, set as IDENTITY_ENDPOINT and IDENTITY_HEADER, point
+// azidentity's managed identity at the server (credentials.go). Client's
+// transport refuses to dial anything off loopback (OffLoopback lists what
+// it refused), so a credential that would ask the instance metadata
+// service or the public cloud fails instead of leaving the machine.
 //
 // # Graph SDK
 //
