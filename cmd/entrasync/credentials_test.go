@@ -42,7 +42,9 @@ tenants:
     service_principal_id: %s
 `, tn.ClientID, certFile, tn.TenantID, tn.Application.ID))
 	env := map[string]string{"ENTRASYNC_DATABASE_URL": filepath.Join(dir, "c.db"), "CERT_PASSWORD": "unused-pass-phrase"}
-	keyLine := func(p []byte) string { return strings.Split(strings.Split(string(p), "PRIVATE KEY-----\n")[1], "\n")[0] }
+	keyLine := func(p []byte) string {
+		return strings.Split(strings.Split(string(p), "PRIVATE KEY-----\n")[1], "\n")[0]
+	}
 
 	if err := os.WriteFile(certFile, regPEM, 0o600); err != nil {
 		t.Fatal(err)
