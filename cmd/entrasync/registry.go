@@ -11,12 +11,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	gosync "sync"
 	"time"
 
 	"github.com/entrasync/entrasync/cmd/entrasync/web"
 	"github.com/entrasync/entrasync/config"
 	"github.com/entrasync/entrasync/graph"
+	"github.com/entrasync/entrasync/store"
 	"github.com/entrasync/entrasync/store/open"
 	"github.com/entrasync/entrasync/sync"
 )
@@ -360,7 +362,13 @@ func (e *env) pickAnyTenants(cfg *config.Config, name string) ([]config.Tenant, 
 	if ferr == nil && name != "" {
 		return fromFile, nil
 	}
-	db, err := open.URL(e.ctx, e.dbURL(cfg), nil)
+	raw := e.dbURL(cfg)
+	if backend, target, err := store.ParseURL(raw); err == nil && backend == store.BackendSQLite {
+		if _, err := os.Stat(target); err != nil { // no file, no registry: do not create one to look
+			return fromFile, ferr
+		}
+	}
+	db, err := open.URL(e.ctx, raw, nil)
 	if err != nil {
 		if ferr == nil {
 			return fromFile, nil // the database's own check or command says what is wrong with it
