@@ -63,11 +63,13 @@ const DefaultSchedule = "@every 45m"
 type Config struct {
 	// Database is a PostgreSQL URL (postgres://…) or a SQLite file path;
 	// empty means the default SQLite file. Env: ENTRASYNC_DATABASE_URL.
-	Database Secret   `yaml:"database"`
-	Log      Log      `yaml:"log"`
-	Graph    Graph    `yaml:"graph"`
-	Worker   Worker   `yaml:"worker"`
-	Tenants  []Tenant `yaml:"tenants"`
+	Database Secret `yaml:"database"`
+	Log      Log    `yaml:"log"`
+	Graph    Graph  `yaml:"graph"`
+	Worker   Worker `yaml:"worker"`
+	// Credentials are named; tenants refer to one by name (credential.go).
+	Credentials []Credential `yaml:"credentials"`
+	Tenants     []Tenant     `yaml:"tenants"`
 }
 
 // Threshold is one of a tenant's archive-guard thresholds: its YAML key, its
@@ -139,7 +141,12 @@ type Tenant struct {
 	// Name is the local id of the tenant: lower-case letters, digits, '-'.
 	Name     string `yaml:"name"`
 	TenantID string `yaml:"tenant_id"`
-	ClientID string `yaml:"client_id"`
+	// Credential names an entry of credentials: (credential.go); the tenant
+	// then needs no client_id or secret of its own (client_id, when given,
+	// overrides the credential's). Without it the tenant's client_id and
+	// client secret form a client-secret credential, as before.
+	Credential string `yaml:"credential"`
+	ClientID   string `yaml:"client_id"`
 	// ClientSecret is never read from the file itself: it comes from the
 	// environment variable ClientSecretEnv (default
 	// ENTRASYNC_<NAME>_CLIENT_SECRET) or the file ClientSecretFile.
@@ -175,7 +182,13 @@ func (t *Tenant) SecretEnv() string {
 	if t.ClientSecretEnv != "" {
 		return t.ClientSecretEnv
 	}
-	return "ENTRASYNC_" + strings.ToUpper(strings.ReplaceAll(t.Name, "-", "_")) + "_CLIENT_SECRET"
+	return envName("ENTRASYNC_", t.Name, "_CLIENT_SECRET")
+}
+
+// envName is an environment variable named after name: upper case, '-'
+// as '_', between prefix and suffix.
+func envName(prefix, name, suffix string) string {
+	return prefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + suffix
 }
 
 // Default returns a configuration with every default set and no tenants.
@@ -228,22 +241,17 @@ func Parse(r io.Reader, getenv func(string) string) (*Config, error) {
 	if v := getenv("ENTRASYNC_TLS_KEY"); v != "" {
 		c.Worker.TLSKey = v
 	}
+	for i := range c.Credentials {
+		if err := c.Credentials[i].load(fmt.Sprintf("credentials[%d]", i), getenv); err != nil {
+			return nil, err
+		}
+	}
 	for i := range c.Tenants {
 		t := &c.Tenants[i]
-		if t.Schedule == "" {
-			t.Schedule = DefaultSchedule
-		}
-		if t.EmailSource == "" {
-			t.EmailSource = "mail"
-		}
-		if t.Cloud == "" {
-			t.Cloud = c.Graph.Cloud
-		}
-		if e, ok := Clouds[t.Cloud]; ok {
-			t.GraphEndpoint = first(t.GraphEndpoint, c.Graph.Endpoint, e[0])
-			t.LoginEndpoint = first(t.LoginEndpoint, c.Graph.LoginEndpoint, e[1])
-		}
+		c.FillTenant(t)
 		switch {
+		case t.Credential != "":
+			// The named credential holds the secret, if any.
 		case t.ClientSecretFile != "":
 			b, err := ReadSmallFile(t.ClientSecretFile, MaxSecretBytes)
 			if err != nil {
@@ -255,6 +263,30 @@ func Parse(r io.Reader, getenv func(string) string) (*Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// FillTenant sets t's defaults: schedule, e-mail source, cloud and its
+// endpoints, and the client id of its named credential. Parse calls it for
+// every tenant of the file; tenants of the database's registry get it too.
+func (c *Config) FillTenant(t *Tenant) {
+	if t.Schedule == "" {
+		t.Schedule = DefaultSchedule
+	}
+	if t.EmailSource == "" {
+		t.EmailSource = "mail"
+	}
+	if t.Cloud == "" {
+		t.Cloud = c.Graph.Cloud
+	}
+	if e, ok := Clouds[t.Cloud]; ok {
+		t.GraphEndpoint = first(t.GraphEndpoint, c.Graph.Endpoint, e[0])
+		t.LoginEndpoint = first(t.LoginEndpoint, c.Graph.LoginEndpoint, e[1])
+	}
+	if t.Credential != "" && t.ClientID == "" {
+		if cr, err := c.CredentialNamed(t.Credential); err == nil {
+			t.ClientID = cr.ClientID
+		}
+	}
 }
 
 // Load parses the file at path ("" for none) with the process environment.
@@ -369,9 +401,20 @@ func (c *Config) Validate() error {
 	case c.Worker.TLSKey != "" && c.Worker.TLSCert == "":
 		return &FieldError{"worker.tls_cert", "must be set with worker.tls_key (the certificate chain)"}
 	}
+	creds := map[string]bool{}
+	for i := range c.Credentials {
+		p := fmt.Sprintf("credentials[%d]", i)
+		if err := c.Credentials[i].validate(p); err != nil {
+			return err
+		}
+		if creds[c.Credentials[i].Name] {
+			return &FieldError{p + ".name", fmt.Sprintf("%q is used twice", c.Credentials[i].Name)}
+		}
+		creds[c.Credentials[i].Name] = true
+	}
 	seen := map[string]bool{}
 	for i := range c.Tenants {
-		if err := c.Tenants[i].validate(fmt.Sprintf("tenants[%d]", i)); err != nil {
+		if err := c.ValidateTenant(&c.Tenants[i], fmt.Sprintf("tenants[%d]", i)); err != nil {
 			return err
 		}
 		if seen[c.Tenants[i].Name] {
@@ -382,7 +425,26 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// ValidateTenant checks one tenant, its named credential included, and
+// returns a *FieldError whose field starts with p ("tenants[0]").
+func (c *Config) ValidateTenant(t *Tenant, p string) error {
+	if t.Credential != "" {
+		cr, err := c.CredentialNamed(t.Credential)
+		if err != nil {
+			return &FieldError{p + ".credential", err.Error()}
+		}
+		if t.ClientID != "" && !guidRE.MatchString(t.ClientID) {
+			return &FieldError{p + ".client_id", "must be a GUID"}
+		}
+		if cr.Kind != CredentialManagedIdentity && t.ClientID == "" {
+			return &FieldError{p + ".client_id", "required (neither the tenant nor credential " + cr.Name + " gives one)"}
+		}
+	}
+	return t.validate(p)
+}
+
 func (t *Tenant) validate(p string) error {
+	named := t.Credential != ""
 	switch {
 	case !nameRE.MatchString(t.Name):
 		return &FieldError{p + ".name", "required: lower-case letters, digits and '-', at most 63"}
@@ -390,11 +452,11 @@ func (t *Tenant) validate(p string) error {
 		return &FieldError{p + ".tenant_id", "required (the Entra directory id)"}
 	case !tenantRE.MatchString(t.TenantID):
 		return &FieldError{p + ".tenant_id", "must be a GUID or a domain name"}
-	case t.ClientID == "":
-		return &FieldError{p + ".client_id", "required (the application id of entrasync's registration)"}
-	case !guidRE.MatchString(t.ClientID):
+	case !named && t.ClientID == "":
+		return &FieldError{p + ".client_id", "required (the application id of entrasync's registration), or name a credential"}
+	case !named && !guidRE.MatchString(t.ClientID):
 		return &FieldError{p + ".client_id", "must be a GUID"}
-	case t.ClientSecret == "":
+	case !named && t.ClientSecret == "":
 		src := "environment variable " + t.SecretEnv()
 		if t.ClientSecretFile != "" {
 			src = "file " + t.ClientSecretFile

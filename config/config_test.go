@@ -173,3 +173,107 @@ func TestFilesAreRegularAndBounded(t *testing.T) {
 		t.Errorf("Load of a small regular file: %v", err)
 	}
 }
+
+const withCredentials = `
+credentials:
+  - name: vendor-cert
+    kind: certificate
+    client_id: 44444444-4444-4444-4444-444444444444
+    certificate_file: CERTFILE
+    certificate_password_env: CERT_PW
+    send_certificate_chain: true
+  - name: vendor-secret
+    kind: client_secret
+    client_id: 55555555-5555-5555-5555-555555555555
+  - name: k8s
+    kind: workload_identity
+    client_id: 66666666-6666-6666-6666-666666666666
+  - name: msi
+    kind: managed_identity
+tenants:
+  - name: acme
+    tenant_id: acme.onmicrosoft.com
+    credential: vendor-cert
+    app_id: 33333333-3333-3333-3333-333333333333
+  - name: globex
+    tenant_id: 77777777-7777-7777-7777-777777777777
+    credential: vendor-secret
+    app_id: 33333333-3333-3333-3333-333333333333
+  - name: legacy
+    tenant_id: 11111111-1111-1111-1111-111111111111
+    client_id: 22222222-2222-2222-2222-222222222222
+    app_id: 33333333-3333-3333-3333-333333333333
+`
+
+func TestCredentialsNamedAndRedacted(t *testing.T) {
+	dir := t.TempDir()
+	certFile := filepath.Join(dir, "cert.pem")
+	const keyMaterial = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n"
+	if err := os.WriteFile(certFile, []byte(keyMaterial), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte("eyJfederated.token.value\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse(strings.NewReader(strings.Replace(withCredentials, "CERTFILE", certFile, 1)), env(map[string]string{
+		"CERT_PW": "p12-pass-phrase",
+		"ENTRASYNC_CREDENTIAL_VENDOR_SECRET_SECRET": "vendor-secret-value",
+		"ENTRASYNC_LEGACY_CLIENT_SECRET":            "legacy-secret-value",
+		"AZURE_FEDERATED_TOKEN_FILE":                tokenFile,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	acme, _ := c.Tenant("acme")
+	cr, err := c.TenantCredential(acme)
+	if err != nil || cr.Kind != CredentialCertificate || cr.Certificate.Reveal() != keyMaterial || cr.CertificatePassword.Reveal() != "p12-pass-phrase" ||
+		acme.ClientID != "44444444-4444-4444-4444-444444444444" || !cr.SendCertificateChain {
+		t.Fatalf("acme's credential %+v (client id %s): %v", cr, acme.ClientID, err)
+	}
+	legacy, _ := c.Tenant("legacy")
+	if cr, _ := c.TenantCredential(legacy); cr.Kind != CredentialSecret || cr.ClientSecret.Reveal() != "legacy-secret-value" {
+		t.Fatalf("a tenant's own client secret: %+v", cr)
+	}
+	k8s, _ := c.CredentialNamed("k8s")
+	if tok, err := k8s.FederatedToken(); err != nil || tok != "eyJfederated.token.value" {
+		t.Fatalf("federated token %q: %v", tok, err)
+	}
+
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "%v %+v %#v", c, c, c)
+	j, _ := json.Marshal(c)
+	buf.Write(j)
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("cfg", "credentials", c.Credentials)
+	for _, leak := range []string{"MIIEvQ", "p12-pass-phrase", "vendor-secret-value", "legacy-secret-value"} {
+		if strings.Contains(buf.String(), leak) {
+			t.Fatalf("output reveals %q", leak)
+		}
+	}
+}
+
+func TestCredentialValidation(t *testing.T) {
+	base := func(cred, tenant string) string {
+		return "credentials:\n" + cred + "tenants:\n  - name: acme\n    tenant_id: acme.example\n    app_id: 33333333-3333-3333-3333-333333333333\n" + tenant
+	}
+	for _, c := range []struct{ yaml, field string }{
+		{base("  - name: x\n    kind: password\n    client_id: 44444444-4444-4444-4444-444444444444\n", "    credential: x\n"), "credentials[0] (x).kind"},
+		{base("  - name: x\n    kind: client_secret\n    client_id: 44444444-4444-4444-4444-444444444444\n", "    credential: x\n"), "credentials[0] (x).client_secret"},
+		{base("  - name: x\n    kind: certificate\n    client_id: 44444444-4444-4444-4444-444444444444\n", "    credential: x\n"), "credentials[0] (x).certificate_file"},
+		{base("  - name: x\n    kind: workload_identity\n    client_id: 44444444-4444-4444-4444-444444444444\n", "    credential: x\n"), "credentials[0] (x).token_file"},
+		{base("  - name: x\n    kind: certificate\n", "    credential: x\n"), "credentials[0] (x).client_id"},
+		{base("  - name: x\n    kind: managed_identity\n", "    credential: y\n"), "tenants[0].credential"},
+	} {
+		cfg, err := Parse(strings.NewReader(c.yaml), env(nil))
+		if err == nil {
+			err = cfg.Validate()
+		}
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != c.field {
+			t.Errorf("%s: got %v, want a FieldError on %s", c.yaml, err, c.field)
+		}
+	}
+}

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	abstractions "github.com/microsoft/kiota-abstractions-go"
 	absser "github.com/microsoft/kiota-abstractions-go/serialization"
 	khttp "github.com/microsoft/kiota-http-go"
@@ -25,8 +23,6 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/serviceprincipals"
 	"github.com/microsoftgraph/msgraph-sdk-go/serviceprincipalswithappid"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
-
-	"github.com/entrasync/entrasync/sync"
 )
 
 // The Graph client is put together here from msgraph-sdk-go-core and kiota:
@@ -36,27 +32,6 @@ import (
 // adapter. msgraph-sdk-go's root package, whose GraphServiceClient would do
 // the same, is not imported: it links some eighty request-builder packages
 // entrasync never calls, minutes of build time and 100 MB of binary.
-
-// newCredential is the client-secret credential of cfg, its token requests
-// sent through cfg.Transport to cfg.LoginEndpoint.
-func newCredential(cfg Config) (azcore.TokenCredential, error) {
-	if cfg.TenantID == "" || cfg.ClientID == "" || cfg.ClientSecret == "" {
-		return nil, sync.Errorf(sync.EINVALID, "graph: tenant_id, client_id and a client secret are required")
-	}
-	c, err := azidentity.NewClientSecretCredential(cfg.TenantID, cfg.ClientID, cfg.ClientSecret,
-		&azidentity.ClientSecretCredentialOptions{
-			ClientOptions: azcore.ClientOptions{
-				Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: cfg.LoginEndpoint},
-				Transport: &http.Client{Transport: cfg.Transport, Timeout: 60 * time.Second},
-			},
-			// MSAL would otherwise ask the public cloud about a custom authority.
-			DisableInstanceDiscovery: true,
-		})
-	if err != nil {
-		return nil, &sync.Error{Code: sync.EINVALID, Message: "graph: client secret credential", Err: err}
-	}
-	return c, nil
-}
 
 // newAdapter builds the request adapter: tokens from cred for the Graph
 // host only, the SDK's default middleware (telemetry, redirect, compression

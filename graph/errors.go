@@ -56,6 +56,10 @@ func readError(what string, err error) error {
 	if a, ok := answerOf(err); ok {
 		return a.readError(what)
 	}
+	var te *TokenError
+	if errors.As(err, &te) {
+		return &sync.Error{Code: sync.EUNAUTHORIZED, Message: fmt.Sprintf("graph: read %s: could not obtain a token: %s; fix: %s", what, te.Found, te.Fix)}
+	}
 	var ae *azidentity.AuthenticationFailedError
 	if errors.As(err, &ae) {
 		return &sync.Error{Code: sync.EUNAUTHORIZED, Message: fmt.Sprintf("graph: read %s: could not obtain a token (check tenant_id, client_id and the client secret)", what), Err: tokenError(ae)}

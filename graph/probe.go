@@ -89,7 +89,8 @@ func Probe(ctx context.Context, cfg Config, hints ProbeHints) []Check {
 	cfg.MaxRetries, cfg.RetryDelay = 1, time.Second
 	s, err := New(cfg, nil)
 	if err != nil {
-		return TokenFailed("the credential cannot be built: "+err.Error(), "check tenant_id, client_id and login_endpoint")
+		return TokenFailed("the credential cannot be built: "+err.Error(),
+			"correct the credential (client_id, certificate_file and its password, token_file) or the tenant's tenant_id and login_endpoint")
 	}
 	p := &prober{Source: s, hints: hints, graphBase: graphURL.Scheme + "://" + graphURL.Host}
 	return p.run(ctx)
@@ -383,6 +384,12 @@ func (p *prober) tokenProblem(err error) (found, fix string) {
 		code, _ = strconv.Atoi(m[1])
 	}
 	c := p.cfg
+	if found, fix, ok := credentialFix(c, code); ok {
+		return found, fix
+	}
+	if found, fix, ok := managedIdentityProblem(err); ok && code == 0 {
+		return found, fix
+	}
 	newSecret := "create a new one under Certificates & secrets (App registrations → client id " + c.ClientID + ") and " + p.hints.SecretSource
 	switch code {
 	case 7000215:
@@ -396,7 +403,9 @@ func (p *prober) tokenProblem(err error) (found, fix string) {
 			"check tenant_id: the Directory (tenant) ID on the app registration's Overview page, and that the tenant is in the configured cloud (" + p.hints.Cloud + ")"
 	case 700016:
 		return fmt.Sprintf("application (client) id %s was not found in tenant %s (AADSTS700016)", c.ClientID, c.TenantID),
-			"check client_id: the Application (client) ID of entrasync's app registration in this tenant"
+			"check client_id: the Application (client) ID of entrasync's app registration in this tenant; " +
+				"if it is a multi-tenant application and this a customer's tenant, consent has not been given: the tenant's administrator opens " +
+				ConsentURL(c.LoginEndpoint, c.GraphEndpoint, c.TenantID, c.ClientID) + " and accepts"
 	case 7000112:
 		return "entrasync's application is disabled (AADSTS7000112)", "enable the enterprise application of entrasync's registration (Properties → Enabled for users to sign in)"
 	case 500011:

@@ -47,6 +47,10 @@ type Config struct {
 	TenantID     string // Entra tenant id (directory id)
 	ClientID     string // application (client) id of entrasync's own registration
 	ClientSecret string // never logged
+	// Auth, when its Kind is set, is the credential (certificate, workload
+	// identity, managed identity or a client secret) instead of ClientID
+	// and ClientSecret.
+	Auth Credential
 	// ServicePrincipalID or AppID names the enterprise application to read.
 	ServicePrincipalID string
 	AppID              string
@@ -134,7 +138,14 @@ func New(cfg Config, logger *slog.Logger) (*Source, error) {
 	cred := cfg.Credential
 	var renew *renewing
 	if cred == nil {
-		if renew, err = newRenewing(func() (azcore.TokenCredential, error) { return newCredential(cfg) }); err != nil {
+		build := func() (azcore.TokenCredential, error) {
+			c, err := newCredential(cfg)
+			if err != nil {
+				return nil, err
+			}
+			return explaining{TokenCredential: c, cfg: cfg}, nil
+		}
+		if renew, err = newRenewing(build); err != nil {
 			return nil, err
 		}
 		cred = renew

@@ -36,6 +36,8 @@ const (
 // plus what only a process's wiring needs.
 type Store interface {
 	sync.Store
+	// Registry is the tenant registry (registry.go).
+	sync.Registry
 	// Backend returns BackendPostgres or BackendSQLite.
 	Backend() string
 	// SchemaVersion returns the newest migration applied to the database.

@@ -93,6 +93,9 @@ const (
 	ActionSetSetting     = "settings.set"
 	ActionRotateToken    = "token.rotate"
 	ActionSandboxChanged = "sandbox.change"
+	ActionRegistryAdd    = "registry.add"
+	ActionRegistryChange = "registry.change"
+	ActionRegistryRemove = "registry.remove"
 )
 
 // Access is the store's half of the API's permissions: scoped, labelled

@@ -156,6 +156,9 @@ type WorkerConfig struct {
 	// only into free slots; an on-demand cycle waits for one.
 	MaxCycles int
 	Observer  Observer
+	// Refresh, when set, returns the tenants to serve; the worker calls it
+	// at every poll (the tenant registry, registry.go).
+	Refresh func(ctx context.Context) ([]WorkerTenant, error)
 }
 
 // DefaultMaxCycles is the default bound on a process's cycles in flight.
@@ -170,6 +173,7 @@ const MaxFirstSpread = 10 * time.Minute
 type Worker struct {
 	syncer  *Syncer
 	store   Store
+	tmu     gosync.RWMutex // guards tenants and order (SetTenants)
 	tenants map[string]WorkerTenant
 	order   []string
 	cfg     WorkerConfig
@@ -221,7 +225,7 @@ func NewWorker(syncer *Syncer, store Store, tenants []WorkerTenant, cfg WorkerCo
 // running cycles finish for ShutdownGrace, cancels (rolls back) the rest and
 // returns.
 func (w *Worker) Run(ctx context.Context) error {
-	w.logger.Info("worker started", "tenants", len(w.order), "poll", w.cfg.Poll.String(), "holder", w.cfg.Holder,
+	w.logger.Info("worker started", "tenants", len(w.Tenants()), "poll", w.cfg.Poll.String(), "holder", w.cfg.Holder,
 		"max_cycles", w.cfg.MaxCycles)
 	w.wg.Add(1)
 	go func() { defer w.wg.Done(); w.pollEvery(ctx) }()
@@ -298,14 +302,16 @@ func (w *Worker) poll() {
 	if w.base.Err() != nil || w.stopping.Load() {
 		return
 	}
-	w.ensureSchedules()
+	w.refresh()
+	served := w.Tenants()
+	w.ensureSchedules(served)
 	free := cap(w.slots) - len(w.slots)
 	if free <= 0 {
 		return
 	}
 	w.mu.Lock()
-	idle := make([]string, 0, len(w.order))
-	for _, id := range w.order {
+	idle := make([]string, 0, len(served))
+	for _, id := range served {
 		if !w.running[id] {
 			idle = append(idle, id)
 		}
@@ -330,15 +336,21 @@ func (w *Worker) poll() {
 			w.giveBack(id)
 			continue
 		}
+		t, ok := w.Tenant(id)
+		if !ok { // dropped from the registry since the claim
+			w.unmarkRunning(id)
+			w.releaseSlot()
+			w.giveBack(id)
+			continue
+		}
 		w.wg.Add(1)
-		go func(id string) {
+		go func() {
 			defer w.wg.Done()
 			defer w.signalWake()
 			defer w.releaseSlot()
 			defer w.unmarkRunning(id)
-			t := w.tenants[id]
 			_, _ = w.leased(w.base, t, CycleOptions{Trigger: "schedule"})
-		}(id)
+		}()
 	}
 }
 
@@ -349,20 +361,26 @@ func (w *Worker) giveBack(id string) {
 	}
 }
 
-// ensureSchedules gives the tenants this process has not scheduled yet a
-// schedule if they have none, their first cycles spread (firstDue).
-func (w *Worker) ensureSchedules() {
+// ensureSchedules gives the served tenants this process has not scheduled
+// yet a schedule if they have none, their first cycles spread (firstDue).
+func (w *Worker) ensureSchedules(served []string) {
 	now := time.Now()
-	first := map[string]time.Duration{}
+	var fresh []WorkerTenant
 	w.mu.Lock()
-	for _, id := range w.order {
+	for _, id := range served {
 		if !w.scheduled[id] {
-			first[id] = w.firstDue(w.tenants[id], now)
+			if t, ok := w.Tenant(id); ok {
+				fresh = append(fresh, t)
+			}
 		}
 	}
 	w.mu.Unlock()
-	if len(first) == 0 {
+	if len(fresh) == 0 {
 		return
+	}
+	first := make(map[string]time.Duration, len(fresh))
+	for _, t := range fresh {
+		first[t.ID] = w.firstDue(t, now, len(fresh))
 	}
 	have, err := w.store.EnsureSchedules(w.base, first)
 	if err != nil {
@@ -377,13 +395,14 @@ func (w *Worker) ensureSchedules() {
 }
 
 // firstDue is how long after now a tenant that has never been scheduled has
-// its first cycle. With no more tenants than MaxCycles, at once. With more,
-// spread over the tenant's interval (at most MaxFirstSpread) by a hash of
-// its id, the same in every process: a fleet installed or added at once does
-// not start every cycle in the same second, and keeps them apart afterwards
-// (each next cycle is due an interval after the last one started).
-func (w *Worker) firstDue(t WorkerTenant, now time.Time) time.Duration {
-	if len(w.order) <= w.cfg.MaxCycles {
+// its first cycle, when n tenants are scheduled together. With no more than
+// MaxCycles (a tenant added to the registry, a small fleet), at once. With
+// more (a fleet installed at once), spread over the tenant's interval (at
+// most MaxFirstSpread) by a hash of its id, the same in every process: they
+// do not all start in the same second, and stay apart afterwards (each next
+// cycle is due an interval after the last one started).
+func (w *Worker) firstDue(t WorkerTenant, now time.Time, n int) time.Duration {
+	if n <= w.cfg.MaxCycles {
 		return 0
 	}
 	window := time.Second
@@ -449,7 +468,7 @@ func (w *Worker) CyclesInFlight() (now, peak int) {
 // running anywhere: then ErrCycleRunning. The tenant's schedule is unchanged.
 // Approving a held run is RunNow with AllowArchives.
 func (w *Worker) RunNow(ctx context.Context, tenantID string, opt CycleOptions) (*Result, error) {
-	t, ok := w.tenants[tenantID]
+	t, ok := w.Tenant(tenantID)
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownTenant, tenantID)
 	}
@@ -461,7 +480,7 @@ func (w *Worker) RunNow(ctx context.Context, tenantID string, opt CycleOptions) 
 // (ErrTenantPaused); a dry run still works. A successful cycle lifts the
 // tenant's quarantine.
 func (w *Worker) RunNowWith(ctx context.Context, t WorkerTenant, opt CycleOptions) (*Result, error) {
-	if _, ok := w.tenants[t.ID]; !ok {
+	if _, ok := w.Tenant(t.ID); !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownTenant, t.ID)
 	}
 	if !opt.DryRun {
@@ -506,7 +525,7 @@ func (w *Worker) CheckNotPaused(ctx context.Context, tenantID string) error {
 // WithLease runs fn holding tenantID's lease (ErrCycleRunning when it is
 // held), renewing it while fn runs; fn's context ends if the lease is lost.
 func (w *Worker) WithLease(ctx context.Context, tenantID string, fn func(ctx context.Context, src Source) error) error {
-	t, ok := w.tenants[tenantID]
+	t, ok := w.Tenant(tenantID)
 	if !ok {
 		return fmt.Errorf("%w: %q", ErrUnknownTenant, tenantID)
 	}
@@ -668,15 +687,6 @@ func (w *Worker) unmarkRunning(id string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	delete(w.running, id)
-}
-
-// Tenants returns the ids of the tenants the worker serves, in order.
-func (w *Worker) Tenants() []string { return append([]string(nil), w.order...) }
-
-// Tenant returns one served tenant.
-func (w *Worker) Tenant(id string) (WorkerTenant, bool) {
-	t, ok := w.tenants[id]
-	return t, ok
 }
 
 // causeCode is the code of the innermost *Error in err's tree: the most

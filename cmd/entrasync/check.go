@@ -126,6 +126,9 @@ func (e *env) runChecks(tenant string, cl *checklist) error {
 	for _, t := range cfg.Tenants {
 		cl.secrets = append(cl.secrets, t.ClientSecret.Reveal())
 	}
+	for _, c := range cfg.Credentials {
+		cl.secrets = append(cl.secrets, c.ClientSecret.Reveal(), c.CertificatePassword.Reveal())
+	}
 	if err := cfg.Validate(); err != nil {
 		fix := "correct it (" + where + ")"
 		var fe *config.FieldError
@@ -135,9 +138,9 @@ func (e *env) runChecks(tenant string, cl *checklist) error {
 		cl.add("", checkConfig, checkFailed, strings.TrimPrefix(err.Error(), "config: "), fix)
 		return err
 	}
-	tenants, err := pickTenants(cfg, tenant)
+	tenants, err := e.pickAnyTenants(cfg, tenant) // registry.go
 	if err != nil {
-		cl.add("", checkConfig, checkFailed, err.Error(), "add the tenant under tenants: ("+where+"), or pass --tenant with a configured name")
+		cl.add("", checkConfig, checkFailed, err.Error(), "add the tenant under tenants: ("+where+") or with `entrasync tenant add`, or pass --tenant with a configured name")
 		return err
 	}
 	e.logger = newLogger(cfg.Log, e.stderr)
@@ -220,15 +223,13 @@ func (e *env) checkTenant(cfg *config.Config, t config.Tenant, cl *checklist) {
 	var checks []graph.Check
 	if base, err := transportOf(cfg.Graph.CAFile); err != nil {
 		checks = graph.TokenFailed(err.Error(), "set graph.ca_file to a readable PEM file of the certificates to trust")
+	} else if auth, _, err := graphAuth(cfg, t); err != nil {
+		checks = graph.TokenFailed(err.Error(), "name a credential of credentials: in the config file")
 	} else {
-		secretFrom := "set " + t.SecretEnv()
-		if t.ClientSecretFile != "" {
-			secretFrom = "write it to " + t.ClientSecretFile
-		}
 		// The credential and Graph client exactly as the sync builds them.
-		checks = graph.Probe(ctx, graph.Config{TenantID: t.TenantID, ClientID: t.ClientID, ClientSecret: t.ClientSecret.Reveal(),
+		checks = graph.Probe(ctx, graph.Config{TenantID: t.TenantID, ClientID: t.ClientID, Auth: auth,
 			ServicePrincipalID: t.ServicePrincipalID, AppID: t.AppID, GraphEndpoint: t.GraphEndpoint, LoginEndpoint: t.LoginEndpoint,
-			Transport: base, Timeout: cfg.Graph.Timeout}, graph.ProbeHints{Cloud: t.Cloud, SecretSource: secretFrom})
+			Transport: base, Timeout: cfg.Graph.Timeout}, graph.ProbeHints{Cloud: t.Cloud, SecretSource: secretSource(cfg, t)})
 	}
 	for _, c := range checks {
 		// Found quotes Graph's answers: clip makes them printable.

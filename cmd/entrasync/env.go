@@ -165,8 +165,12 @@ func sourceOf(cfg *config.Config, t config.Tenant, logger *slog.Logger, observe 
 	if err != nil {
 		return nil, err
 	}
-	return graph.New(graph.Config{Observe: observe, Progress: progress, Transport: transport,
-		TenantID: t.TenantID, ClientID: t.ClientID, ClientSecret: t.ClientSecret.Reveal(),
+	auth, _, err := graphAuth(cfg, t)
+	if err != nil {
+		return nil, err
+	}
+	return graph.New(graph.Config{Observe: observe, Progress: progress, Transport: transport, Auth: auth,
+		TenantID: t.TenantID, ClientID: t.ClientID,
 		ServicePrincipalID: t.ServicePrincipalID, AppID: t.AppID,
 		GraphEndpoint: t.GraphEndpoint, LoginEndpoint: t.LoginEndpoint,
 		Concurrency: cfg.Graph.Concurrency, MaxRetries: cfg.Graph.MaxRetries, RetryDelay: cfg.Graph.RetryDelay,
@@ -332,8 +336,9 @@ func (e *env) newWorker(cfg *config.Config, dir sync.Store, m *web.Metrics, only
 	if m != nil {
 		obs = m
 	}
+	wts, refresh := e.withRegistry(cfg, dir, m, only, wts) // registry.go
 	w := sync.NewWorker(syncer, dir, wts, sync.WorkerConfig{Holder: holderID(), Poll: cfg.Worker.Poll, LeaseTTL: cfg.Worker.LeaseTTL,
-		ShutdownGrace: cfg.Worker.ShutdownGrace, MaxCycles: cfg.Worker.MaxCycles, Observer: obs}, e.logger)
+		ShutdownGrace: cfg.Worker.ShutdownGrace, MaxCycles: cfg.Worker.MaxCycles, Observer: obs, Refresh: refresh}, e.logger)
 	return w, syncer, nil
 }
 

@@ -116,9 +116,26 @@ var commandHelp = map[string]struct{ usage, about, examples string }{
 		"  entrasync tenant settings contoso"},
 	"tenant set": {"entrasync tenant set NAME [--auto-invite …] [--email-source …] [--require-mobile-auth …] … [--json]",
 		"Overrides tenant settings; an override wins over the configuration file's value (which stays as\n" +
-			"written) until set to default. Flags not given are left as they are.",
+			"written) until set to default. Flags not given are left as they are. For a tenant of the registry,\n" +
+			"--tenant-id, --app-id, --service-principal-id, --credential, --client-id and --schedule change its\n" +
+			"entry; every worker picks the change up within one poll.",
 		"  entrasync tenant set contoso --auto-invite true --email-source upn\n" +
-			"  entrasync tenant set contoso --archive-threshold 50 --archive-threshold-percent default"},
+			"  entrasync tenant set contoso --archive-threshold 50 --archive-threshold-percent default\n" +
+			"  entrasync tenant set acme --credential vendor-cert"},
+	"tenant add": {"entrasync tenant add NAME --tenant-id T (--app-id A | --service-principal-id S) --credential C [--client-id X] [--schedule S] [--json]",
+		"Adds a tenant to the registry in the database, while workers run: every worker process serves it\n" +
+			"from its next poll. The entry names a credential of the configuration's credentials: and holds no\n" +
+			"secret. Prints the admin-consent URL to send the customer's administrator.",
+		"  entrasync tenant add acme --tenant-id acme.onmicrosoft.com --app-id 33333333-3333-4333-8333-333333333333 --credential vendor-cert\n" +
+			"  entrasync tenant add globex --tenant-id 7d1c… --service-principal-id 5e00… --credential vendor-cert --json | jq -r .consentUrl"},
+	"tenant list": {"entrasync tenant list [--json]",
+		"Lists the tenants of the configuration file and of the registry; the file wins a name both use.",
+		"  entrasync tenant list\n  entrasync tenant list --json | jq -r '.[] | select(.source == \"registry\") | .name'"},
+	"tenant remove": {"entrasync tenant remove NAME [--json]",
+		"Removes a registry tenant: disconnects it (its provisioned users and groups become manual, nobody\n" +
+			"archived), deletes its entry (workers stop within one poll) and its directory rows once nothing\n" +
+			"refers to them.",
+		"  entrasync tenant remove acme"},
 	"tenant disconnect": {"entrasync tenant disconnect NAME [--dry-run] [--json]",
 		"Detaches the tenant from Entra in one transaction: every provisioned user and group becomes manual,\n" +
 			"keeping its Entra object id, status, paths and memberships (nobody is archived, nothing is lost),\n" +

@@ -85,6 +85,10 @@ Commands:
   runs list                 list recent runs
   runs show ID              show one run and its changes
   runs approve|reject ID    apply or drop the archives a run held (archive guard)
+  tenant add NAME --tenant-id T --app-id A --credential C
+                            add a tenant to the registry while workers run; prints the admin-consent URL
+  tenant list               the tenants of the file and of the registry
+  tenant remove NAME        disconnect a registry tenant, then delete it once nothing refers to it
   tenant pause|resume NAME  stop or restart scheduled cycles (plans still work)
   tenant status [NAME]      paused, quarantined (and why), next due, running on
   tenant settings|set NAME  show or override the tenant's settings (over the configuration's)
@@ -159,7 +163,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if len(rest) > 0 && (rest[0] == "settings" || rest[0] == "set" || rest[0] == "disconnect" || rest[0] == "reconnect") {
 			return e.tenantAdmin(rest[0], rest[1:])
 		}
-		return usagef("tenant needs a subcommand: pause, resume, status, settings, set, disconnect or reconnect (see entrasync help)")
+		if len(rest) > 0 && (rest[0] == "add" || rest[0] == "remove" || rest[0] == "list") {
+			return e.tenantRegistry(rest[0], rest[1:])
+		}
+		return usagef("tenant needs a subcommand: add, list, remove, pause, resume, status, settings, set, disconnect or reconnect (see entrasync help)")
 	case "users", "groups", "runs", "events":
 		if len(rest) == 0 {
 			return usagef("%s needs a subcommand (see entrasync help)", cmd)

@@ -30,9 +30,6 @@ func (e *env) runWorker(args []string) error {
 	if *listen != "" {
 		cfg.Worker.Listen = *listen
 	}
-	if len(cfg.Tenants) == 0 {
-		return usagef("run: no tenants configured: add one under tenants: in the config file (see README)")
-	}
 	db, err := e.openStore(cfg)
 	if err != nil {
 		return err
@@ -56,7 +53,7 @@ func (e *env) runWorker(args []string) error {
 	if err != nil {
 		return fmt.Errorf("run: listen on %s: %w", cfg.Worker.Listen, err)
 	}
-	srv := web.HTTPServer(web.NewServer(worker, db, m, e.logger).Handler(), slog.NewLogLogger(e.logger.Handler(), slog.LevelWarn))
+	srv := web.HTTPServer(web.NewServer(worker, db, m, e.logger).WithRegistry(db, onboarding{cfg}).Handler(), slog.NewLogLogger(e.logger.Handler(), slog.LevelWarn))
 	serveErr := make(chan error, 1)
 	limited := web.LimitListener(ln, web.MaxConnections)
 	if tlsConfig != nil {

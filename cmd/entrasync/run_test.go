@@ -64,18 +64,7 @@ func TestRunWorkerEndToEnd(t *testing.T) {
 	defer cancel()
 	logs, done := startRun(ctx, cfgFile, addr, getenv)
 
-	get := func(path string) (int, string) {
-		req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		var b bytes.Buffer
-		_, _ = b.ReadFrom(resp.Body)
-		return resp.StatusCode, b.String()
-	}
+	get := func(path string) (int, string) { return api(token, "GET", addr, path, "") }
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		code, body := get("/api/v1/tenants/demo/runs")
@@ -129,12 +118,25 @@ func startRun(ctx context.Context, cfgFile, addr string, getenv func(string) str
 // it with the environment it needs (the client secret, the database).
 func writeWorkerConfig(t *testing.T, gs *graphtest.Server, database string) (string, map[string]string) {
 	t.Helper()
+	tn := gs.Tenant()
+	cfgFile := writeConfig(t, gs, fmt.Sprintf(`tenants:
+  - name: demo
+    tenant_id: %s
+    client_id: %s
+    service_principal_id: %s
+`, tn.TenantID, tn.ClientID, tn.Application.ID))
+	return cfgFile, map[string]string{"ENTRASYNC_DEMO_CLIENT_SECRET": tn.ClientSecret, "ENTRASYNC_DATABASE_URL": database}
+}
+
+// writeConfig writes a config file for workers against gs (its endpoints,
+// its certificate as the CA file, a poll of 1s) ending with tail.
+func writeConfig(t *testing.T, gs *graphtest.Server, tail string) string {
+	t.Helper()
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca.pem")
 	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: gs.Certificate().Raw}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tn := gs.Tenant()
 	cfgFile := filepath.Join(dir, "entrasync.yaml")
 	cfg := fmt.Sprintf(`graph:
   endpoint: %s
@@ -144,16 +146,11 @@ worker:
   poll: 1s
   lease_ttl: 30s
   shutdown_grace: 5s
-tenants:
-  - name: demo
-    tenant_id: %s
-    client_id: %s
-    service_principal_id: %s
-`, gs.GraphEndpoint(), gs.LoginEndpoint(), ca, tn.TenantID, tn.ClientID, tn.Application.ID)
+`, gs.GraphEndpoint(), gs.LoginEndpoint(), ca) + tail
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return cfgFile, map[string]string{"ENTRASYNC_DEMO_CLIENT_SECRET": tn.ClientSecret, "ENTRASYNC_DATABASE_URL": database}
+	return cfgFile
 }
 
 // TestRunOnSQLiteRefusesASecondProcess: one SQLite file serves one worker.

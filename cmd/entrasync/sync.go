@@ -23,7 +23,7 @@ func (e *env) sync(args []string, dryRun bool) error {
 	if err != nil {
 		return err
 	}
-	tenants, err := pickTenants(cfg, f.tenant)
+	tenants, err := e.pickAnyTenants(cfg, f.tenant) // the file's and the registry's
 	if err != nil {
 		return err
 	}

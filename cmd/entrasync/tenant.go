@@ -21,9 +21,11 @@ func (e *env) tenantAdmin(verb string, args []string) error {
 	f := e.newFlags("tenant "+verb, true)
 	var changes func() ([]sync.SettingChange, error)
 	var dry *bool
+	var rf registryFlags
 	switch verb {
 	case "set":
 		changes = defineSettingFlags(f, tenantSettingFlags)
+		rf = defineRegistryFlags(f.FlagSet) // registry.go
 	case "disconnect":
 		dry = f.Bool("dry-run", false, "only report what would change")
 	}
@@ -35,6 +37,10 @@ func (e *env) tenantAdmin(verb string, args []string) error {
 		return usagef("tenant %s: give one tenant name", verb)
 	}
 	var cs []sync.SettingChange
+	regSet := verb == "set" && rf.given(f.FlagSet)
+	if regSet && !settingGiven(f.FlagSet, tenantSettingFlags) {
+		changes = nil // registry flags only
+	}
 	if changes != nil {
 		var err error
 		if cs, err = changes(); err != nil {
@@ -53,6 +59,23 @@ func (e *env) tenantAdmin(verb string, args []string) error {
 		return err
 	}
 	defer s.db.Close()
+	if regSet {
+		cfg, err := e.loadConfig()
+		if err != nil {
+			return err
+		}
+		r, err := e.setRegistered(cfg, s.db, s.tenant, f.FlagSet, rf)
+		if err != nil {
+			return err
+		}
+		if cs == nil {
+			if f.json {
+				return writeJSON(e.stdout, r)
+			}
+			_, err = fmt.Fprintf(e.stdout, "Tenant %s changed in the registry (version %d): every worker picks it up within one poll.\n", r.Name, r.Version)
+			return err
+		}
+	}
 	switch verb {
 	case "settings", "set":
 		var rep sync.TenantSettingsReport
@@ -192,7 +215,12 @@ func (e *env) tenantState(verb string, args []string) error {
 	case f.NArg() == 1:
 		names = []string{f.Arg(0)}
 	case f.NArg() == 0 && verb == "status":
-		for _, t := range cfg.Tenants {
+		ts, err := e.pickAnyTenants(cfg, "") // the file's and the registry's
+		var ue *usageError
+		if err != nil && !errors.As(err, &ue) { // none at all is an empty table
+			return err
+		}
+		for _, t := range ts {
 			names = append(names, t.Name)
 		}
 	default:

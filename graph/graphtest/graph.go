@@ -170,6 +170,9 @@ func (s *Server) handle(g *greq, rt *route) *gresp {
 	if resp := s.checkQuery(g); resp != nil {
 		return resp
 	}
+	if resp := s.checkPermission(g, rt); resp != nil {
+		return resp
+	}
 	return rt.handler(g, rt)
 }
 

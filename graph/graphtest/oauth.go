@@ -1,7 +1,6 @@
 package graphtest
 
 import (
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -22,6 +21,7 @@ const (
 	keyToken     = "POST /token"
 	keyDiscovery = "GET /{tenant}/v2.0/.well-known/openid-configuration"
 	keyInstance  = "GET /common/discovery/instance"
+	keyIdentity  = "GET /msi/token"
 )
 
 // serveIdentity serves the Microsoft identity platform endpoints MSAL uses
@@ -49,6 +49,8 @@ func (s *Server) serveIdentity(w http.ResponseWriter, r *http.Request, escapedPa
 		}
 	case len(segs) == 3 && strings.EqualFold(segs[0], "common") && segs[1] == "discovery" && segs[2] == "instance":
 		key, handler = keyInstance, s.instanceDiscovery
+	case len(segs) == 2 && segs[0] == "msi" && segs[1] == "token":
+		key, handler = keyIdentity, s.managedIdentityToken
 	}
 	if handler == nil {
 		s.count(r.Method+" "+escapedPath, false)
@@ -236,6 +238,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, tenant string) {
 		s.tenantNotFound(w, r, "invalid_request", tenant)
 		return
 	}
+	s.mu.RLock()
+	t := &Tenant{Certificates: s.tenant.Certificates, FederatedCredentials: s.tenant.FederatedCredentials, ConsentMissing: s.tenant.ConsentMissing}
+	s.mu.RUnlock()
 	if r.Method != http.MethodPost {
 		s.aadError(w, r, http.StatusMethodNotAllowed, "invalid_request", 900561, "The endpoint only accepts POST, OPTIONS requests. Received a "+r.Method+" request.")
 		return
@@ -266,10 +271,19 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, tenant string) {
 	case gotID == "":
 		s.aadError(w, r, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.")
 		return
-	case !strings.EqualFold(gotID, clientID):
+	case !strings.EqualFold(gotID, clientID) || t.ConsentMissing:
 		s.aadError(w, r, http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf(
 			"Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", gotID, tid))
 		return
+	case form.Get("client_assertion_type") != "" || form.Get("client_assertion") != "":
+		if form.Get("client_assertion_type") != assertionType {
+			s.aadError(w, r, http.StatusBadRequest, "invalid_request", 50027, "client_assertion_type must be "+assertionType+".")
+			return
+		}
+		if code, msg := s.assertionProblem(form.Get("client_assertion"), tid, clientID, t); code != 0 {
+			s.aadError(w, r, http.StatusUnauthorized, "invalid_client", code, msg)
+			return
+		}
 	case gotSecret == "":
 		s.aadError(w, r, http.StatusUnauthorized, "invalid_client", 7000216, "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.")
 		return
@@ -282,22 +296,11 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, tenant string) {
 		s.aadError(w, r, status, code, aadsts, msg)
 		return
 	}
-	tok := base64.RawURLEncoding.EncodeToString(randomBytes(48))
-	s.tokMu.Lock()
-	if len(s.tokens) > 10000 {
-		now := time.Now()
-		for k, exp := range s.tokens {
-			if now.After(exp) {
-				delete(s.tokens, k)
-			}
-		}
-	}
-	s.tokens[tok] = time.Now().Add(tokenLifetime * time.Second)
-	s.tokMu.Unlock()
+	tok := s.issue()
 	writeJSON(w, http.StatusOK, object{
 		{"token_type", "Bearer"},
-		{"expires_in", tokenLifetime},
-		{"ext_expires_in", tokenLifetime},
+		{"expires_in", int(s.lifetime() / time.Second)},
+		{"ext_expires_in", int(s.lifetime() / time.Second)},
 		{"access_token", tok},
 	}, nil)
 }

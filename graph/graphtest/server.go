@@ -3,6 +3,7 @@ package graphtest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -40,6 +42,15 @@ type Server struct {
 	faults    []*faultState
 	thrMu     sync.Mutex
 	thr       throttleState
+
+	keyOnce        sync.Once // credentials.go
+	issuerKey      *rsa.PrivateKey
+	identityHeader string
+	withChain      atomic.Int32
+	offMu          sync.Mutex
+	off            []string
+	client         *http.Client
+	tokenLife      time.Duration
 }
 
 // Option configures a Server.
@@ -81,6 +92,7 @@ func NewServer(t *Tenant, opts ...Option) *Server {
 	// handshake errors; they are noise in test output.
 	s.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	s.srv.StartTLS()
+	s.client = s.guard(s.srv.Client())
 	return s
 }
 
@@ -97,10 +109,11 @@ func (s *Server) GraphEndpoint() string { return s.srv.URL }
 // tenant is LoginEndpoint()+"/"+TenantID.
 func (s *Server) LoginEndpoint() string { return s.srv.URL }
 
-// Client returns an http.Client that trusts the server's certificate. It
+// Client returns an http.Client that trusts the server's certificate and
+// dials nothing off loopback (OffLoopback lists what it refused). It
 // implements azcore's policy.Transporter, so it can be used as
 // azcore.ClientOptions.Transport.
-func (s *Server) Client() *http.Client { return s.srv.Client() }
+func (s *Server) Client() *http.Client { return s.client }
 
 // Certificate returns the server's self-signed certificate.
 func (s *Server) Certificate() *x509.Certificate { return s.srv.Certificate() }

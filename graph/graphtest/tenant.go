@@ -7,7 +7,9 @@
 // against it in tests, benchmarks and demos:
 //
 //	GET  /{tenant}/v2.0/.well-known/openid-configuration
-//	POST /{tenant}/oauth2/v2.0/token                       (client_credentials)
+//	POST /{tenant}/oauth2/v2.0/token                       (client_credentials: a secret, a
+//	                                                        certificate's assertion, a federated token)
+//	GET  /msi/token                                        (App Service managed identity)
 //	GET  /v1.0/servicePrincipals/{id}
 //	GET  /v1.0/servicePrincipals(appId='{appId}')
 //	GET  /v1.0/servicePrincipals/{id}/appRoleAssignedTo    (also by appId)
@@ -39,7 +41,15 @@
 //		})
 //
 // Tokens are requested for the scope s.GraphEndpoint()+"/.default"
-// ("https://graph.microsoft.com/.default" is accepted too).
+// ("https://graph.microsoft.com/.default" is accepted too). Besides the
+// client secret, the token endpoint verifies client assertions signed with
+// a certificate of Tenant.Certificates and federated tokens of
+// FederatedToken matching Tenant.FederatedCredentials; IdentityEndpoint and
+// IdentityHeader, set as IDENTITY_ENDPOINT and IDENTITY_HEADER, point
+// azidentity's managed identity at the server (credentials.go). Client's
+// transport refuses to dial anything off loopback (OffLoopback lists what
+// it refused), so a credential that would ask the instance metadata
+// service or the public cloud fails instead of leaving the machine.
 //
 // # Graph SDK
 //
@@ -76,6 +86,7 @@ package graphtest
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -157,6 +168,23 @@ type Tenant struct {
 	ServicePrincipals []ServicePrincipal `json:"servicePrincipals"`
 	// Assignments are the principals assigned to Application.
 	Assignments []Assignment `json:"assignments"`
+
+	// Certificates are the certificates registered on the client's app
+	// registration: client assertions signed with their keys are accepted.
+	Certificates []*x509.Certificate `json:"-"`
+	// FederatedCredentials are its federated identity credentials.
+	FederatedCredentials []FederatedCredential `json:"federatedCredentials,omitempty"`
+	// ManagedIdentity is what the managed-identity endpoint serves (nil:
+	// no identity on this resource).
+	ManagedIdentity *ManagedIdentity `json:"managedIdentity,omitempty"`
+	// ConsentMissing models a customer tenant whose administrator has not
+	// consented to the (multi-tenant) client yet: the token endpoint
+	// answers AADSTS700016, as for an application not in the directory.
+	ConsentMissing bool `json:"consentMissing,omitempty"`
+	// Permissions, when not nil, are the Graph application permissions
+	// granted to the client (Application.Read.All, GroupMember.Read.All,
+	// User.Read.All); a request needing another is 403.
+	Permissions []string `json:"permissions,omitempty"`
 }
 
 // LoadTenant reads a tenant from a JSON fixture. Decoding is strict (an
@@ -202,6 +230,16 @@ func (t *Tenant) Clone() *Tenant {
 	c.Users = append([]User(nil), t.Users...)
 	c.ServicePrincipals = append([]ServicePrincipal(nil), t.ServicePrincipals...)
 	c.Assignments = append([]Assignment(nil), t.Assignments...)
+	c.Certificates = append([]*x509.Certificate(nil), t.Certificates...)
+	c.FederatedCredentials = append([]FederatedCredential(nil), t.FederatedCredentials...)
+	if t.Permissions != nil {
+		c.Permissions = append([]string{}, t.Permissions...)
+	}
+	if t.ManagedIdentity != nil {
+		mi := *t.ManagedIdentity
+		mi.UserAssigned = append([]string(nil), mi.UserAssigned...)
+		c.ManagedIdentity = &mi
+	}
 	if t.Groups != nil {
 		c.Groups = make([]Group, len(t.Groups))
 		for i, g := range t.Groups {

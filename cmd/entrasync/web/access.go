@@ -88,6 +88,8 @@ func (s *Server) audited(action string, h func(http.ResponseWriter, *http.Reques
 			a.Target = "group " + r.PathValue("group")
 		case r.PathValue("change") != "":
 			a.Target = r.PathValue("change")
+		case r.PathValue("name") != "":
+			a.Target, a.TenantID = "tenant "+r.PathValue("name"), r.PathValue("name")
 		}
 		switch {
 		case err != nil:

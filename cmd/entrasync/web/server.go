@@ -27,6 +27,9 @@ type Server struct {
 	console *console.Console
 	// sandbox, when set, is the simulated tenant's changes (sandbox.go).
 	sandbox console.Sandbox
+	// registry and onboard serve the tenant registry (tenants_registry.go).
+	registry sync.Registry
+	onboard  sync.Onboarding
 }
 
 // NewServer returns the HTTP surface of worker, whose directory is store.
@@ -74,6 +77,7 @@ func (s *Server) Handler() http.Handler {
 	read("GET /api/v1/tenants/{tenant}/events", s.listEvents)
 	read("GET /api/v1/audit", s.listAudit)
 	s.sandboxRoutes(read, admin)
+	s.registryRoutes(read, admin)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint or method")
 	})
