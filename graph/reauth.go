@@ -26,6 +26,7 @@ type renewing struct {
 
 	mu   gosync.Mutex
 	cur  azcore.TokenCredential
+	gen  uint64 // counts rebuilds (credentials need not be comparable)
 	last string // the last token cur handed out
 	// first is held by the one GetToken that fills a fresh credential's
 	// cache, so that requests refused together ask the token endpoint once.
@@ -43,7 +44,7 @@ func newRenewing(build func() (azcore.TokenCredential, error)) (*renewing, error
 // GetToken asks the current credential.
 func (r *renewing) GetToken(ctx context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
 	r.mu.Lock()
-	cur, fresh := r.cur, r.last == ""
+	cur, gen, fresh := r.cur, r.gen, r.last == ""
 	r.mu.Unlock()
 	if fresh {
 		r.first.Lock()
@@ -52,7 +53,7 @@ func (r *renewing) GetToken(ctx context.Context, opts policy.TokenRequestOptions
 	tok, err := cur.GetToken(ctx, opts)
 	if err == nil {
 		r.mu.Lock()
-		if r.cur == cur {
+		if r.gen == gen {
 			r.last = tok.Token
 		}
 		r.mu.Unlock()
@@ -75,6 +76,7 @@ func (r *renewing) rejected(token string) {
 		return // it built once with the same settings; keep the one we have
 	}
 	r.cur, r.last = fresh, ""
+	r.gen++
 }
 
 // reauthTransport retries, once, a Graph request answered 401 with a fresh
