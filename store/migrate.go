@@ -138,6 +138,9 @@ type OpenOptions struct {
 	// applied but refused (EINVALID, naming them), so that a read command
 	// on a mistyped path or an old schema changes nothing.
 	ReadOnly bool
+	// AllowPending, with ReadOnly, opens a directory with pending
+	// migrations anyway, to report them (entrasync check); reads may fail.
+	AllowPending bool
 }
 
 // CheckMigrated returns nil when every migration of fsys is applied, else

@@ -81,6 +81,9 @@ func openWith(ctx context.Context, url string, logger *slog.Logger, opt store.Op
 		MigrationLock: `SELECT pg_advisory_xact_lock(7146250113)`,
 		TokenLock:     `LOCK TABLE api_tokens IN SHARE ROW EXCLUSIVE MODE`,
 	}, logger)
+	if opt.ReadOnly && opt.AllowPending {
+		return db, nil
+	}
 	if opt.ReadOnly {
 		if err := db.CheckMigrated(ctx, Migrations, "the PostgreSQL database"); err != nil {
 			_ = x.Close()
@@ -93,6 +96,12 @@ func openWith(ctx context.Context, url string, logger *slog.Logger, opt store.Op
 		return nil, err
 	}
 	return db, nil
+}
+
+// PendingMigrations returns the embedded migrations the database does not
+// record yet.
+func (s *DB) PendingMigrations(ctx context.Context) ([]string, error) {
+	return s.Pending(ctx, Migrations)
 }
 
 // ExclusiveWorker reserves nothing: several worker processes share one

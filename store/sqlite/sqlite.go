@@ -128,6 +128,9 @@ func OpenWith(ctx context.Context, path string, logger *slog.Logger, opt store.O
 		_ = x.Close()
 		return nil, err
 	}
+	if opt.ReadOnly && opt.AllowPending {
+		return s, nil
+	}
 	if opt.ReadOnly {
 		if err := s.CheckMigrated(ctx, Migrations, path); err != nil {
 			_ = x.Close()
@@ -178,6 +181,12 @@ func (s *DB) check(ctx context.Context) error {
 		return sync.Errorf(sync.EINTERNAL, "store: sqlite: %s: journal_mode=%s foreign_keys=%d, want wal and 1", s.path, mode, fk)
 	}
 	return nil
+}
+
+// PendingMigrations returns the embedded migrations the file does not
+// record yet.
+func (s *DB) PendingMigrations(ctx context.Context) ([]string, error) {
+	return s.Pending(ctx, Migrations)
 }
 
 // Path returns the database file's path.

@@ -174,7 +174,7 @@ func TestAPICycleRunsUsersGroupsEventsMetrics(t *testing.T) {
 	}
 	_, metrics := h.do(t, "GET", "/metrics", "")
 	for _, want := range []string{`entrasync_cycles_total{outcome="succeeded",tenant="demo",trigger="api"} 1`,
-		`entrasync_changes_total{change="user.create",tenant="demo"} 5`,
+		`entrasync_changes_total{change="user.create",status="applied",tenant="demo"} 5`,
 		`entrasync_graph_requests_total{endpoint="GET /servicePrincipals/{id}/appRoleAssignedTo",status="200",tenant="demo"}`,
 		`entrasync_last_success_timestamp_seconds{tenant="demo"}`} {
 		if !strings.Contains(metrics, want) {
