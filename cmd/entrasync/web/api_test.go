@@ -19,11 +19,12 @@ import (
 )
 
 type apiHarness struct {
-	srv    *httptest.Server
-	graph  *graphtest.Server
-	db     sync.Store
-	worker *sync.Worker
-	token  string
+	srv     *httptest.Server
+	graph   *graphtest.Server
+	db      sync.Store
+	worker  *sync.Worker
+	metrics *web.Metrics
+	token   string
 }
 
 func MustAPI(tb testing.TB) *apiHarness {
@@ -66,7 +67,7 @@ func MustAPIWith(tb testing.TB, settings sync.TenantSettings, wrap ...func(sync.
 	if err := db.RotateAPIToken(context.Background(), hash); err != nil {
 		tb.Fatal(err)
 	}
-	return &apiHarness{srv: srv, graph: gs, db: db, worker: w, token: token}
+	return &apiHarness{srv: srv, graph: gs, db: db, worker: w, metrics: m, token: token}
 }
 
 func (h *apiHarness) do(tb testing.TB, method, path, token string) (int, string) {
