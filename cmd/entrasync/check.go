@@ -187,8 +187,8 @@ func (e *env) checkDatabase(cfg *config.Config, cl *checklist) {
 	}
 	defer db.Close()
 	version, err := db.SchemaVersion(ctx)
-	if version == "" && err == nil {
-		version = "none"
+	if version == "" && err == nil || len(pending) > 0 && err != nil { // never migrated: no schema_migrations yet
+		version, err = "none", nil
 	}
 	if err != nil {
 		cl.add("", checkDatabase, checkFailed, fmt.Sprintf("%s at %s: reachable, but the schema version cannot be read: %v", backend, where, err),
