@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/entrasync/entrasync/config"
+	"github.com/entrasync/entrasync/store"
 	"github.com/entrasync/entrasync/sync"
 )
 
@@ -140,6 +141,9 @@ func (e *env) command(args []string) error {
 		}
 		return usagef("%v\n\n%s", err, usage)
 	}
+	// Known before the configuration loads, so that even its errors are scrubbed.
+	e.secrets.add(store.URLPassword(e.databaseURL))
+	e.secrets.add(store.URLPassword(getenv("ENTRASYNC_DATABASE_URL")))
 	rest := fs.Args()
 	if len(rest) == 0 {
 		_, _ = io.WriteString(stdout, usage)

@@ -276,7 +276,11 @@ func TestRunsShowListsSkippedObjects(t *testing.T) {
 func TestGroupPathsPrintAsNames(t *testing.T) {
 	c := mustTwoTenants(t, filepath.Join(t.TempDir(), "two.db"), "")
 	c.must(t, exitOK, "sync", "demo")
-	out, _ := c.must(t, exitOK, "provision", "user", "carol@contoso.test", "--tenant", "demo", "--dry-run")
+	out, _ := c.must(t, exitOK, "plan", "other") // creates, with their paths
+	if !strings.Contains(out, `group "Sales"`) || regexp.MustCompile(`group:[0-9a-f]{8}-`).MatchString(out) {
+		t.Fatalf("plan output:\n%s", out)
+	}
+	out, _ = c.must(t, exitOK, "provision", "user", "carol@contoso.test", "--tenant", "demo", "--dry-run")
 	if !strings.Contains(out, `group "Sales"`) || regexp.MustCompile(`group:[0-9a-f]{8}-`).MatchString(out) {
 		t.Fatalf("provision output:\n%s", out)
 	}
