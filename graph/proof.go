@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	gosync "sync"
+	"time"
 
 	abstractions "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/groups"
@@ -26,7 +27,16 @@ var _ sync.ListingProver = (*Source)(nil)
 // oddly proves nothing and fails nothing; a group whose count is 404 was
 // deleted during the read, and fails the read; any other failed count fails
 // the read, as a failed listing would.
+//
+// Its requests and waits are added to the snapshot's figures.
 func (s *Source) ProveListings(ctx context.Context, snap *sync.Snapshot, assignments bool, groupIDs []string) error {
+	ctr := &requestCounter{}
+	ctx = context.WithValue(ctx, counterKey{}, ctr)
+	defer func() {
+		snap.RoundTrips += int(ctr.n.Load())
+		snap.GraphRequests += int(ctr.requests.Load())
+		snap.ThrottleWait += time.Duration(ctr.waited.Load())
+	}()
 	var mu gosync.Mutex
 	var short []string
 	note := func(what string, listed, counted int) {

@@ -1,7 +1,9 @@
 package graph
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	gosync "sync"
@@ -84,29 +86,59 @@ type reauthTransport struct {
 }
 
 func (t *reauthTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.cred != nil && req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+		// kiota's bodies ($batch) have no GetBody: send a copy whose bytes
+		// a retry can send again (the transport may still be reading the
+		// first reader when the 401 arrives). The caller's request is not
+		// changed; its body, read, is closed as RoundTrip must, and kiota's
+		// own retries seek it back.
+		b, err := io.ReadAll(req.Body)
+		_ = req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		req = req.Clone(req.Context())
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	}
 	resp, err := t.base.RoundTrip(req)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized || t.cred == nil {
 		return resp, err
 	}
+	// A claims challenge (continuous access evaluation) is kiota's to
+	// answer: it asks for a token with those claims and retries itself.
+	if strings.Contains(resp.Header.Get("WWW-Authenticate"), "claims=") {
+		return resp, nil
+	}
 	old, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
-	if !ok || (req.Body != nil && req.GetBody == nil) {
+	if !ok {
 		return resp, nil
 	}
 	t.cred.rejected(old)
+	body, ok := rewound(req)
+	if !ok {
+		return resp, nil // a body that cannot be sent again: the 401 stands, the next request gets a fresh token
+	}
 	// As the authentication provider asks (kiota enables CAE): the same cache.
 	tok, terr := t.cred.GetToken(req.Context(), policy.TokenRequestOptions{Scopes: []string{t.scope}, EnableCAE: true})
 	if terr != nil || tok.Token == old {
 		return resp, nil // no other token to try: the 401 stands
 	}
 	retry := req.Clone(req.Context())
-	if req.GetBody != nil {
-		body, berr := req.GetBody()
-		if berr != nil {
-			return resp, nil
-		}
-		retry.Body = body
-	}
+	retry.Body = body
 	retry.Header.Set("Authorization", "Bearer "+tok.Token)
 	_ = resp.Body.Close()
 	return t.base.RoundTrip(retry)
+}
+
+// rewound returns req's body ready to be sent again: none, or GetBody's.
+func rewound(req *http.Request) (io.ReadCloser, bool) {
+	switch {
+	case req.Body == nil || req.Body == http.NoBody:
+		return req.Body, true
+	case req.GetBody != nil:
+		b, err := req.GetBody()
+		return b, err == nil
+	}
+	return nil, false
 }

@@ -42,3 +42,26 @@ func TestRejectedTokenIsDroppedAndRetriedOnce(t *testing.T) {
 		t.Fatalf("%d requests for the refused read, want 2 (the request and one retry)", n)
 	}
 }
+
+// TestRejectedTokenOnABatchIsRetriedWithItsBody: a $batch POST refused with
+// 401 is sent again, body and all, with a fresh token.
+func TestRejectedTokenOnABatchIsRetriedWithItsBody(t *testing.T) {
+	srv := graphtest.NewServer(tenant(30))
+	defer srv.Close()
+	src := source(t, srv, nil)
+	if _, err := src.Snapshot(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	batches := srv.Requests()["POST /v1.0/$batch"]
+	srv.InjectFault(graphtest.Fault{Endpoint: "POST /v1.0/$batch", Status: 401, Times: 1})
+	snap, err := src.Snapshot(context.Background())
+	if err != nil {
+		t.Fatalf("read with one refused $batch: %v", err)
+	}
+	if len(snap.Users) != 31 || len(snap.Groups) != 1 || len(snap.Groups[0].Members) != 30 {
+		t.Fatalf("read %d users, %d groups", len(snap.Users), len(snap.Groups))
+	}
+	if n := srv.Requests()["POST /v1.0/$batch"] - batches; n != batches+1 {
+		t.Fatalf("%d $batch requests, want %d (one sent again)", n, batches+1)
+	}
+}

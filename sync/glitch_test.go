@@ -179,3 +179,24 @@ func TestC6_MassGroupArchivesHeld(t *testing.T) {
 		}
 	}
 }
+
+// TestC6_ArchivingOneLargeGroupHoldsItsMemberships: one group archive is
+// below the group thresholds, but its memberships go with it and count.
+func TestC6_ArchivingOneLargeGroupHoldsItsMemberships(t *testing.T) {
+	t.Parallel()
+	tn := glitchTenant(60)
+	for i := 1000; i < 1060; i++ { // directly assigned too: nobody is archived
+		tn.Assignments = append(tn.Assignments, graphtest.Assignment{PrincipalID: gid(i)})
+	}
+	h := MustHarness(t, tn, nil)
+	h.cycle(t)
+	h.srv.Unassign(gid(100))
+	before := h.dump(t, "groups", "memberships")
+	res := h.cycle(t)
+	if res.Run.Outcome != sync.OutcomeHeld || !strings.Contains(res.Plan.HeldReason, "62 membership removals") {
+		t.Fatalf("run %s (%s), want the group's 62 memberships held", res.Run.Outcome, res.Plan.HeldReason)
+	}
+	if h.dump(t, "groups", "memberships") != before {
+		t.Fatalf("the held group archive was applied")
+	}
+}

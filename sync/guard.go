@@ -61,8 +61,9 @@ func (g guardCount) tripped() string {
 }
 
 // Guard applies the archive guard (C6) to a plan. It counts the plan's user
-// archives, group archives and membership removals — those of users and
-// groups that stay, so that one archived group or user is counted once —
+// archives, group archives and membership removals — an archived group's
+// memberships, which go with it, and the removals of users that stay (an
+// archived user's removals are counted as its archive) —
 // and when one kind exceeds the tenant's thresholds (TenantSettings: an
 // absolute number, or a percentage of the tenant's live users, groups or
 // memberships once the count reaches the kind's minimum), when the read
@@ -94,6 +95,9 @@ func Guard(plan *Plan, st *State, approved map[string]bool) {
 		case EntityGroup:
 			groups.n++
 			archived[ch.heldKey()] = true
+			if ch.GroupBefore != nil { // its memberships go with it, in this one change
+				members.n += len(ch.GroupBefore.Members)
+			}
 		}
 	}
 	if destructive == 0 {

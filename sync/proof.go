@@ -10,9 +10,9 @@ import "context"
 //
 // Graph's counts come from an eventually consistent index: right after a
 // change they can be a little behind or ahead of the listing. A listing is
-// short only when it is below the count by more than ListingSlack or
-// ListingSlackPercent of the count, whichever is more — or when it is empty
-// and the count is not.
+// short when it is below the count by more than its slack: ListingSlackPercent
+// of the count, but at least one item and, for small counts, a tenth of the
+// count up to ListingSlack — or when it is empty and the count is not.
 
 // The tolerance of ListingShort.
 const (
@@ -26,7 +26,8 @@ func ListingShort(listed, counted int) bool {
 	if listed == 0 && counted > 0 {
 		return true
 	}
-	return listed < counted-max(ListingSlack, counted*ListingSlackPercent/100)
+	slack := max(counted*ListingSlackPercent/100, min(ListingSlack, max(1, counted/10)))
+	return listed < counted-slack
 }
 
 // ListingProver is a Source that can compare its listings with Graph's

@@ -26,8 +26,9 @@ type Leaser interface {
 	ClaimDue(ctx context.Context, tenantIDs []string, holder string, ttl time.Duration, limit int) ([]string, error)
 	// EnsureSchedules gives each registered tenant of first that has no
 	// schedule one, its first cycle due first[id] from now; schedules that
-	// exist are left as they are.
-	EnsureSchedules(ctx context.Context, first map[string]time.Duration) error
+	// exist are left as they are. It returns the tenants of first that have
+	// a schedule (an unregistered one has none).
+	EnsureSchedules(ctx context.Context, first map[string]time.Duration) ([]string, error)
 	// RenewLease extends holder's lease; false when holder lost it.
 	RenewLease(ctx context.Context, tenantID, holder string, ttl time.Duration) (bool, error)
 	// ReleaseTenant ends holder's lease; a positive after schedules the next
@@ -363,13 +364,14 @@ func (w *Worker) ensureSchedules() {
 	if len(first) == 0 {
 		return
 	}
-	if err := w.store.EnsureSchedules(w.base, first); err != nil {
+	have, err := w.store.EnsureSchedules(w.base, first)
+	if err != nil {
 		w.logger.Error("schedule tenants", "err", err)
 		return
 	}
 	w.mu.Lock()
-	for id := range first {
-		w.scheduled[id] = true
+	for _, id := range have {
+		w.scheduled[id] = true // the others are asked again at the next poll
 	}
 	w.mu.Unlock()
 }
@@ -518,16 +520,24 @@ func (w *Worker) lease(ctx context.Context, t WorkerTenant, fn func(ctx context.
 
 // leaseWith is lease with next saying, from fn's error, when the tenant's
 // next scheduled cycle is due (nil: unchanged).
-// It waits for a free cycle slot first (MaxCycles).
+// A second request for a tenant whose cycle runs in this process fails at
+// once (ErrCycleRunning); otherwise it waits for a free cycle slot
+// (MaxCycles) until ctx ends or the worker stops.
 func (w *Worker) leaseWith(ctx context.Context, t WorkerTenant, next func(error) time.Duration, fn func(ctx context.Context) error) error {
-	if err := w.acquire(ctx); err != nil {
-		return err
-	}
-	defer w.releaseSlot()
 	if !w.markRunning(t.ID) {
 		return ErrCycleRunning
 	}
 	defer w.unmarkRunning(t.ID)
+	if !w.tryAcquire() {
+		if err := w.acquire(ctx); err != nil {
+			return err
+		}
+		if w.stopping.Load() { // it waited into a shutdown: start nothing new
+			w.releaseSlot()
+			return ErrShuttingDown
+		}
+	}
+	defer w.releaseSlot()
 	claimed, err := w.store.ClaimTenant(ctx, t.ID, w.cfg.Holder, w.cfg.LeaseTTL, false)
 	if err != nil {
 		return err

@@ -159,12 +159,14 @@ func (s *DB) ClaimDue(ctx context.Context, tenantIDs []string, holder string, tt
 }
 
 // EnsureSchedules creates the schedules of the registered tenants of first
-// that have none, each due its offset from now.
-func (s *DB) EnsureSchedules(ctx context.Context, first map[string]time.Duration) error {
+// that have none, each due its offset from now, and returns the tenants of
+// first that have a schedule.
+func (s *DB) EnsureSchedules(ctx context.Context, first map[string]time.Duration) ([]string, error) {
 	if len(first) == 0 {
-		return nil
+		return nil, nil
 	}
-	return s.WriteTx(ctx, func(tx *sqlx.Tx) error {
+	var have []string
+	err := s.WriteTx(ctx, func(tx *sqlx.Tx) error {
 		now := time.Now()
 		for id, d := range first {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO tenant_schedule (tenant_id, next_due_at, lease_holder, updated_at)
@@ -172,7 +174,15 @@ func (s *DB) EnsureSchedules(ctx context.Context, first map[string]time.Duration
 				ON CONFLICT (tenant_id) DO NOTHING`, formatTime(now.Add(wholeMillis(d))), formatTime(now), id); err != nil {
 				return fmt.Errorf("store: schedule of %s: %w", id, translate(err))
 			}
+			var n int
+			if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM tenant_schedule WHERE tenant_id = ?`, id); err != nil {
+				return fmt.Errorf("store: schedule of %s: %w", id, translate(err))
+			}
+			if n == 1 {
+				have = append(have, id)
+			}
 		}
 		return nil
 	})
+	return have, err
 }

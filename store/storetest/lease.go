@@ -460,8 +460,10 @@ func testLeaseClaimDue(t *testing.T, dir store.Store) {
 			t.Fatal(err)
 		}
 	}
-	if err := dir.EnsureSchedules(ctx, map[string]time.Duration{"t1": 0, "t2": 0, "t3": 0, "t4": time.Hour, "t5": 0, "nope": 0}); err != nil {
-		t.Fatal(err)
+	have, err := dir.EnsureSchedules(ctx, map[string]time.Duration{"t1": 0, "t2": 0, "t3": 0, "t4": time.Hour, "t5": 0, "nope": 0})
+	sort.Strings(have)
+	if err != nil || !reflect.DeepEqual(have, []string{"t1", "t2", "t3", "t4", "t5"}) {
+		t.Fatalf("EnsureSchedules = %v, %v; want t1..t5 (nope is not registered)", have, err)
 	}
 	if err := dir.SetPaused(ctx, "t5", true); err != nil {
 		t.Fatal(err)
@@ -494,8 +496,8 @@ func testLeaseClaimDue(t *testing.T, dir store.Store) {
 	}
 	// A schedule that exists is kept.
 	before := mustSchedule(t, dir, "t4")
-	if err := dir.EnsureSchedules(ctx, map[string]time.Duration{"t4": 0}); err != nil {
-		t.Fatal(err)
+	if have, err := dir.EnsureSchedules(ctx, map[string]time.Duration{"t4": 0}); err != nil || len(have) != 1 {
+		t.Fatalf("EnsureSchedules(t4) = %v, %v", have, err)
 	}
 	if sc := mustSchedule(t, dir, "t4"); !sc.NextDue.Equal(before.NextDue) {
 		t.Fatalf("EnsureSchedules moved t4 from %v to %v", before.NextDue, sc.NextDue)
@@ -512,7 +514,7 @@ func testLeaseClaimDue(t *testing.T, dir store.Store) {
 			t.Fatal(err)
 		}
 	}
-	if err := dir.EnsureSchedules(ctx, seeds); err != nil {
+	if _, err := dir.EnsureSchedules(ctx, seeds); err != nil {
 		t.Fatal(err)
 	}
 	var mu gosync.Mutex

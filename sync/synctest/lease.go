@@ -222,14 +222,20 @@ func (m *Memory) ClaimDue(_ context.Context, tenantIDs []string, holder string, 
 }
 
 // EnsureSchedules gives each known tenant of first without a schedule one,
-// due its offset from now.
-func (m *Memory) EnsureSchedules(_ context.Context, first map[string]time.Duration) error {
+// due its offset from now, and returns the tenants of first that have one.
+func (m *Memory) EnsureSchedules(_ context.Context, first map[string]time.Duration) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	var have []string
 	for id, d := range first {
-		if tn := m.tenants[id]; tn != nil && tn.schedule == nil {
+		tn := m.tenants[id]
+		if tn == nil {
+			continue
+		}
+		if tn.schedule == nil {
 			tn.schedule = &schedule{nextDue: m.now().UTC().Add(d)}
 		}
+		have = append(have, id)
 	}
-	return nil
+	return have, nil
 }
