@@ -70,6 +70,26 @@ type Config struct {
 	Tenants  []Tenant `yaml:"tenants"`
 }
 
+// Threshold is one of a tenant's archive-guard thresholds: its YAML key, its
+// value (nil: the default) and whether it is a percentage.
+type Threshold struct {
+	Key     string
+	Value   *int
+	Percent bool
+}
+
+// Thresholds lists the tenant's archive-guard thresholds in YAML order.
+func (t *Tenant) Thresholds() []Threshold {
+	return []Threshold{
+		{"archive_threshold", t.ArchiveThreshold, false},
+		{"archive_threshold_percent", t.ArchiveThresholdPercent, true},
+		{"group_archive_threshold", t.GroupArchiveThreshold, false},
+		{"group_archive_threshold_percent", t.GroupArchiveThresholdPercent, true},
+		{"membership_removal_threshold", t.MembershipRemovalThreshold, false},
+		{"membership_removal_threshold_percent", t.MembershipRemovalThresholdPercent, true},
+	}
+}
+
 // Worker configures `entrasync run`. Env: ENTRASYNC_LISTEN.
 type Worker struct {
 	// Listen is the admin API, /metrics, /healthz and /readyz address.
@@ -80,6 +100,8 @@ type Worker struct {
 	LeaseTTL time.Duration `yaml:"lease_ttl"`
 	// ShutdownGrace is how long a running cycle may finish on SIGTERM.
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+	// MaxCycles bounds the cycles one process runs at once (default 16).
+	MaxCycles int `yaml:"max_cycles"`
 }
 
 // Log configures logging. Env: ENTRASYNC_LOG_FORMAT, ENTRASYNC_LOG_LEVEL.
@@ -128,10 +150,16 @@ type Tenant struct {
 	AutoInvite  bool   `yaml:"auto_invite"`
 	EmailSource string `yaml:"email_source"` // mail (default) or upn
 	// ArchiveThreshold and ArchiveThresholdPercent tune the archive guard:
-	// a cycle archiving more users holds those archives for review. Unset:
-	// 500 users and 30 %; 0 turns one off.
-	ArchiveThreshold        *int `yaml:"archive_threshold"`
-	ArchiveThresholdPercent *int `yaml:"archive_threshold_percent"`
+	// a cycle archiving more users holds its destructive changes for review.
+	// Unset: 500 users and 30 %; 0 turns one off. The group and membership
+	// thresholds do the same for group archives (default 50 and 30 %) and
+	// membership removals (default 1000 and 30 %).
+	ArchiveThreshold                  *int `yaml:"archive_threshold"`
+	ArchiveThresholdPercent           *int `yaml:"archive_threshold_percent"`
+	GroupArchiveThreshold             *int `yaml:"group_archive_threshold"`
+	GroupArchiveThresholdPercent      *int `yaml:"group_archive_threshold_percent"`
+	MembershipRemovalThreshold        *int `yaml:"membership_removal_threshold"`
+	MembershipRemovalThresholdPercent *int `yaml:"membership_removal_threshold_percent"`
 	// Cloud and endpoints override the graph section for this tenant.
 	Cloud         string `yaml:"cloud"`
 	GraphEndpoint string `yaml:"graph_endpoint"`
@@ -152,7 +180,8 @@ func Default() *Config {
 		Log: Log{Format: "text", Level: "info"},
 		Graph: Graph{Cloud: "public", Concurrency: 4, MaxRetries: 5, RetryDelay: 2 * time.Second,
 			MaxThrottleWait: 5 * time.Minute, Timeout: 100 * time.Second},
-		Worker: Worker{Listen: "127.0.0.1:8080", Poll: 10 * time.Second, LeaseTTL: 2 * time.Minute, ShutdownGrace: 30 * time.Second},
+		Worker: Worker{Listen: "127.0.0.1:8080", Poll: 10 * time.Second, LeaseTTL: 2 * time.Minute, ShutdownGrace: 30 * time.Second,
+			MaxCycles: 16},
 	}
 }
 
@@ -322,6 +351,8 @@ func (c *Config) Validate() error {
 		return &FieldError{"worker.poll", "must be at least 1s"}
 	case c.Worker.LeaseTTL < 10*time.Second:
 		return &FieldError{"worker.lease_ttl", "must be at least 10s"}
+	case c.Worker.MaxCycles < 1 || c.Worker.MaxCycles > 1024:
+		return &FieldError{"worker.max_cycles", "must be from 1 to 1024"}
 	case c.Worker.ShutdownGrace < 0:
 		return &FieldError{"worker.shutdown_grace", "must not be negative"}
 	}
@@ -360,10 +391,15 @@ func (t *Tenant) validate(p string) error {
 		return &FieldError{p + ".app_id", "must be a GUID"}
 	case t.EmailSource != "mail" && t.EmailSource != "upn":
 		return &FieldError{p + ".email_source", fmt.Sprintf("%q is not mail or upn", t.EmailSource)}
-	case t.ArchiveThreshold != nil && *t.ArchiveThreshold < 0:
-		return &FieldError{p + ".archive_threshold", "must not be negative"}
-	case t.ArchiveThresholdPercent != nil && (*t.ArchiveThresholdPercent < 0 || *t.ArchiveThresholdPercent > 100):
-		return &FieldError{p + ".archive_threshold_percent", "must be between 0 and 100"}
+	}
+	for _, th := range t.Thresholds() {
+		switch {
+		case th.Value == nil:
+		case *th.Value < 0:
+			return &FieldError{p + "." + th.Key, "must not be negative"}
+		case th.Percent && *th.Value > 100:
+			return &FieldError{p + "." + th.Key, "must be between 0 and 100"}
+		}
 	}
 	if _, ok := Clouds[t.Cloud]; !ok {
 		return &FieldError{p + ".cloud", fmt.Sprintf("%q is not one of public, usgov, usgov-dod, china", t.Cloud)}

@@ -69,6 +69,7 @@ func (s *Source) assignments(ctx context.Context, spID string, snap *sync.Snapsh
 		if n == 1 && more && onMore != nil {
 			onMore()
 		}
+		snap.AssignmentsListed += len(items) // every item: a principal may hold several roles
 		for i, a := range items {
 			pid := a.PrincipalID
 			if !guidRE.MatchString(pid) {
@@ -108,15 +109,25 @@ func (s *Source) assignments(ctx context.Context, spID string, snap *sync.Snapsh
 // assignmentCount asks how many assignments the application has (an
 // advisory figure from the eventually consistent index, to pick a strategy).
 func (s *Source) assignmentCount(ctx context.Context, spID string) (int, error) {
+	n, err := s.rawAssignmentCount(ctx, spID)
+	if err != nil {
+		return 0, readError("assignment count", err)
+	}
+	return n, nil
+}
+
+// rawAssignmentCount is assignmentCount with the SDK's error as it is;
+// errNoCount for an answer without a number.
+func (s *Source) rawAssignmentCount(ctx context.Context, spID string) (int, error) {
 	h := abstractions.NewRequestHeaders()
 	h.Add("ConsistencyLevel", "eventual")
 	n, err := s.servicePrincipals().ByServicePrincipalId(spID).AppRoleAssignedTo().Count().Get(ctx,
 		&serviceprincipals.ItemAppRoleAssignedToCountRequestBuilderGetRequestConfiguration{Headers: h})
 	if err != nil {
-		return 0, readError("assignment count", err)
+		return 0, err
 	}
 	if n == nil {
-		return 0, malformed("assignment count", "empty")
+		return 0, errNoCount
 	}
 	return int(*n), nil
 }

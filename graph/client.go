@@ -62,12 +62,16 @@ func newCredential(cfg Config) (azcore.TokenCredential, error) {
 // host only, the SDK's default middleware (telemetry, redirect, compression
 // …) with the retry handler of cfg, the counting transport below it, and
 // the base URL of graphURL's v1.0.
-func newAdapter(cfg Config, cred azcore.TokenCredential, graphURL *url.URL) (*msgraphcore.GraphRequestAdapterBase, error) {
+//
+// renew, when set, is cred as a credential that can start afresh: a request
+// Graph answers 401 is retried once with a fresh token (reauth.go).
+func newAdapter(cfg Config, cred azcore.TokenCredential, renew *renewing, graphURL *url.URL) (*msgraphcore.GraphRequestAdapterBase, error) {
 	// The provider attaches tokens only to the hosts it is told are valid:
 	// derive them from the configured endpoint, or national clouds and the
 	// simulated tenant would silently get no token.
+	scope := graphURL.Scheme + "://" + graphURL.Host + "/.default"
 	auth, err := graphauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(cred,
-		[]string{graphURL.Scheme + "://" + graphURL.Host + "/.default"}, []string{graphURL.Hostname()})
+		[]string{scope}, []string{graphURL.Hostname()})
 	if err != nil {
 		return nil, fmt.Errorf("graph: authentication provider: %w", err)
 	}
@@ -80,8 +84,9 @@ func newAdapter(cfg Config, cred azcore.TokenCredential, graphURL *url.URL) (*ms
 		}
 	}
 	httpClient := &http.Client{
-		Transport: khttp.NewCustomTransportWithParentTransport(&countingTransport{base: cfg.Transport, observe: cfg.Observe}, mw...),
-		Timeout:   cfg.Timeout,
+		Transport: khttp.NewCustomTransportWithParentTransport(&reauthTransport{
+			base: &countingTransport{base: cfg.Transport, observe: cfg.Observe}, cred: renew, scope: scope}, mw...),
+		Timeout: cfg.Timeout,
 	}
 	registerSerializers()
 	adapter, err := msgraphcore.NewGraphRequestAdapterBaseWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, opts, nil, nil, httpClient)

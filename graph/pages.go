@@ -40,8 +40,13 @@ func (s *Source) getRaw(ctx context.Context, info *abstractions.RequestInformati
 // X"). The next link is followed as given (it is absolute).
 // fn learns whether more pages follow.
 func listAll[T any](ctx context.Context, s *Source, first *abstractions.RequestInformation, what string, fn func(n int, items []T, more bool) error) error {
-	info := first
-	for n := 1; ; n++ {
+	return listFrom(ctx, s, first, 1, what, fn)
+}
+
+// listFrom is listAll from page n on: info is that page's request (a next
+// link when n > 1).
+func listFrom[T any](ctx context.Context, s *Source, info *abstractions.RequestInformation, n int, what string, fn func(n int, items []T, more bool) error) error {
+	for ; ; n++ {
 		where := fmt.Sprintf("%s, page %d", what, n)
 		body, err := s.getRaw(ctx, info)
 		if err != nil {
@@ -60,12 +65,21 @@ func listAll[T any](ctx context.Context, s *Source, first *abstractions.RequestI
 		if p.NextLink == "" {
 			return nil
 		}
-		u, err := url.Parse(p.NextLink)
-		if err != nil || !u.IsAbs() {
-			return malformed(where, fmt.Sprintf("@odata.nextLink %q is not an absolute URL", p.NextLink))
+		if info, err = nextRequest(where, p.NextLink); err != nil {
+			return err
 		}
-		info = abstractions.NewRequestInformation()
-		info.Method = abstractions.GET
-		info.SetUri(*u)
 	}
+}
+
+// nextRequest is the request of a page's @odata.nextLink, which must be an
+// absolute URL.
+func nextRequest(where, link string) (*abstractions.RequestInformation, error) {
+	u, err := url.Parse(link)
+	if err != nil || !u.IsAbs() {
+		return nil, malformed(where, fmt.Sprintf("@odata.nextLink %q is not an absolute URL", link))
+	}
+	info := abstractions.NewRequestInformation()
+	info.Method = abstractions.GET
+	info.SetUri(*u)
+	return info, nil
 }

@@ -32,7 +32,7 @@ func (s *Source) read(ctx context.Context, snap *sync.Snapshot) error {
 	var mu gosync.Mutex // guards snap.Users and found groups
 	var found []*sync.EntraGroup
 	batches := make(chan []sync.Ref, 64)
-	supported := make(chan *sync.EntraGroup, 1024)
+	supported := make(chan []*sync.EntraGroup, 64) // up to 20 at a time: their first member pages share a $batch
 
 	// Stage 2: group properties, 20 to a $batch.
 	var propsWG gosync.WaitGroup
@@ -49,6 +49,7 @@ func (s *Source) read(ctx context.Context, snap *sync.Snapshot) error {
 					fail(err)
 					continue
 				}
+				var chunk []*sync.EntraGroup
 				for i := range gs {
 					g := &gs[i]
 					mu.Lock()
@@ -56,25 +57,30 @@ func (s *Source) read(ctx context.Context, snap *sync.Snapshot) error {
 					mu.Unlock()
 					if ok, _ := sync.GroupSupport(*g); ok {
 						s.progress(ctx, func(c *requestCounter) { c.groups.Add(1) })
-						supported <- g
+						chunk = append(chunk, g)
 					}
+				}
+				if len(chunk) > 0 {
+					supported <- chunk
 				}
 			}
 		}()
 	}
 	go func() { propsWG.Wait(); close(supported) }()
 
-	// Stage 3: members of each supported group.
+	// Stage 3: members of the supported groups, their first pages 20 to a
+	// $batch, further pages by next links (at most Concurrency chains).
 	var membersWG gosync.WaitGroup
+	chains := make(chan struct{}, s.cfg.Concurrency)
 	for range s.cfg.Concurrency {
 		membersWG.Add(1)
 		go func() {
 			defer membersWG.Done()
-			for g := range supported {
+			for gs := range supported {
 				if ctx.Err() != nil {
 					continue
 				}
-				users, err := s.members(ctx, g)
+				users, err := s.membersOf(ctx, gs, chains)
 				if err != nil {
 					fail(err)
 					continue
@@ -187,17 +193,21 @@ func (s *Source) read(ctx context.Context, snap *sync.Snapshot) error {
 	return nil
 }
 
-// lowerBound is the fewest round trips the data allows: the service
-// principal, the assignment pages, the group properties 20 to a batch, each
-// supported group's member pages, and the missing direct users by the
+// lowerBound is the fewest round trips the data allows with least
+// privilege: the service principal, the assignment pages, the group
+// properties 20 to a $batch, the supported groups' first member pages 20 to
+// a $batch and each one's further pages, and the missing direct users by the
 // cheaper strategy.
 func lowerBound(snap *sync.Snapshot, assignments, missing, tenantUsers int) int {
 	lb := 1 + max(1, pages(assignments, PageSize)) + pages(len(snap.Groups), BatchSize)
+	supported := 0
 	for _, g := range snap.Groups {
 		if ok, _ := sync.GroupSupport(g); ok {
-			lb += max(1, pages(len(g.Members)+len(g.Nested)+g.OtherMembers, PageSize))
+			supported++
+			lb += max(1, pages(len(g.Members)+len(g.Nested)+g.OtherMembers, PageSize)) - 1
 		}
 	}
+	lb += pages(supported, BatchSize)
 	if missing > 0 {
 		m := pages(missing, BatchSize)
 		if tenantUsers > 0 {

@@ -132,12 +132,14 @@ func New(cfg Config, logger *slog.Logger) (*Source, error) {
 		return nil, sync.Errorf(sync.EINVALID, "graph: graph endpoint %q must be an https URL", cfg.GraphEndpoint)
 	}
 	cred := cfg.Credential
+	var renew *renewing
 	if cred == nil {
-		if cred, err = newCredential(cfg); err != nil {
+		if renew, err = newRenewing(func() (azcore.TokenCredential, error) { return newCredential(cfg) }); err != nil {
 			return nil, err
 		}
+		cred = renew
 	}
-	adapter, err := newAdapter(cfg, cred, graphURL)
+	adapter, err := newAdapter(cfg, cred, renew, graphURL)
 	if err != nil {
 		return nil, err
 	}

@@ -67,6 +67,18 @@ func (s *DB) ensureSchedule(ctx context.Context, tx *sqlx.Tx, tenantID string) e
 // failures on names the quarantine's reason; a success clears them. It
 // returns the consecutive failures.
 func (s *DB) NoteOutcome(ctx context.Context, tenantID string, failed bool, reason string) (int, error) {
+	if !failed {
+		// The common case, in one statement: a success clears failures
+		// only where there are some (and a tenant with no schedule has
+		// none to clear).
+		return 0, s.WriteTx(ctx, func(tx *sqlx.Tx) error {
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE tenant_schedule SET failures = 0, last_error = '', quarantine_reason = '',
+				updated_at = ? WHERE tenant_id = ? AND (failures > 0 OR last_error <> '' OR quarantine_reason <> '')`), s.now(), tenantID); err != nil {
+				return fmt.Errorf("store: note outcome of %s: %w", tenantID, s.d.Translate(err))
+			}
+			return nil
+		})
+	}
 	var n int
 	err := s.WriteTx(ctx, func(tx *sqlx.Tx) error {
 		if err := s.ensureSchedule(ctx, tx, tenantID); err != nil {

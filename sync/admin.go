@@ -125,11 +125,18 @@ const (
 	SettingGroupRequireMobileAuth  = "groupRequireMobileAuth"
 	SettingArchiveThreshold        = "archiveThreshold"
 	SettingArchiveThresholdPercent = "archiveThresholdPercent"
+
+	SettingGroupArchiveThreshold             = "groupArchiveThreshold"
+	SettingGroupArchiveThresholdPercent      = "groupArchiveThresholdPercent"
+	SettingMembershipRemovalThreshold        = "membershipRemovalThreshold"
+	SettingMembershipRemovalThresholdPercent = "membershipRemovalThresholdPercent"
 )
 
 // TenantSettingNames lists the tenant-level settings in display order.
 var TenantSettingNames = []string{SettingAutoInvite, SettingEmailSource, SettingMembersMayStoreData,
-	SettingRequireMobileAuth, SettingGroupRequireMobileAuth, SettingArchiveThreshold, SettingArchiveThresholdPercent}
+	SettingRequireMobileAuth, SettingGroupRequireMobileAuth, SettingArchiveThreshold, SettingArchiveThresholdPercent,
+	SettingGroupArchiveThreshold, SettingGroupArchiveThresholdPercent, SettingMembershipRemovalThreshold,
+	SettingMembershipRemovalThresholdPercent}
 
 // UserSettingNames and GroupSettingNames are the overrides a user and a
 // group take.
@@ -263,11 +270,13 @@ func tenantSettingValue(c SettingChange) (json.RawMessage, error) {
 			return json.Marshal(src)
 		}
 		return nil, Errorf(EINVALID, "%s: %q is not mail or upn", c.Name, c.Value)
-	case SettingArchiveThreshold, SettingArchiveThresholdPercent:
+	case SettingArchiveThreshold, SettingArchiveThresholdPercent, SettingGroupArchiveThreshold, SettingGroupArchiveThresholdPercent,
+		SettingMembershipRemovalThreshold, SettingMembershipRemovalThresholdPercent:
+		percent := strings.HasSuffix(c.Name, "Percent")
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || (c.Name == SettingArchiveThresholdPercent && n > 100) {
+		if err != nil || n < 0 || (percent && n > 100) {
 			limit := "a whole number, 0 or more"
-			if c.Name == SettingArchiveThresholdPercent {
+			if percent {
 				limit = "a whole number from 0 to 100"
 			}
 			return nil, Errorf(EINVALID, "%s: %q is not %s", c.Name, c.Value, limit)

@@ -19,11 +19,13 @@
 //     adoption of users (S1, S5, S6, L1–L4, L8, L9); plan_groups.go: groups
 //     and memberships (S2, S3, L6, L7); plan_conflicts.go: e-mail keys and
 //     conflicts (L10).
-//   - guard.go: the archive guard (C6). render.go: a plan for people.
+//   - guard.go: the archive guard over every destructive change (C6);
+//     proof.go: listings proven against Graph's counts (C4). render.go: a
+//     plan for people.
 //   - syncer.go: Source, Directory and Tx, Run, Event, and Syncer.Cycle
 //     (C3, C4, C9). ondemand.go: provision on demand (C2).
-//   - worker.go: Leaser, Cadence and the Worker: schedules, leases,
-//     quarantine and pause (C1, C5, C7, C8).
+//   - worker.go: Leaser, Cadence and the Worker: schedules, leases claimed
+//     into a bounded number of slots, quarantine and pause (C1, C5, C7, C8).
 //   - usecases.go: approving a held run, provision on demand under the
 //     lease, listings; views.go: effective settings (an override wins).
 //   - admin.go: Admin, Reviewer, TokenStore, Store and the administration's

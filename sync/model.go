@@ -128,6 +128,9 @@ type Snapshot struct {
 	Users map[string]EntraUser `json:"users"`
 	// DirectUsers are the ids of users holding an assignment themselves.
 	DirectUsers []string `json:"directUsers"`
+	// AssignmentsListed is how many assignments the listing returned (users,
+	// groups, service principals and others), to compare with Graph's count.
+	AssignmentsListed int `json:"assignmentsListed"`
 	// Groups are all groups assigned to the application, supported or not.
 	Groups []EntraGroup `json:"groups"`
 	// ServicePrincipalAssignments counts assignments whose principal is a
@@ -150,13 +153,19 @@ type Snapshot struct {
 // TenantSettings are a tenant's provisioning settings and the defaults of the
 // per-user and per-group settings (docs/behaviour.md, lifecycle).
 type TenantSettings struct {
-	AutoInvite              bool        `json:"autoInvite"`
-	EmailSource             EmailSource `json:"emailSource"`
-	MembersMayStoreData     bool        `json:"membersMayStoreData"`
-	RequireMobileAuth       bool        `json:"requireMobileAuth"`
-	GroupRequireMobileAuth  bool        `json:"groupRequireMobileAuth"`
-	ArchiveThreshold        int         `json:"archiveThreshold"`
-	ArchiveThresholdPercent int         `json:"archiveThresholdPercent"`
+	AutoInvite             bool        `json:"autoInvite"`
+	EmailSource            EmailSource `json:"emailSource"`
+	MembersMayStoreData    bool        `json:"membersMayStoreData"`
+	RequireMobileAuth      bool        `json:"requireMobileAuth"`
+	GroupRequireMobileAuth bool        `json:"groupRequireMobileAuth"`
+	// The archive guard's thresholds (C6): user archives, group archives
+	// and membership removals, each as a number and a percentage.
+	ArchiveThreshold                  int `json:"archiveThreshold"`
+	ArchiveThresholdPercent           int `json:"archiveThresholdPercent"`
+	GroupArchiveThreshold             int `json:"groupArchiveThreshold"`
+	GroupArchiveThresholdPercent      int `json:"groupArchiveThresholdPercent"`
+	MembershipRemovalThreshold        int `json:"membershipRemovalThreshold"`
+	MembershipRemovalThresholdPercent int `json:"membershipRemovalThresholdPercent"`
 }
 
 // DefaultTenantSettings returns the defaults of docs/behaviour.md (lifecycle, settings).
@@ -167,6 +176,12 @@ func DefaultTenantSettings() TenantSettings {
 		RequireMobileAuth:       true,
 		ArchiveThreshold:        500,
 		ArchiveThresholdPercent: 30,
+		// Groups are fewer than users: 50 at once is not a reorganisation
+		// made by hand.
+		GroupArchiveThreshold:             50,
+		GroupArchiveThresholdPercent:      30,
+		MembershipRemovalThreshold:        1000,
+		MembershipRemovalThresholdPercent: 30,
 	}
 }
 

@@ -188,7 +188,7 @@ func (s *Syncer) onDemand(ctx context.Context, tenantID string, opt CycleOptions
 	users, groups := overlay(st, snap)
 	full := Diff(snap, st, s.now().UTC())
 	plan := scopePlan(full, users, groups)
-	Guard(plan, st, opt.ApprovedArchives) // C6 holds mass archives on demand too
+	Guard(plan, st, opt.Approved) // C6 holds mass archives on demand too
 	paths := pathsOf(snap)
 	for id := range users {
 		if eu, ok := snap.Users[id]; ok && eu.AccountEnabled && len(paths[id]) > 0 {

@@ -100,6 +100,8 @@ type Plan struct {
 	// archive guard held back for an administrator (C6); HeldReason says why.
 	Held       []Change `json:"held,omitempty"`
 	HeldReason string   `json:"heldReason,omitempty"`
+	// noAssignments is set when the read listed no assignment at all.
+	noAssignments bool
 }
 
 // Counts are the number of changes per entity and action.
@@ -146,19 +148,24 @@ type differ struct {
 	manual   map[string]*User    // manual users by e-mail key
 	detached map[string]*User    // manual users that keep an Entra id (a disconnected tenant)
 	inScope  map[string]bool     // users that will be active members after apply
-	userChg  map[string]int      // entra id → index into plan.Changes
+	// lostGroups are assigned groups whose look-up found nothing: left as they are.
+	lostGroups map[string]bool
+	userChg    map[string]int // entra id → index into plan.Changes
 }
 
 func newDiffer(snap *Snapshot, st *State, now time.Time) *differ {
 	d := &differ{
 		snap: snap, st: st, now: now, settings: st.Tenant.Settings,
-		plan:     &Plan{TenantID: st.Tenant.ID, ServicePrincipalAssignments: snap.ServicePrincipalAssignments},
-		paths:    map[string][]string{},
-		byEntra:  map[string]*User{},
-		manual:   map[string]*User{},
-		detached: map[string]*User{},
-		inScope:  map[string]bool{},
-		userChg:  map[string]int{},
+		plan: &Plan{TenantID: st.Tenant.ID, ServicePrincipalAssignments: snap.ServicePrincipalAssignments,
+			noAssignments: snap.AssignmentsListed == 0 && len(snap.DirectUsers) == 0 && len(snap.Groups) == 0 &&
+				snap.ServicePrincipalAssignments == 0},
+		paths:      map[string][]string{},
+		byEntra:    map[string]*User{},
+		manual:     map[string]*User{},
+		detached:   map[string]*User{},
+		inScope:    map[string]bool{},
+		lostGroups: map[string]bool{},
+		userChg:    map[string]int{},
 	}
 	if d.settings.EmailSource == "" {
 		d.settings.EmailSource = EmailFromMail
@@ -166,7 +173,25 @@ func newDiffer(snap *Snapshot, st *State, now time.Time) *differ {
 	for _, id := range snap.DirectUsers {
 		d.paths[id] = append(d.paths[id], PathDirect)
 	}
+	liveGroups := map[string]*Group{}
+	for i := range st.Groups {
+		if g := &st.Groups[i]; g.EntraID != "" && g.Origin == OriginProvisioned && !g.Archived() {
+			liveGroups[g.EntraID] = g
+		}
+	}
 	for _, g := range sortedGroups(snap.Groups) {
+		if lg := liveGroups[g.ID]; !g.Found && lg != nil {
+			// Still assigned, but its look-up found nothing: one answer is not
+			// proof the group is gone (deleting a group removes its
+			// assignments too). It and its members stay as they are.
+			d.plan.Skipped = append(d.plan.Skipped, Skip{Kind: SkipGroup, ID: g.ID, Name: lg.DisplayName,
+				Reason: "assigned group not found in Entra (deleted, or not replicated yet); left unchanged"})
+			d.lostGroups[g.ID] = true
+			for _, m := range lg.Members {
+				d.paths[m] = append(d.paths[m], GroupPath(g.ID))
+			}
+			continue
+		}
 		ok, reason := GroupSupport(g)
 		if !ok {
 			d.plan.Skipped = append(d.plan.Skipped, Skip{Kind: SkipGroup, ID: g.ID, Name: g.DisplayName, Reason: reason})

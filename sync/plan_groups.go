@@ -27,6 +27,10 @@ func (d *differ) groups() {
 	var moves []groupMoves
 	nMoves := 0
 	for _, g := range sortedGroups(d.snap.Groups) {
+		if d.lostGroups[g.ID] {
+			supported[g.ID] = true // not archived, its members unchanged
+			continue
+		}
 		ok, reason := GroupSupport(g)
 		if !ok {
 			skipReason[g.ID] = reason

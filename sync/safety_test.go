@@ -69,7 +69,7 @@ func TestC6_MassUnassignmentHeldThenApproved(t *testing.T) {
 	}
 	_, heldLog, _ := h.db.Run(context.Background(), res.Run.ID)
 	res3, err := h.syncer.Cycle(context.Background(), tenantName, h.src, sync.CycleOptions{Trigger: "approve",
-		ApprovedArchives: sync.HeldArchives(heldLog)})
+		Approved: sync.HeldChanges(heldLog)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestC6_ApprovalPassesOnlyTheHeldArchives(t *testing.T) {
 	}
 	_, heldLog, _ := h.db.Run(context.Background(), res.Run.ID)
 	res2, err := h.syncer.Cycle(context.Background(), tenantName, h.src, sync.CycleOptions{Trigger: "approve",
-		ApprovedArchives: sync.HeldArchives(heldLog)})
+		Approved: sync.HeldChanges(heldLog)})
 	if err != nil {
 		t.Fatal(err)
 	}

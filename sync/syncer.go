@@ -190,9 +190,10 @@ type CycleOptions struct {
 	DryRun bool
 	// Trigger says who started the cycle (schedule, cli, api, demo).
 	Trigger string
-	// ApprovedArchives names the users whose held archives an administrator
-	// approved: they pass the archive guard this cycle; others are guarded.
-	ApprovedArchives map[string]bool
+	// Approved names the held changes an administrator approved (HeldKeys,
+	// from HeldChanges): they pass the archive guard this cycle; others are
+	// guarded.
+	Approved map[string]bool
 }
 
 // Syncer runs cycles: read → plan → apply → record.
@@ -230,30 +231,35 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 		run.ThrottleMs = snap.ThrottleWait.Milliseconds()
 	}
 	if err != nil {
-		err = fmt.Errorf("%w: %w", ErrSnapshotIncomplete, err)
-		run.Outcome, run.Error, run.FinishedAt = OutcomeFailed, err.Error(), s.now().UTC()
-		if !opt.DryRun && !errors.Is(err, context.Canceled) {
-			if rerr := s.dir.RecordRun(context.WithoutCancel(ctx), run); rerr != nil {
-				log.Error("record failed run", "err", rerr)
-			}
-		}
-		return &Result{Run: run, DryRun: opt.DryRun}, err
-	}
-	tx, err := s.dir.Begin(ctx, tenantID)
-	if err != nil {
-		return nil, fmt.Errorf("sync: begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	st, err := tx.State(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("sync: load state: %w", err)
+		return s.readFailed(ctx, run, opt, err)
 	}
 	planStart := s.now()
-	var plan *Plan
-	if err := safePlan(func() { plan = Diff(snap, st, planStart.UTC()) }); err != nil {
+	tx, st, plan, err := s.plan(ctx, tenantID, snap, planStart)
+	if err != nil {
 		return nil, err
 	}
-	if err := safePlan(func() { Guard(plan, st, opt.ApprovedArchives) }); err != nil {
+	defer func() { _ = tx.Rollback() }()
+	if prover, ok := src.(ListingProver); ok {
+		if a, groups := toProve(plan); a || len(groups) > 0 {
+			// No Graph request while the tenant is locked (on SQLite, the
+			// process's one writer): unlock, prove, lock and plan again.
+			_ = tx.Rollback()
+			err := prover.ProveListings(ctx, snap, a, groups)
+			run.GraphRequests, run.RoundTrips, run.ThrottleMs = snap.GraphRequests, snap.RoundTrips, snap.ThrottleWait.Milliseconds()
+			if err != nil {
+				return s.readFailed(ctx, run, opt, err)
+			}
+			if tx, st, plan, err = s.plan(ctx, tenantID, snap, planStart); err != nil {
+				return nil, err
+			}
+			if a2, groups2 := toProve(plan); (a2 && !a) || !subset(groups2, groups) {
+				_ = tx.Rollback()
+				return s.readFailed(ctx, run, opt, Errorf(EUNAVAILABLE,
+					"the directory changed while Graph's counts were read; the next cycle plans afresh"))
+			}
+		}
+	}
+	if err := safePlan(func() { Guard(plan, st, opt.Approved) }); err != nil {
 		return nil, err
 	}
 	applyStart := s.now()
@@ -284,6 +290,53 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 	log.Info("cycle finished", LogRun, run.ID, "outcome", run.Outcome, "changes", len(plan.Changes),
 		"conflicts", len(plan.Conflicts), "graph_requests", run.GraphRequests, "read_ms", run.ReadMillis)
 	return res, nil
+}
+
+// plan begins the cycle's transaction (locking the tenant), loads the
+// directory and plans against snap.
+func (s *Syncer) plan(ctx context.Context, tenantID string, snap *Snapshot, now time.Time) (Tx, *State, *Plan, error) {
+	tx, err := s.dir.Begin(ctx, tenantID)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("sync: begin: %w", err)
+	}
+	st, err := tx.State(ctx)
+	if err != nil {
+		_ = tx.Rollback()
+		return nil, nil, nil, fmt.Errorf("sync: load state: %w", err)
+	}
+	var plan *Plan
+	if err := safePlan(func() { plan = Diff(snap, st, now.UTC()) }); err != nil {
+		_ = tx.Rollback()
+		return nil, nil, nil, err
+	}
+	return tx, st, plan, nil
+}
+
+// subset reports whether every id of a is in b.
+func subset(a, b []string) bool {
+	in := make(map[string]bool, len(b))
+	for _, id := range b {
+		in[id] = true
+	}
+	for _, id := range a {
+		if !in[id] {
+			return false
+		}
+	}
+	return true
+}
+
+// readFailed ends a cycle whose read failed, or came back short: nothing is
+// applied, and (unless a dry run or cancelled) a failed run is recorded.
+func (s *Syncer) readFailed(ctx context.Context, run *Run, opt CycleOptions, err error) (*Result, error) {
+	err = fmt.Errorf("%w: %w", ErrSnapshotIncomplete, err)
+	run.Outcome, run.Error, run.FinishedAt = OutcomeFailed, err.Error(), s.now().UTC()
+	if !opt.DryRun && !errors.Is(err, context.Canceled) {
+		if rerr := s.dir.RecordRun(context.WithoutCancel(ctx), run); rerr != nil {
+			s.logger.Error("record failed run", LogTenant, run.TenantID, "err", rerr)
+		}
+	}
+	return &Result{Run: run, DryRun: opt.DryRun}, err
 }
 
 // safePlan runs the planner and turns a panic into an error, so one tenant's

@@ -38,7 +38,7 @@ func (w *Worker) ApproveRun(ctx context.Context, runID int64) (*Result, error) {
 		return nil, Errorf(EINVALID, "run %d has nothing to approve (outcome %s%s)", runID, run.Outcome, suffix)
 	}
 	res, err := w.RunNow(ctx, run.TenantID, CycleOptions{Trigger: fmt.Sprintf("approve run %d", runID),
-		ApprovedArchives: HeldArchives(log)})
+		Approved: HeldChanges(log)})
 	if err != nil {
 		return res, err
 	}

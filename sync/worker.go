@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	gosync "sync"
 	"sync/atomic"
@@ -17,6 +18,17 @@ type Leaser interface {
 	// ClaimTenant takes the tenant's lease for holder for ttl. With dueOnly,
 	// only when its next scheduled cycle is due. False when someone holds it.
 	ClaimTenant(ctx context.Context, tenantID, holder string, ttl time.Duration, dueOnly bool) (bool, error)
+	// ClaimDue takes, in one statement, the leases of at most limit of
+	// tenantIDs whose next cycle is due (not paused, not disconnected, no
+	// live lease), the longest overdue first, for holder for ttl. It returns
+	// the ids claimed. Tenants without a schedule are not claimed: see
+	// EnsureSchedules.
+	ClaimDue(ctx context.Context, tenantIDs []string, holder string, ttl time.Duration, limit int) ([]string, error)
+	// EnsureSchedules gives each registered tenant of first that has no
+	// schedule one, its first cycle due first[id] from now; schedules that
+	// exist are left as they are. It returns the tenants of first that have
+	// a schedule (an unregistered one has none).
+	EnsureSchedules(ctx context.Context, first map[string]time.Duration) ([]string, error)
 	// RenewLease extends holder's lease; false when holder lost it.
 	RenewLease(ctx context.Context, tenantID, holder string, ttl time.Duration) (bool, error)
 	// ReleaseTenant ends holder's lease; a positive after schedules the next
@@ -210,8 +222,19 @@ type WorkerConfig struct {
 	// ShutdownGrace is how long running cycles may finish on shutdown before
 	// they are cancelled and rolled back (default 30s).
 	ShutdownGrace time.Duration
-	Observer      Observer
+	// MaxCycles bounds the cycles this process runs at once, scheduled and
+	// on demand (default DefaultMaxCycles). Scheduled cycles are claimed
+	// only into free slots; an on-demand cycle waits for one.
+	MaxCycles int
+	Observer  Observer
 }
+
+// DefaultMaxCycles is the default bound on a process's cycles in flight.
+const DefaultMaxCycles = 16
+
+// MaxFirstSpread bounds how far a tenant's first cycle is put off (see
+// firstDue).
+const MaxFirstSpread = 10 * time.Minute
 
 // Worker runs scheduled and on-demand cycles of many tenants, at most one at
 // a time per tenant across every process sharing the directory.
@@ -223,12 +246,17 @@ type Worker struct {
 	cfg     WorkerConfig
 	logger  *slog.Logger
 
-	mu       gosync.Mutex
-	running  map[string]bool
-	stopping atomic.Bool
-	base     context.Context
-	cancel   context.CancelFunc
-	wg       gosync.WaitGroup
+	mu        gosync.Mutex
+	running   map[string]bool
+	scheduled map[string]bool // tenants whose schedule this process has ensured
+	stopping  atomic.Bool
+
+	slots          chan struct{} // one per cycle in flight, MaxCycles of them
+	inFlight, peak atomic.Int64
+	wake           chan struct{} // a slot came free: poll again now
+	base           context.Context
+	cancel         context.CancelFunc
+	wg             gosync.WaitGroup
 }
 
 // NewWorker returns a Worker over the tenants: syncer runs their cycles,
@@ -246,8 +274,12 @@ func NewWorker(syncer *Syncer, store Store, tenants []WorkerTenant, cfg WorkerCo
 	if cfg.ShutdownGrace <= 0 {
 		cfg.ShutdownGrace = 30 * time.Second
 	}
+	if cfg.MaxCycles <= 0 {
+		cfg.MaxCycles = DefaultMaxCycles
+	}
 	w := &Worker{syncer: syncer, store: store, tenants: map[string]WorkerTenant{}, cfg: cfg, logger: logger,
-		running: map[string]bool{}}
+		running: map[string]bool{}, scheduled: map[string]bool{}, slots: make(chan struct{}, cfg.MaxCycles),
+		wake: make(chan struct{}, 1)}
 	for _, t := range tenants {
 		w.tenants[t.ID] = t
 		w.order = append(w.order, t.ID)
@@ -260,7 +292,8 @@ func NewWorker(syncer *Syncer, store Store, tenants []WorkerTenant, cfg WorkerCo
 // running cycles finish for ShutdownGrace, cancels (rolls back) the rest and
 // returns.
 func (w *Worker) Run(ctx context.Context) error {
-	w.logger.Info("worker started", "tenants", len(w.order), "poll", w.cfg.Poll.String(), "holder", w.cfg.Holder)
+	w.logger.Info("worker started", "tenants", len(w.order), "poll", w.cfg.Poll.String(), "holder", w.cfg.Holder,
+		"max_cycles", w.cfg.MaxCycles)
 	w.wg.Add(1)
 	go func() { defer w.wg.Done(); w.pollEvery(ctx) }()
 	<-ctx.Done()
@@ -315,7 +348,7 @@ func Owned[T any](ctx context.Context, w *Worker, f func(ctx context.Context) (T
 }
 
 // pollEvery polls at once (not a whole interval after starting), then every
-// Poll until ctx ends.
+// Poll, and as soon as a scheduled cycle frees its slot, until ctx ends.
 func (w *Worker) pollEvery(ctx context.Context) {
 	tick := time.NewTicker(w.cfg.Poll)
 	defer tick.Stop()
@@ -325,35 +358,162 @@ func (w *Worker) pollEvery(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		case <-w.wake:
 		}
 	}
 }
 
-// poll starts a cycle for every due tenant this process can claim.
+// poll claims, in one statement, as many due tenants as there are free
+// slots, and starts their cycles.
 func (w *Worker) poll() {
+	if w.base.Err() != nil || w.stopping.Load() {
+		return
+	}
+	w.ensureSchedules()
+	free := cap(w.slots) - len(w.slots)
+	if free <= 0 {
+		return
+	}
+	w.mu.Lock()
+	idle := make([]string, 0, len(w.order))
 	for _, id := range w.order {
-		if w.base.Err() != nil || w.stopping.Load() {
-			return
+		if !w.running[id] {
+			idle = append(idle, id)
 		}
-		if !w.markRunning(id) {
+	}
+	w.mu.Unlock()
+	ids, err := w.store.ClaimDue(w.base, idle, w.cfg.Holder, w.cfg.LeaseTTL, free)
+	if err != nil {
+		if !errors.Is(err, context.Canceled) {
+			w.logger.Error("claim due tenants", "err", err)
+		}
+		return
+	}
+	for _, id := range ids {
+		// A cycle started on demand since may have taken the slot or the
+		// tenant: hand the lease back, still due.
+		if !w.tryAcquire() {
+			w.giveBack(id)
 			continue
 		}
-		claimed, err := w.store.ClaimTenant(w.base, id, w.cfg.Holder, w.cfg.LeaseTTL, true)
-		if err != nil || !claimed {
-			w.unmarkRunning(id)
-			if err != nil && !errors.Is(err, context.Canceled) {
-				w.logger.Error("claim tenant", LogTenant, id, "err", err)
-			}
+		if !w.markRunning(id) {
+			w.releaseSlot()
+			w.giveBack(id)
 			continue
 		}
 		w.wg.Add(1)
 		go func(id string) {
 			defer w.wg.Done()
+			defer w.signalWake()
+			defer w.releaseSlot()
 			defer w.unmarkRunning(id)
 			t := w.tenants[id]
 			_, _ = w.leased(w.base, t, CycleOptions{Trigger: "schedule"})
 		}(id)
 	}
+}
+
+// giveBack releases a lease claimed but not used, leaving the tenant due.
+func (w *Worker) giveBack(id string) {
+	if err := w.store.ReleaseTenant(context.WithoutCancel(w.base), id, w.cfg.Holder, 0); err != nil {
+		w.logger.Error("release lease", LogTenant, id, "err", err)
+	}
+}
+
+// ensureSchedules gives the tenants this process has not scheduled yet a
+// schedule if they have none, their first cycles spread (firstDue).
+func (w *Worker) ensureSchedules() {
+	now := time.Now()
+	first := map[string]time.Duration{}
+	w.mu.Lock()
+	for _, id := range w.order {
+		if !w.scheduled[id] {
+			first[id] = w.firstDue(w.tenants[id], now)
+		}
+	}
+	w.mu.Unlock()
+	if len(first) == 0 {
+		return
+	}
+	have, err := w.store.EnsureSchedules(w.base, first)
+	if err != nil {
+		w.logger.Error("schedule tenants", "err", err)
+		return
+	}
+	w.mu.Lock()
+	for _, id := range have {
+		w.scheduled[id] = true // the others are asked again at the next poll
+	}
+	w.mu.Unlock()
+}
+
+// firstDue is how long after now a tenant that has never been scheduled has
+// its first cycle. With no more tenants than MaxCycles, at once. With more,
+// spread over the tenant's interval (at most MaxFirstSpread) by a hash of
+// its id, the same in every process: a fleet installed or added at once does
+// not start every cycle in the same second, and keeps them apart afterwards
+// (each next cycle is due an interval after the last one started).
+func (w *Worker) firstDue(t WorkerTenant, now time.Time) time.Duration {
+	if len(w.order) <= w.cfg.MaxCycles {
+		return 0
+	}
+	window := time.Second
+	if t.Schedule != nil {
+		window = t.Schedule.Next(now).Sub(now)
+	}
+	window = min(window, MaxFirstSpread)
+	if window <= 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(t.ID))
+	return time.Duration(h.Sum64() % uint64(window))
+}
+
+// acquire takes a cycle slot, waiting for one until ctx ends.
+func (w *Worker) acquire(ctx context.Context) error {
+	select {
+	case w.slots <- struct{}{}:
+		w.noteInFlight()
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// tryAcquire takes a cycle slot if one is free.
+func (w *Worker) tryAcquire() bool {
+	select {
+	case w.slots <- struct{}{}:
+		w.noteInFlight()
+		return true
+	default:
+		return false
+	}
+}
+
+func (w *Worker) noteInFlight() {
+	n := w.inFlight.Add(1)
+	for p := w.peak.Load(); n > p && !w.peak.CompareAndSwap(p, n); p = w.peak.Load() {
+	}
+}
+
+func (w *Worker) releaseSlot() {
+	w.inFlight.Add(-1)
+	<-w.slots
+}
+
+func (w *Worker) signalWake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// CyclesInFlight returns the cycles this process runs now, and the most it
+// has run at once.
+func (w *Worker) CyclesInFlight() (now, peak int) {
+	return int(w.inFlight.Load()), int(w.peak.Load())
 }
 
 // RunNow runs a full cycle of tenantID now (C2), unless one is already
@@ -448,11 +608,24 @@ func (w *Worker) lease(ctx context.Context, t WorkerTenant, fn func(ctx context.
 
 // leaseWith is lease with next saying, from fn's error, when the tenant's
 // next scheduled cycle is due (nil: unchanged).
+// A second request for a tenant whose cycle runs in this process fails at
+// once (ErrCycleRunning); otherwise it waits for a free cycle slot
+// (MaxCycles) until ctx ends or the worker stops.
 func (w *Worker) leaseWith(ctx context.Context, t WorkerTenant, next func(error) time.Duration, fn func(ctx context.Context) error) error {
 	if !w.markRunning(t.ID) {
 		return ErrCycleRunning
 	}
 	defer w.unmarkRunning(t.ID)
+	if !w.tryAcquire() {
+		if err := w.acquire(ctx); err != nil {
+			return err
+		}
+		if w.stopping.Load() { // it waited into a shutdown: start nothing new
+			w.releaseSlot()
+			return ErrShuttingDown
+		}
+	}
+	defer w.releaseSlot()
 	claimed, err := w.store.ClaimTenant(ctx, t.ID, w.cfg.Holder, w.cfg.LeaseTTL, false)
 	if err != nil {
 		return err

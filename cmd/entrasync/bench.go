@@ -144,7 +144,7 @@ func (e *env) benchScenario(sc benchScenario, latency time.Duration, base string
 	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
 		return nil, err
 	}
-	dbURL, drop, err := postgres.CreateSchema(e.ctx, base, "entrasync_bench_"+sc.name)
+	dbURL, drop, err := postgres.CreateSchema(e.ctx, base, benchSchema(sc.name))
 	if err != nil {
 		return nil, err
 	}
@@ -338,7 +338,7 @@ func (e *env) benchFaults(latency time.Duration, base string) ([]benchFault, err
 	}
 	var out []benchFault
 	for i, k := range kinds {
-		bf, err := e.benchOneFault(spec, latency, base, fmt.Sprintf("entrasync_bench_fault%d", i), k.name, k.fault)
+		bf, err := e.benchOneFault(spec, latency, base, benchSchema(fmt.Sprintf("fault%d", i)), k.name, k.fault)
 		if err != nil {
 			return nil, err
 		}
@@ -381,6 +381,14 @@ func (e *env) benchOneFault(spec graphtest.GenSpec, latency time.Duration, base,
 	if err != nil {
 		return bf, err
 	}
+	if fault.DropPage && fault.ID == "" { // a page of the largest group: one that has pages to drop
+		most := -1
+		for _, g := range tn.Groups {
+			if len(g.Members) > most {
+				most, fault.ID = len(g.Members), g.ID
+			}
+		}
+	}
 	srv.InjectFault(fault)
 	_, cerr := syncer.Cycle(e.ctx, "bench", src, sync.CycleOptions{Trigger: "bench"})
 	bf.Failed = cerr != nil
@@ -410,4 +418,11 @@ func printFaults(w io.Writer, faults []benchFault) {
 		rows = append(rows, []string{f.Kind, verdict, clip(msg, 110)})
 	}
 	_ = table(w, "FAULT\tRESULT\tRUN ERROR", rows)
+}
+
+// benchSchema names a bench's throwaway schema, unique to this process: two
+// benches against one database (CI jobs, a developer's two terminals) must
+// not drop each other's tables.
+func benchSchema(name string) string {
+	return fmt.Sprintf("entrasync_bench_%s_%d", name, os.Getpid())
 }

@@ -220,11 +220,18 @@ func tenantOf(t config.Tenant) sync.Tenant {
 	s := sync.DefaultTenantSettings()
 	s.AutoInvite = t.AutoInvite
 	s.EmailSource = sync.EmailSource(t.EmailSource)
-	if t.ArchiveThreshold != nil {
-		s.ArchiveThreshold = *t.ArchiveThreshold
-	}
-	if t.ArchiveThresholdPercent != nil {
-		s.ArchiveThresholdPercent = *t.ArchiveThresholdPercent
+	for _, th := range []struct {
+		v  *int
+		to *int
+	}{
+		{t.ArchiveThreshold, &s.ArchiveThreshold}, {t.ArchiveThresholdPercent, &s.ArchiveThresholdPercent},
+		{t.GroupArchiveThreshold, &s.GroupArchiveThreshold}, {t.GroupArchiveThresholdPercent, &s.GroupArchiveThresholdPercent},
+		{t.MembershipRemovalThreshold, &s.MembershipRemovalThreshold},
+		{t.MembershipRemovalThresholdPercent, &s.MembershipRemovalThresholdPercent},
+	} {
+		if th.v != nil {
+			*th.to = *th.v
+		}
 	}
 	return sync.Tenant{ID: t.Name, EntraTenantID: t.TenantID, Settings: s}
 }
@@ -473,7 +480,7 @@ func (e *env) newWorker(cfg *config.Config, dir sync.Store, m *web.Metrics, only
 		obs = m
 	}
 	w := sync.NewWorker(syncer, dir, wts, sync.WorkerConfig{Holder: holderID(), Poll: cfg.Worker.Poll, LeaseTTL: cfg.Worker.LeaseTTL,
-		ShutdownGrace: cfg.Worker.ShutdownGrace, Observer: obs}, e.logger)
+		ShutdownGrace: cfg.Worker.ShutdownGrace, MaxCycles: cfg.Worker.MaxCycles, Observer: obs}, e.logger)
 	return w, syncer, nil
 }
 

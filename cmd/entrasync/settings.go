@@ -67,8 +67,12 @@ var (
 		{"members-may-store-data", sync.SettingMembersMayStoreData, "switch", "groups' default for members storing data: true, false or default"},
 		{"require-mobile-auth", sync.SettingRequireMobileAuth, "switch", "users' default for mobile authentication: true, false or default"},
 		{"group-require-mobile-auth", sync.SettingGroupRequireMobileAuth, "switch", "groups' default for mobile authentication: true, false or default"},
-		{"archive-threshold", sync.SettingArchiveThreshold, "count", "archive guard: most archives per cycle, a number (0 turns it off) or default"},
-		{"archive-threshold-percent", sync.SettingArchiveThresholdPercent, "percent", "archive guard: most archives per cycle in percent of users, 0-100 (0 turns it off) or default"},
+		{"archive-threshold", sync.SettingArchiveThreshold, "count", "archive guard: most user archives per cycle, a number (0 turns it off) or default"},
+		{"archive-threshold-percent", sync.SettingArchiveThresholdPercent, "percent", "archive guard: most user archives per cycle in percent of users, 0-100 (0 turns it off) or default"},
+		{"group-archive-threshold", sync.SettingGroupArchiveThreshold, "count", "archive guard: most group archives per cycle, a number (0 turns it off) or default"},
+		{"group-archive-threshold-percent", sync.SettingGroupArchiveThresholdPercent, "percent", "archive guard: most group archives per cycle in percent of groups, 0-100 or default"},
+		{"membership-removal-threshold", sync.SettingMembershipRemovalThreshold, "count", "archive guard: most membership removals per cycle, a number (0 turns it off) or default"},
+		{"membership-removal-threshold-percent", sync.SettingMembershipRemovalThresholdPercent, "percent", "archive guard: most membership removals per cycle in percent of memberships, 0-100 or default"},
 	}
 )
 

@@ -1,7 +1,7 @@
 package graphtest
 
 // The groups endpoints and membership: /groups/{id}, a group's direct
-// members and a user's direct groups (memberOf).
+// members and their $count, and a user's direct groups (memberOf).
 
 func (s *Server) getGroup(g *greq, rt *route) *gresp {
 	sel, errResp := s.selection(g, groupProps.typeName, groupProps)
@@ -26,6 +26,22 @@ func (s *Server) listMembers(g *greq, rt *route) *gresp {
 		members := s.groupMembers(gi)
 		return len(members), func(i int) ref { return members[i] }
 	})
+}
+
+// countMembers answers GET /groups/{id}/members/$count: the number of the
+// group's direct members as text/plain (an advanced query: it needs
+// ConsistencyLevel: eventual).
+func (s *Server) countMembers(g *greq, rt *route) *gresp {
+	if resp := s.needEventual(g); resp != nil {
+		return resp
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	r, errResp := s.find(g, rt, kindGroup)
+	if errResp != nil {
+		return errResp
+	}
+	return countResp(len(s.groupMembers(r.i)))
 }
 
 // listMemberOf lists the groups a user is a direct member of (not

@@ -70,6 +70,8 @@ func (s *Server) route(g *greq) *route {
 			pattern, rt = "/groups/{id}", route{id: segs[1], handler: s.getGroup}
 		case len(segs) == 3 && strings.EqualFold(segs[2], "members"):
 			pattern, rt = "/groups/{id}/members", route{id: segs[1], listing: true, handler: s.listMembers}
+		case len(segs) == 4 && strings.EqualFold(segs[2], "members") && segs[3] == "$count":
+			pattern, rt = "/groups/{id}/members/$count", route{id: segs[1], handler: s.countMembers}
 		case len(segs) == 3 && isGraphNavigation(segs[2]):
 			return notSimulated()
 		default:

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/lib/pq"
 )
 
 // The worker's leases (sync.Leaser) on the database's clock: now() is
@@ -56,4 +58,56 @@ func (s *DB) ReleaseTenant(ctx context.Context, tenantID, holder string, after t
 		return fmt.Errorf("store: release %s: %w", tenantID, translate(err))
 	}
 	return nil
+}
+
+// ClaimDue takes the leases of at most limit of tenantIDs that are due, the
+// longest overdue first, in one statement; rows another claimer has locked
+// are skipped, not waited for, so processes polling at once share the due
+// tenants instead of queueing on each other.
+func (s *DB) ClaimDue(ctx context.Context, tenantIDs []string, holder string, ttl time.Duration, limit int) ([]string, error) {
+	if len(tenantIDs) == 0 || limit <= 0 {
+		return nil, nil
+	}
+	var ids []string
+	// MATERIALIZED: the picked rows are chosen (and locked) once, so no
+	// more than limit are updated.
+	err := s.SQL().SelectContext(ctx, &ids, `WITH picked AS MATERIALIZED (
+			SELECT ts.tenant_id FROM tenant_schedule ts JOIN tenants t ON t.id = ts.tenant_id
+			WHERE ts.tenant_id = ANY($1) AND ts.next_due_at <= now() AND NOT ts.paused AND t.disconnected_at IS NULL
+				AND (ts.lease_until IS NULL OR ts.lease_until < now())
+			ORDER BY ts.next_due_at, ts.tenant_id LIMIT $4
+			FOR UPDATE OF ts SKIP LOCKED)
+		UPDATE tenant_schedule s SET lease_holder = $2,
+			lease_until = now() + $3::bigint * interval '1 millisecond', updated_at = now()
+		FROM picked WHERE s.tenant_id = picked.tenant_id
+		RETURNING s.tenant_id`, pq.Array(tenantIDs), holder, ttl.Milliseconds(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: claim due tenants: %w", translate(err))
+	}
+	return ids, nil
+}
+
+// EnsureSchedules creates the schedules of the registered tenants of first
+// that have none, each due its offset from now, in one statement, and
+// returns the tenants of first that have a schedule.
+func (s *DB) EnsureSchedules(ctx context.Context, first map[string]time.Duration) ([]string, error) {
+	if len(first) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, 0, len(first))
+	offs := make([]int64, 0, len(first))
+	for id, d := range first {
+		ids = append(ids, id)
+		offs = append(offs, d.Milliseconds())
+	}
+	var have []string
+	if err := s.SQL().SelectContext(ctx, &have, `WITH added AS (INSERT INTO tenant_schedule (tenant_id, next_due_at)
+			SELECT t.id, now() + f.off * interval '1 millisecond'
+			FROM unnest($1::text[], $2::bigint[]) AS f(id, off) JOIN tenants t ON t.id = f.id
+			ON CONFLICT (tenant_id) DO NOTHING RETURNING tenant_id)
+		SELECT tenant_id FROM added UNION SELECT tenant_id FROM tenant_schedule WHERE tenant_id = ANY($1)`,
+		pq.Array(ids), pq.Array(offs)); err != nil {
+		return nil, fmt.Errorf("store: schedules: %w", translate(err))
+	}
+	return have, nil
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -126,4 +127,62 @@ func (s *DB) ReleaseTenant(ctx context.Context, tenantID, holder string, after t
 		}
 		return nil
 	})
+}
+
+// ClaimDue takes the leases of at most limit of tenantIDs that are due, the
+// longest overdue first, in one statement (under the write lock: SQLite has
+// one writer, so no two claimers can take the same tenant).
+func (s *DB) ClaimDue(ctx context.Context, tenantIDs []string, holder string, ttl time.Duration, limit int) ([]string, error) {
+	if len(tenantIDs) == 0 || limit <= 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(tenantIDs)
+	if err != nil {
+		return nil, fmt.Errorf("store: claim due tenants: %w", err)
+	}
+	var ids []string
+	err = s.WriteTx(ctx, func(tx *sqlx.Tx) error {
+		now := time.Now()
+		ts := formatTime(now)
+		if err := tx.SelectContext(ctx, &ids, `UPDATE tenant_schedule SET lease_holder = ?, lease_until = ?, updated_at = ?
+			WHERE tenant_id IN (
+				SELECT ts.tenant_id FROM tenant_schedule ts JOIN tenants t ON t.id = ts.tenant_id
+				WHERE ts.tenant_id IN (SELECT value FROM json_each(?)) AND ts.next_due_at <= ? AND NOT ts.paused
+					AND t.disconnected_at IS NULL AND (ts.lease_until IS NULL OR ts.lease_until < ?)
+				ORDER BY ts.next_due_at, ts.tenant_id LIMIT ?)
+			RETURNING tenant_id`, holder, formatTime(now.Add(wholeMillis(ttl))), ts, string(list), ts, ts, limit); err != nil {
+			return fmt.Errorf("store: claim due tenants: %w", translate(err))
+		}
+		return nil
+	})
+	return ids, err
+}
+
+// EnsureSchedules creates the schedules of the registered tenants of first
+// that have none, each due its offset from now, and returns the tenants of
+// first that have a schedule.
+func (s *DB) EnsureSchedules(ctx context.Context, first map[string]time.Duration) ([]string, error) {
+	if len(first) == 0 {
+		return nil, nil
+	}
+	var have []string
+	err := s.WriteTx(ctx, func(tx *sqlx.Tx) error {
+		now := time.Now()
+		for id, d := range first {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO tenant_schedule (tenant_id, next_due_at, lease_holder, updated_at)
+				SELECT id, ?, '', ? FROM tenants WHERE id = ?
+				ON CONFLICT (tenant_id) DO NOTHING`, formatTime(now.Add(wholeMillis(d))), formatTime(now), id); err != nil {
+				return fmt.Errorf("store: schedule of %s: %w", id, translate(err))
+			}
+			var n int
+			if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM tenant_schedule WHERE tenant_id = ?`, id); err != nil {
+				return fmt.Errorf("store: schedule of %s: %w", id, translate(err))
+			}
+			if n == 1 {
+				have = append(have, id)
+			}
+		}
+		return nil
+	})
+	return have, err
 }

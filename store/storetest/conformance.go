@@ -101,6 +101,7 @@ var conformance = []struct {
 	{"LeaseClaimRefuseExpire", testLeaseClaim},
 	{"LeaseDueRenewRelease", testLeaseDueRelease},
 	{"LeaseReleaseFarAhead", testLeaseReleaseFarAhead},
+	{"LeaseClaimDueBoundedAndExclusive", testLeaseClaimDue},
 	{"LeaseWritesDuringOpenTransaction", testLeaseDuringOpenTx},
 	{"WorkerLeaseOutlivesLongTransaction", testWorkerLongTransaction},
 	{"APITokenRotation", testAPITokens},

@@ -5,7 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"reflect"
+	"sort"
+	"strconv"
+	gosync "sync"
 	"testing"
 	"time"
 
@@ -443,6 +447,107 @@ func testApplySetsRun(t *testing.T, dir store.Store) {
 	for _, e := range evs {
 		if e.RunID != run.ID {
 			t.Fatalf("event %+v names run %d, want %d", e, e.RunID, run.ID)
+		}
+	}
+}
+
+// testLeaseClaimDue: one statement claims at most limit due tenants, the
+// longest overdue first, never one that is not due, paused, unscheduled or
+// leased; claimers polling at once never claim the same tenant.
+func testLeaseClaimDue(t *testing.T, dir store.Store) {
+	ctx := context.Background()
+	for _, id := range []string{"t1", "t2", "t3", "t4", "t5", "t6"} {
+		if err := dir.RegisterTenant(ctx, sync.Tenant{ID: id, EntraTenantID: "e-" + id, Settings: sync.DefaultTenantSettings()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	have, err := dir.EnsureSchedules(ctx, map[string]time.Duration{"t1": 0, "t2": 0, "t3": 0, "t4": time.Hour, "t5": 0, "nope": 0})
+	sort.Strings(have)
+	if err != nil || !reflect.DeepEqual(have, []string{"t1", "t2", "t3", "t4", "t5"}) {
+		t.Fatalf("EnsureSchedules = %v, %v; want t1..t5 (nope is not registered)", have, err)
+	}
+	if err := dir.SetPaused(ctx, "t5", true); err != nil {
+		t.Fatal(err)
+	}
+	all := []string{"t1", "t2", "t3", "t4", "t5", "t6", "nope"}
+	claim := func(holder string, limit int) []string {
+		t.Helper()
+		ids, err := dir.ClaimDue(ctx, all, holder, time.Minute, limit)
+		if err != nil {
+			t.Fatalf("ClaimDue(%s, %d): %v", holder, limit, err)
+		}
+		sort.Strings(ids)
+		return ids
+	}
+	first := claim("h1", 2)
+	if len(first) != 2 {
+		t.Fatalf("first claim = %v, want 2 of t1..t3", first)
+	}
+	second := claim("h2", 10)
+	both := append(append([]string{}, first...), second...)
+	sort.Strings(both)
+	if !reflect.DeepEqual(both, []string{"t1", "t2", "t3"}) {
+		t.Fatalf("claims = %v then %v, want t1, t2, t3 once each (t4 not due, t5 paused, t6 unscheduled)", first, second)
+	}
+	if again := claim("h3", 10); len(again) != 0 {
+		t.Fatalf("claim while all leased = %v, want none", again)
+	}
+	if sc := mustSchedule(t, dir, first[0]); sc.LeaseHolder != "h1" {
+		t.Fatalf("%s held by %q, want h1", first[0], sc.LeaseHolder)
+	}
+	// A schedule that exists is kept.
+	before := mustSchedule(t, dir, "t4")
+	if have, err := dir.EnsureSchedules(ctx, map[string]time.Duration{"t4": 0}); err != nil || len(have) != 1 {
+		t.Fatalf("EnsureSchedules(t4) = %v, %v", have, err)
+	}
+	if sc := mustSchedule(t, dir, "t4"); !sc.NextDue.Equal(before.NextDue) {
+		t.Fatalf("EnsureSchedules moved t4 from %v to %v", before.NextDue, sc.NextDue)
+	}
+
+	// Concurrent claimers: every due tenant exactly once.
+	var fleet []string
+	seeds := map[string]time.Duration{}
+	for i := range 60 {
+		id := "f" + strconv.Itoa(i)
+		fleet = append(fleet, id)
+		seeds[id] = 0
+		if err := dir.RegisterTenant(ctx, sync.Tenant{ID: id, EntraTenantID: "e-" + id, Settings: sync.DefaultTenantSettings()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := dir.EnsureSchedules(ctx, seeds); err != nil {
+		t.Fatal(err)
+	}
+	var mu gosync.Mutex
+	got := map[string]int{}
+	var wg gosync.WaitGroup
+	errs := make(chan error, 6)
+	for h := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				ids, err := dir.ClaimDue(ctx, fleet, "p"+strconv.Itoa(h), time.Minute, 7)
+				if err != nil || len(ids) > 7 {
+					errs <- fmt.Errorf("claimer %d: %d ids, %v", h, len(ids), err)
+					return
+				}
+				mu.Lock()
+				for _, id := range ids {
+					got[id]++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for _, id := range fleet {
+		if got[id] != 1 {
+			t.Fatalf("tenant %s claimed %d times by concurrent claimers, want once", id, got[id])
 		}
 	}
 }

@@ -3,6 +3,7 @@ package synctest
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/entrasync/entrasync/sync"
@@ -184,4 +185,57 @@ func (m *Memory) APITokenValid(_ context.Context, hash string) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.tokens[hash], nil
+}
+
+// ClaimDue takes the leases of at most limit of tenantIDs that are due (a
+// schedule, due, not paused nor disconnected, no live lease), the longest
+// overdue first.
+func (m *Memory) ClaimDue(_ context.Context, tenantIDs []string, holder string, ttl time.Duration, limit int) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now().UTC()
+	var due []string
+	for _, id := range tenantIDs {
+		tn := m.tenants[id]
+		if tn == nil || tn.schedule == nil {
+			continue
+		}
+		sc := tn.schedule
+		if sc.nextDue.After(now) || sc.paused || tn.disconnectedAt != nil || (sc.until != nil && !sc.until.Before(now)) {
+			continue
+		}
+		due = append(due, id)
+	}
+	sort.Slice(due, func(i, j int) bool {
+		a, b := m.tenants[due[i]].schedule.nextDue, m.tenants[due[j]].schedule.nextDue
+		return a.Before(b) || a.Equal(b) && due[i] < due[j]
+	})
+	if len(due) > limit {
+		due = due[:max(limit, 0)]
+	}
+	until := now.Add(ttl)
+	for _, id := range due {
+		sc := m.tenants[id].schedule
+		sc.holder, sc.until = holder, &until
+	}
+	return due, nil
+}
+
+// EnsureSchedules gives each known tenant of first without a schedule one,
+// due its offset from now, and returns the tenants of first that have one.
+func (m *Memory) EnsureSchedules(_ context.Context, first map[string]time.Duration) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var have []string
+	for id, d := range first {
+		tn := m.tenants[id]
+		if tn == nil {
+			continue
+		}
+		if tn.schedule == nil {
+			tn.schedule = &schedule{nextDue: m.now().UTC().Add(d)}
+		}
+		have = append(have, id)
+	}
+	return have, nil
 }

@@ -1,0 +1,117 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	gosync "sync"
+	"time"
+
+	abstractions "github.com/microsoft/kiota-abstractions-go"
+	"github.com/microsoftgraph/msgraph-sdk-go/groups"
+
+	"github.com/entrasync/entrasync/sync"
+)
+
+// Proving listings complete (sync.ListingProver): Graph's own counts of the
+// application's assignments (appRoleAssignedTo/$count) and of a group's
+// direct members (groups/{id}/members/$count), both advanced queries that
+// need ConsistencyLevel: eventual. Asked only when a cycle would remove
+// access, and only for what the removals rest on.
+
+var _ sync.ListingProver = (*Source)(nil)
+
+// ProveListings compares the snapshot's listings with Graph's counts (see
+// sync.ListingProver). A count Graph refuses (400, 403, 501) or answers
+// oddly proves nothing and fails nothing; a group whose count is 404 was
+// deleted during the read, and fails the read; any other failed count fails
+// the read, as a failed listing would.
+//
+// Its requests and waits are added to the snapshot's figures.
+func (s *Source) ProveListings(ctx context.Context, snap *sync.Snapshot, assignments bool, groupIDs []string) error {
+	ctr := &requestCounter{}
+	ctx = context.WithValue(ctx, counterKey{}, ctr)
+	defer func() {
+		snap.RoundTrips += int(ctr.n.Load())
+		snap.GraphRequests += int(ctr.requests.Load())
+		snap.ThrottleWait += time.Duration(ctr.waited.Load())
+	}()
+	var mu gosync.Mutex
+	var short []string
+	note := func(what string, listed, counted int) {
+		if sync.ListingShort(listed, counted) {
+			mu.Lock()
+			short = append(short, fmt.Sprintf("%s: listed %d, Graph counts %d", what, listed, counted))
+			mu.Unlock()
+		}
+	}
+	if assignments {
+		n, err := s.rawAssignmentCount(ctx, snap.ServicePrincipal.ID)
+		switch {
+		case unproven(err):
+			s.logger.Warn("assignment count not served; the listing is not proven", "err", readError("assignment count", err))
+		case err != nil:
+			return readError("assignment count", err)
+		default:
+			note("assignments of "+snap.ServicePrincipal.ID, snap.AssignmentsListed, n)
+		}
+	}
+	listed := map[string]int{}
+	for _, g := range snap.Groups {
+		listed[g.ID] = len(g.Members) + len(g.Nested) + g.OtherMembers
+	}
+	err := s.parallel(ctx, len(groupIDs), func(ctx context.Context, i int) error {
+		id := groupIDs[i]
+		n, err := s.memberCount(ctx, id)
+		what := "member count of group " + id
+		switch {
+		case isNotFound(err):
+			return &sync.Error{Code: sync.EUNAVAILABLE, Message: "graph: group " + id + " was deleted during the read"}
+		case unproven(err):
+			s.logger.Warn("member count not served; the listing is not proven", "group", id, "err", readError(what, err))
+			return nil
+		case err != nil:
+			return readError(what, err)
+		}
+		note("members of group "+id, listed[id], n)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(short) > 0 {
+		return &sync.Error{Code: sync.EUNAVAILABLE, Message: "graph: listing short of Graph's count (a page lost?): " +
+			strings.Join(short, "; ")}
+	}
+	return nil
+}
+
+// memberCount asks how many direct members group id has; the SDK's error
+// as it is, errNoCount for an answer without a number.
+func (s *Source) memberCount(ctx context.Context, id string) (int, error) {
+	h := abstractions.NewRequestHeaders()
+	h.Add("ConsistencyLevel", "eventual")
+	n, err := s.groups().ByGroupId(id).Members().Count().Get(ctx, &groups.ItemMembersCountRequestBuilderGetRequestConfiguration{Headers: h})
+	if err != nil {
+		return 0, err
+	}
+	if n == nil {
+		return 0, errNoCount
+	}
+	return int(*n), nil
+}
+
+// errNoCount is a $count answered without a number.
+var errNoCount = errors.New("the answer holds no count")
+
+// unproven reports whether a count's error means Graph does not serve the
+// count here (refused, not implemented, or an answer that is no number)
+// rather than a failure to retry.
+func unproven(err error) bool {
+	if errors.Is(err, errNoCount) {
+		return true
+	}
+	a, ok := answerOf(err)
+	return ok && (a.status == 400 || a.status == 403 || a.status == 501)
+}
