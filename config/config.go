@@ -90,7 +90,8 @@ func (t *Tenant) Thresholds() []Threshold {
 	}
 }
 
-// Worker configures `entrasync run`. Env: ENTRASYNC_LISTEN.
+// Worker configures `entrasync run`. Env: ENTRASYNC_LISTEN,
+// ENTRASYNC_TLS_CERT, ENTRASYNC_TLS_KEY.
 type Worker struct {
 	// Listen is the admin API, /metrics, /healthz and /readyz address.
 	Listen string `yaml:"listen"`
@@ -102,6 +103,12 @@ type Worker struct {
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
 	// MaxCycles bounds the cycles one process runs at once (default 16).
 	MaxCycles int `yaml:"max_cycles"`
+	// TLSCert and TLSKey are PEM files (a certificate chain, its private
+	// key): with both set the listener serves HTTPS only, so tokens and the
+	// console's session cookie never cross a network in cleartext. Env:
+	// ENTRASYNC_TLS_CERT, ENTRASYNC_TLS_KEY.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
 }
 
 // Log configures logging. Env: ENTRASYNC_LOG_FORMAT, ENTRASYNC_LOG_LEVEL.
@@ -217,6 +224,12 @@ func Parse(r io.Reader, getenv func(string) string) (*Config, error) {
 	}
 	if v := getenv("ENTRASYNC_LISTEN"); v != "" {
 		c.Worker.Listen = v
+	}
+	if v := getenv("ENTRASYNC_TLS_CERT"); v != "" {
+		c.Worker.TLSCert = v
+	}
+	if v := getenv("ENTRASYNC_TLS_KEY"); v != "" {
+		c.Worker.TLSKey = v
 	}
 	for i := range c.Tenants {
 		t := &c.Tenants[i]
@@ -355,6 +368,10 @@ func (c *Config) Validate() error {
 		return &FieldError{"worker.max_cycles", "must be from 1 to 1024"}
 	case c.Worker.ShutdownGrace < 0:
 		return &FieldError{"worker.shutdown_grace", "must not be negative"}
+	case c.Worker.TLSCert != "" && c.Worker.TLSKey == "":
+		return &FieldError{"worker.tls_key", "must be set with worker.tls_cert (the certificate's private key)"}
+	case c.Worker.TLSKey != "" && c.Worker.TLSCert == "":
+		return &FieldError{"worker.tls_cert", "must be set with worker.tls_key (the certificate chain)"}
 	}
 	seen := map[string]bool{}
 	for i := range c.Tenants {

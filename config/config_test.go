@@ -95,6 +95,8 @@ func TestValidateNamesField(t *testing.T) {
 		{"bad schedule", good + "    schedule: \"@every 5s\"\n", "tenants[0].schedule", secret},
 		{"bad cron", good + "    schedule: \"61 * * * *\"\n", "tenants[0].schedule", secret},
 		{"bad listen", good + "worker:\n  listen: nowhere\n", "worker.listen", secret},
+		{"tls cert without key", good + "worker:\n  tls_cert: /etc/entrasync/tls.crt\n", "worker.tls_key", secret},
+		{"tls key without cert", good + "worker:\n  tls_key: /etc/entrasync/tls.key\n", "worker.tls_cert", secret},
 		{"http endpoint", good + "    graph_endpoint: http://graph.example\n", "tenants[0].graph_endpoint", secret},
 		{"bad database", strings.Replace(good, "postgres://u:pw@db/entrasync", "mysql://x", 1), "database", secret},
 		{"bad log format", good + "log:\n  format: xml\n", "log.format", secret},

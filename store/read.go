@@ -302,10 +302,9 @@ func (s *DB) Run(ctx context.Context, id int64) (*sync.Run, []sync.LogEntry, err
 		if err := rows.StructScan(&l); err != nil {
 			return nil, nil, fmt.Errorf("store: scan log entry: %w", err)
 		}
-		e := sync.LogEntry{ID: l.ID, RunID: l.RunID, Status: l.Status, Action: sync.Action(l.Action), Entity: sync.Entity(l.Entity), EntraID: l.EntraID,
-			GroupEntraID: l.GroupEntraID, Label: l.Label, Reason: l.Reason}
-		if err := json.Unmarshal(l.Fields, &e.Fields); err != nil {
-			return nil, nil, fmt.Errorf("store: log entry %d fields: %w", e.ID, err)
+		e, err := l.entry()
+		if err != nil {
+			return nil, nil, err
 		}
 		log = append(log, e)
 	}

@@ -108,6 +108,8 @@ type Store interface {
 	Reviewer
 	Admin
 	TokenStore
+	Access
+	LogPager
 	// Ping checks the directory answers.
 	Ping(ctx context.Context) error
 	// Close releases it.

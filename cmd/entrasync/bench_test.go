@@ -44,7 +44,9 @@ func TestBenchSmallAndFaults(t *testing.T) {
 				t.Fatalf("cycles = %+v", c)
 			}
 			for _, cy := range c {
-				if cy.Error != "" || cy.RoundTrips > cy.LowerBound*11/10 || cy.LowerBound == 0 {
+				// Within 10 % of the floor, or 2 above it: the two counts
+				// that choose how to read users are not in the floor.
+				if cy.Error != "" || cy.RoundTrips > max(cy.LowerBound*11/10, cy.LowerBound+2) || cy.LowerBound == 0 {
 					t.Errorf("%s: %d round trips for a lower bound of %d (%s)", cy.Label, cy.RoundTrips, cy.LowerBound, cy.Error)
 				}
 			}

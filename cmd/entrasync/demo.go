@@ -7,8 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/entrasync/entrasync/cmd/entrasync/web"
 	"github.com/entrasync/entrasync/config"
-	"github.com/entrasync/entrasync/graph"
 	"github.com/entrasync/entrasync/graph/graphtest"
 	"github.com/entrasync/entrasync/store"
 	"github.com/entrasync/entrasync/store/open"
@@ -111,7 +111,12 @@ var demoChanges = []struct {
 }
 
 func (e *env) demo(args []string) error {
+	if len(args) > 0 && args[0] == "change" {
+		return e.demoChange(args[1:])
+	}
 	f := e.newFlags("demo", false)
+	serve := f.Bool("serve", false, "keep the simulated tenant up and serve the worker, API and console on --listen (the sandbox)")
+	listen := f.String("listen", "127.0.0.1:8080", "the sandbox's address, with --serve")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -138,7 +143,11 @@ func (e *env) demo(args []string) error {
 			fmt.Fprintf(e.stdout, format, args...)
 		}
 	}
-	srv := graphtest.NewServer(demoTenant())
+	tenant := demoTenant()
+	if *serve {
+		tenant = sandboxTenant()
+	}
+	srv := graphtest.NewServer(tenant)
 	defer srv.Close()
 	t := srv.Tenant()
 	say("Simulated Entra tenant at %s: %d users, %d groups, %d assignments (enterprise app %q).\n",
@@ -154,13 +163,16 @@ func (e *env) demo(args []string) error {
 	if err := db.RegisterTenant(e.ctx, sync.Tenant{ID: demoTenantID, EntraTenantID: t.TenantID, Settings: settings}); err != nil {
 		return err
 	}
-	src, err := graph.New(graph.Config{
-		TenantID: t.TenantID, ClientID: t.ClientID, ClientSecret: t.ClientSecret,
-		ServicePrincipalID: t.Application.ID, GraphEndpoint: srv.GraphEndpoint(), LoginEndpoint: srv.LoginEndpoint(),
-		Transport: srv.Client().Transport,
-	}, e.logger)
+	var m *web.Metrics
+	if *serve {
+		m = web.NewMetrics()
+	}
+	src, err := e.demoSource(srv, m)
 	if err != nil {
 		return err
+	}
+	if *serve {
+		return e.demoServe(*listen, srv, db, m, src)
 	}
 	syncer := sync.NewSyncer(db, e.logger)
 	var results []*sync.Result

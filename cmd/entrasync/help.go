@@ -9,11 +9,19 @@ import (
 
 // commandHelp is each command's help: usage line, what it does, examples.
 var commandHelp = map[string]struct{ usage, about, examples string }{
-	"demo": {"entrasync demo [--json]",
+	"demo": {"entrasync demo [--json] | entrasync demo --serve [--listen ADDR]",
 		"Runs three cycles of the real code against a built-in simulated Entra tenant (HTTPS, the real\n" +
 			"Microsoft Graph SDK and token flow) into a fresh SQLite file, or into --database when given,\n" +
-			"changing the tenant between cycles so creation, archive, restore, rename and e-mail changes show.",
-		"  entrasync demo\n  entrasync --database postgres://localhost/entrasync demo --json"},
+			"changing the tenant between cycles so creation, archive, restore, rename and e-mail changes show.\n" +
+			"With --serve it is the sandbox: the simulated tenant stays up and the worker, the admin API and the\n" +
+			"console serve it on --listen; it prints the URL and sign-in tokens, and the tenant is changed from\n" +
+			"the console's Sandbox page or with `entrasync demo change`.",
+		"  entrasync demo\n  entrasync --database postgres://localhost/entrasync demo --json\n  entrasync demo --serve"},
+	"demo change": {"entrasync demo change [--url URL] [--token T] CHANGE [ARG]",
+		"Changes the simulated tenant of a running sandbox (entrasync demo --serve) through its API, with an\n" +
+			"admin token (--token or ENTRASYNC_TOKEN). CHANGE is assign, unassign (a UPN or group name), rename\n" +
+			"(OLD=NEW), disable, enable (a UPN), hire (a given name), mass-unassign, fail-graph or heal.",
+		"  entrasync demo change unassign alice@contoso.test\n  entrasync demo change rename 'Sales=Sales EMEA'\n  entrasync demo change mass-unassign"},
 	"run": {"entrasync run [--listen ADDR]",
 		"The worker: syncs every configured tenant on its schedule (default every 45 minutes), serves the\n" +
 			"admin API, /metrics, /healthz and /readyz, and stops cleanly on SIGINT or SIGTERM. Several\n" +
@@ -57,9 +65,11 @@ var commandHelp = map[string]struct{ usage, about, examples string }{
 	"runs show": {"entrasync runs show ID [--wide] [--json]",
 		"Shows one run and every change it made or held back (the provisioning log), and its review.",
 		"  entrasync runs show 42"},
-	"token rotate": {"entrasync token rotate [--json]",
-		"Prints a new admin API token once and stores only its hash; every earlier token stops working.",
-		"  T=$(entrasync --config entrasync.yaml token rotate)"},
+	"token rotate": {"entrasync token rotate [--scope admin|read] [--label NAME] [--json]",
+		"Prints a new API token once and stores only its hash. A read token views (API and console), an admin\n" +
+			"token also acts. The earlier token of the same label (default: the scope) stops working.",
+		"  T=$(entrasync --config entrasync.yaml token rotate)\n" +
+			"  entrasync token rotate --scope read --label helpdesk"},
 	"bench": {"entrasync bench [--scenario small|large|throttled|faults|all] [--latency 30ms] [--json]",
 		"Generates tenants, serves them from the simulated Graph with latency per round trip, and runs full\n" +
 			"cycles into PostgreSQL (--database, default the local server; a schema per scenario, dropped\n" +

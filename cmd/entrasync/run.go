@@ -5,12 +5,14 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
 	"time"
 
 	"github.com/entrasync/entrasync/cmd/entrasync/web"
+	"github.com/entrasync/entrasync/config"
 )
 
 // runWorker is `entrasync run`: the scheduler and the admin API until a
@@ -48,14 +50,23 @@ func (e *env) runWorker(args []string) error {
 	if err != nil {
 		return err
 	}
+	tlsConfig, err := listenerTLS(cfg.Worker)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Worker.Listen)
 	if err != nil {
 		return fmt.Errorf("run: listen on %s: %w", cfg.Worker.Listen, err)
 	}
 	srv := web.HTTPServer(web.NewServer(worker, db, m, e.logger).Handler(), slog.NewLogLogger(e.logger.Handler(), slog.LevelWarn))
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(web.LimitListener(ln, web.MaxConnections)) }()
-	e.logger.Info("admin API listening", "addr", ln.Addr().String())
+	limited := web.LimitListener(ln, web.MaxConnections)
+	if tlsConfig != nil {
+		srv.TLSConfig = tlsConfig
+		limited = tls.NewListener(limited, tlsConfig)
+	}
+	go func() { serveErr <- srv.Serve(limited) }()
+	e.logger.Info("admin API and console listening", "addr", ln.Addr().String(), "tls", tlsConfig != nil)
 	workerDone := make(chan error, 1)
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
@@ -73,4 +84,25 @@ func (e *env) runWorker(args []string) error {
 	_ = srv.Shutdown(shutdownCtx)
 	<-workerDone
 	return nil
+}
+
+// listenerTLS reads worker.tls_cert and worker.tls_key into the listener's
+// TLS configuration; nil when they are not set (plain HTTP).
+func listenerTLS(w config.Worker) (*tls.Config, error) {
+	if w.TLSCert == "" {
+		return nil, nil
+	}
+	cert, err := config.ReadSmallFile(w.TLSCert, config.MaxSecretBytes)
+	if err != nil {
+		return nil, usagef("run: worker.tls_cert: %v", err)
+	}
+	key, err := config.ReadSmallFile(w.TLSKey, config.MaxSecretBytes)
+	if err != nil {
+		return nil, usagef("run: worker.tls_key: %v", err)
+	}
+	c, err := web.TLSConfig(cert, key)
+	if err != nil {
+		return nil, usagef("run: %v", err)
+	}
+	return c, nil
 }

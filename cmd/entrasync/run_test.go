@@ -58,18 +58,11 @@ func TestRunWorkerEndToEnd(t *testing.T) {
 	getenv := func(k string) string { return env[k] }
 
 	// A token first, as an administrator would.
-	var tokOut, tokErr bytes.Buffer
-	if err := run(context.Background(), []string{"--config", cfgFile, "token", "rotate"}, getenv, &tokOut, &tokErr); err != nil {
-		t.Fatalf("token rotate: %v %s", err, tokErr.String())
-	}
-	token := strings.TrimSpace(tokOut.String())
-
+	token := mustCLIToken(t, cfgFile, getenv)
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	logs := newSyncBuffer()
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"--config", cfgFile, "run", "--listen", addr}, getenv, logs, logs) }()
+	logs, done := startRun(ctx, cfgFile, addr, getenv)
 
 	get := func(path string) (int, string) {
 		req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
@@ -112,6 +105,24 @@ func TestRunWorkerEndToEnd(t *testing.T) {
 	if !strings.Contains(logs.String(), "tenant=demo") {
 		t.Fatalf("log lines do not carry the tenant:\n%s", logs.String())
 	}
+}
+
+// mustCLIToken is `entrasync token rotate`'s token.
+func mustCLIToken(tb testing.TB, cfgFile string, getenv func(string) string, args ...string) string {
+	tb.Helper()
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), append([]string{"--config", cfgFile, "token", "rotate"}, args...), getenv, &out, &errb); err != nil {
+		tb.Fatalf("token rotate: %v %s", err, errb.String())
+	}
+	return strings.TrimSpace(out.String())
+}
+
+// startRun starts `entrasync run` on addr until ctx ends; done receives
+// what it returns, logs what it wrote.
+func startRun(ctx context.Context, cfgFile, addr string, getenv func(string) string) (logs *syncBuffer, done chan error) {
+	logs, done = newSyncBuffer(), make(chan error, 1)
+	go func() { done <- run(ctx, []string{"--config", cfgFile, "run", "--listen", addr}, getenv, logs, logs) }()
+	return logs, done
 }
 
 // writeWorkerConfig writes a config file for a worker against gs and returns

@@ -105,7 +105,7 @@ func TestSQLiteUpgradeFrom0001(t *testing.T) {
 	}
 	// Back to the schema of 0001_init.
 	for _, q := range []string{
-		`DROP TABLE tenant_schedule`, `DROP TABLE api_tokens`,
+		`DROP TABLE tenant_schedule`, `DROP TABLE api_tokens`, `DROP TABLE admin_actions`,
 		`ALTER TABLE runs DROP COLUMN round_trips`, `ALTER TABLE runs DROP COLUMN lower_bound`,
 		`ALTER TABLE runs DROP COLUMN plan_ms`, `ALTER TABLE runs DROP COLUMN throttle_wait_ms`,
 		`ALTER TABLE runs DROP COLUMN review`, `ALTER TABLE runs DROP COLUMN reviewed_at`, `ALTER TABLE runs DROP COLUMN held`,
@@ -139,7 +139,7 @@ func TestSQLiteUpgradeFrom0001(t *testing.T) {
 	}
 	_ = rows.Close()
 	if want := []string{"0001_init", "0002_worker", "0003_run_figures", "0004_safety", "0005_admin", "0006_events_run",
-		"0008_run_review_skipped"}; !reflect.DeepEqual(versions, want) {
+		"0008_run_review_skipped", "0010_access"}; !reflect.DeepEqual(versions, want) {
 		t.Fatalf("schema_migrations = %v, want %v", versions, want)
 	}
 	got, _, err := s.Run(ctx, run.ID)

@@ -125,7 +125,7 @@ func Run(t *testing.T, open func(tb testing.TB) Dir) {
 	for _, group := range [][]struct {
 		name string
 		test func(*testing.T, store.Store)
-	}{conformance, adminCases} {
+	}{conformance, adminCases, accessCases} {
 		for _, c := range group {
 			t.Run(c.name, func(t *testing.T) {
 				t.Parallel()

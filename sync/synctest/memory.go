@@ -35,6 +35,7 @@ type Memory struct {
 	runs    []*runRecord
 	events  []sync.Event
 	tokens  map[string]bool // hash → live
+	access  access          // token scopes and labels, the audit trail (access.go)
 	lastID  struct{ user, group, run, log, event int64 }
 }
 

@@ -281,7 +281,7 @@ func TestAPIHeldRunApproveAndReject(t *testing.T) {
 	}
 	id = strconv.FormatInt(res.Run.ID, 10)
 	if code, body := h.do(t, "POST", "/api/v1/runs/"+id+"/reject", h.token); code != 200 || !strings.Contains(body, `"review": "rejected"`) ||
-		!strings.Contains(body, `"reviewedBy": "api"`) {
+		!strings.Contains(body, `"reviewedBy": "api:`) {
 		t.Fatalf("reject: %d %s", code, body)
 	}
 	_, users = h.do(t, "GET", "/api/v1/tenants/demo/users?status=archived", h.token)

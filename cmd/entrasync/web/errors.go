@@ -3,71 +3,33 @@ package web
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 
+	"github.com/entrasync/entrasync/cmd/entrasync/web/status"
 	"github.com/entrasync/entrasync/sync"
 )
 
-// httpError is an error with the status and message to send.
-type httpError struct {
-	status int
-	msg    string
-}
-
-// Error returns the message sent.
-func (e *httpError) Error() string { return e.msg }
-
 func badRequest(format string, args ...any) error {
-	return &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
+	return status.Errorf(http.StatusBadRequest, format, args...)
 }
 
 func notFound(format string, args ...any) error {
-	return &httpError{status: http.StatusNotFound, msg: fmt.Sprintf(format, args...)}
+	return status.Errorf(http.StatusNotFound, format, args...)
 }
 
-// writeErr sends err as a JSON error: a running cycle, a paused or
-// disconnected tenant are 409, a worker shutting down 503, an incomplete
-// Graph read is 502, and any other
-// error is mapped by its code (statusOf). Internal errors are logged and
-// sent without detail.
+// writeErr sends err as a JSON error with the status status.Of maps it to
+// (a worker shutting down says when to retry). Internal errors are logged
+// and sent without detail.
 func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, err error) {
-	var he *httpError
-	switch {
-	case errors.As(err, &he):
-		writeError(w, he.status, he.msg)
-	case errors.Is(err, sync.ErrCycleRunning):
-		writeError(w, http.StatusConflict, "a cycle of this tenant is already running")
-	case errors.Is(err, sync.ErrTenantPaused), errors.Is(err, sync.ErrTenantDisconnected):
-		writeError(w, http.StatusConflict, err.Error())
-	case errors.Is(err, sync.ErrShuttingDown):
+	code, msg := status.Of(err)
+	if errors.Is(err, sync.ErrShuttingDown) {
 		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, err.Error())
-	case errors.Is(err, sync.ErrSnapshotIncomplete):
-		writeError(w, http.StatusBadGateway, err.Error())
-	default:
-		status, msg := statusOf(err)
-		if status == http.StatusInternalServerError {
-			s.logger.Error("api", "path", r.URL.Path, "err", err)
-		}
-		writeError(w, status, msg)
 	}
-}
-
-// statusOf maps an error's code to an HTTP status and a message safe to send.
-func statusOf(err error) (int, string) {
-	switch sync.ErrorCode(err) {
-	case sync.ENOTFOUND:
-		return http.StatusNotFound, err.Error()
-	case sync.EINVALID:
-		return http.StatusBadRequest, err.Error()
-	case sync.ECONFLICT:
-		return http.StatusConflict, err.Error()
-	case sync.EUNAUTHORIZED, sync.EUNAVAILABLE:
-		return http.StatusBadGateway, err.Error()
+	if code == http.StatusInternalServerError {
+		s.logger.Error("api", "path", r.URL.Path, "err", err)
 	}
-	return http.StatusInternalServerError, "internal error"
+	writeError(w, code, msg)
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

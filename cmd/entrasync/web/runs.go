@@ -85,5 +85,10 @@ func (s *Server) runParam(r *http.Request) (*sync.Run, []sync.LogEntry, error) {
 }
 
 // apiActor names who reviews a held run through the API, as the run
-// records it (sync.WithActor): the admin API token.
-func apiActor(*http.Request) string { return "api" }
+// records it (sync.WithActor): "api:" and the label of the token used.
+func apiActor(r *http.Request) string {
+	if tok, ok := Identity(r.Context()); ok && tok.Label != "" {
+		return "api:" + tok.Label
+	}
+	return "api"
+}

@@ -2,11 +2,12 @@ package web
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
+	"errors"
 	"net/http"
 	"strings"
+
+	"github.com/entrasync/entrasync/sync"
 )
 
 // NewToken returns a fresh admin API token and the hash to store for it
@@ -22,21 +23,24 @@ func NewToken() (token, hash string, err error) {
 }
 
 // hashToken is the SHA-256 of a token, as the token store keeps it.
-func hashToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
+func hashToken(token string) string { return sync.TokenHash(token) }
 
 // auth checks the bearer token against the stored hashes (401 without a live
-// one, 503 when the store does not answer), then runs h and turns its error
-// into a JSON error response.
-func (s *Server) auth(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+// one, 503 when the store does not answer, 403 when its scope does not allow
+// scope), then runs h with the token in its context (identity) and turns its
+// error into a JSON error response.
+func (s *Server) auth(scope string, h func(http.ResponseWriter, *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := bearer(r.Header.Get("Authorization"))
+		var tok sync.APIToken
 		valid := false
 		if ok && token != "" {
 			var err error
-			if valid, err = s.store.APITokenValid(r.Context(), hashToken(token)); err != nil {
+			tok, err = s.store.LookupAPIToken(r.Context(), hashToken(token))
+			switch {
+			case err == nil:
+				valid = true
+			case !errors.Is(err, sync.ErrTokenNotFound):
 				s.logger.Error("check api token", "err", err)
 				writeError(w, http.StatusServiceUnavailable, "token store unavailable")
 				return
@@ -47,7 +51,11 @@ func (s *Server) auth(h func(http.ResponseWriter, *http.Request) error) http.Han
 			writeError(w, http.StatusUnauthorized, "unauthorized")
 			return
 		}
-		if err := h(w, r); err != nil {
+		if !sync.Allows(tok.Scope, scope) {
+			writeError(w, http.StatusForbidden, "this token's scope is "+tok.Scope+": it may not do this (an admin token may)")
+			return
+		}
+		if err := h(w, r.WithContext(WithIdentity(r.Context(), tok))); err != nil {
 			s.writeErr(w, r, err)
 		}
 	})
