@@ -166,6 +166,8 @@ func (e *env) demo(args []string) error {
 	var m *web.Metrics
 	if *serve {
 		m = web.NewMetrics()
+		m.BuildInfo(version)
+		m.WatchTenants(db, []string{demoTenantID})
 	}
 	src, err := e.demoSource(srv, m)
 	if err != nil {
