@@ -153,6 +153,9 @@ type Tenant struct {
 	ClientSecret     Secret `yaml:"-"`
 	ClientSecretEnv  string `yaml:"client_secret_env"`
 	ClientSecretFile string `yaml:"client_secret_file"`
+	// secretErr is why ClientSecretFile could not be read; CheckSecret
+	// reports it to the commands that talk to Graph, the others never ask.
+	secretErr error
 	// ServicePrincipalID (object id) or AppID names the enterprise application.
 	ServicePrincipalID string `yaml:"service_principal_id"`
 	AppID              string `yaml:"app_id"`
@@ -219,7 +222,7 @@ func Parse(r io.Reader, getenv func(string) string) (*Config, error) {
 			dec := yaml.NewDecoder(bytes.NewReader(body))
 			dec.KnownFields(true)
 			if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-				return nil, fmt.Errorf("config: %w", err)
+				return nil, yamlError(body, err)
 			}
 		}
 	}
@@ -255,7 +258,8 @@ func Parse(r io.Reader, getenv func(string) string) (*Config, error) {
 		case t.ClientSecretFile != "":
 			b, err := ReadSmallFile(t.ClientSecretFile, MaxSecretBytes)
 			if err != nil {
-				return nil, fmt.Errorf("config: tenants[%d].client_secret_file: %w", i, err)
+				t.secretErr = &FieldError{fmt.Sprintf("tenants[%d].client_secret_file", i), err.Error()}
+				continue
 			}
 			t.ClientSecret = Secret(strings.TrimSpace(string(b)))
 		default:
@@ -353,7 +357,7 @@ func (e *FieldError) Error() string { return "config: " + e.Field + ": " + e.Pro
 
 // Validate checks the configuration and returns a *FieldError naming the
 // first field at fault. Tenants are optional here; commands that need one
-// say so.
+// say so. Client secrets are not checked here (Tenant.CheckSecret).
 func (c *Config) Validate() error {
 	if db := c.Database.Reveal(); db != "" {
 		if scheme, _, ok := strings.Cut(db, "://"); ok && !regexp.MustCompile(`^(postgres|postgresql|sqlite|file)$`).MatchString(scheme) {
@@ -456,12 +460,6 @@ func (t *Tenant) validate(p string) error {
 		return &FieldError{p + ".client_id", "required (the application id of entrasync's registration), or name a credential"}
 	case !named && !guidRE.MatchString(t.ClientID):
 		return &FieldError{p + ".client_id", "must be a GUID"}
-	case !named && t.ClientSecret == "":
-		src := "environment variable " + t.SecretEnv()
-		if t.ClientSecretFile != "" {
-			src = "file " + t.ClientSecretFile
-		}
-		return &FieldError{p + ".client_secret", "empty: set it in the " + src}
 	case t.ServicePrincipalID == "" && t.AppID == "":
 		return &FieldError{p + ".service_principal_id", "service_principal_id or app_id is required"}
 	case t.ServicePrincipalID != "" && t.AppID != "":
@@ -498,6 +496,27 @@ func (t *Tenant) validate(p string) error {
 		if dur, err := time.ParseDuration(d); err != nil || dur < time.Minute {
 			return &FieldError{p + ".schedule", fmt.Sprintf("%q: @every needs a duration of at least 1m", t.Schedule)}
 		}
+	}
+	return nil
+}
+
+// CheckSecret returns nil when the tenant's client secret is there, else a
+// *FieldError saying where it is looked for (the environment variable, or
+// the file and why it could not be read). Validate does not ask for the
+// secret: only commands that talk to Graph need it, and they call this.
+func (t *Tenant) CheckSecret() error {
+	if t.Credential != "" {
+		return nil // a named credential: its secrets are the credential's (credentials:)
+	}
+	if t.secretErr != nil {
+		return t.secretErr
+	}
+	if t.ClientSecret == "" {
+		src := "environment variable " + t.SecretEnv()
+		if t.ClientSecretFile != "" {
+			src = "file " + t.ClientSecretFile
+		}
+		return &FieldError{"tenants." + t.Name + ".client_secret", "empty: set it in the " + src}
 	}
 	return nil
 }

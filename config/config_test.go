@@ -71,8 +71,11 @@ func TestSecretFromFile(t *testing.T) {
 	if c.Tenants[0].ClientSecret.Reveal() != "from-file" {
 		t.Fatalf("secret = %q", c.Tenants[0].ClientSecret.Reveal())
 	}
-	if _, err := Parse(strings.NewReader(good+"    client_secret_file: /nonexistent/x\n"), env(nil)); err == nil ||
-		!strings.Contains(err.Error(), "tenants[0].client_secret_file") {
+	c, err = Parse(strings.NewReader(good+"    client_secret_file: /nonexistent/x\n"), env(nil))
+	if err != nil || c.Validate() != nil {
+		t.Fatalf("a missing secret file fails the configuration (%v, %v): only commands that talk to Graph need it", err, c.Validate())
+	}
+	if err := c.Tenants[0].CheckSecret(); err == nil || !strings.Contains(err.Error(), "tenants[0].client_secret_file") {
 		t.Fatalf("missing file error = %v", err)
 	}
 }
@@ -83,7 +86,6 @@ func TestValidateNamesField(t *testing.T) {
 		name, yaml, field string
 		getenv            func(string) string
 	}{
-		{"missing secret", good, "tenants[0].client_secret", env(nil)},
 		{"bad name", strings.Replace(good, "contoso", "Con toso", 1), "tenants[0].name", secret},
 		{"bad client id", strings.Replace(good, "22222222-2222-2222-2222-222222222222", "nope", 1), "tenants[0].client_id", secret},
 		{"no app", strings.Replace(good, "app_id", "#", 1), "tenants[0].service_principal_id", secret},
@@ -160,7 +162,10 @@ func TestFilesAreRegularAndBounded(t *testing.T) {
 	}
 	for path, want := range map[string]string{"/dev/zero": "not a regular file", bigSecret: "longer than"} {
 		cfg := good + "    client_secret_file: " + path + "\n"
-		_, err := Parse(strings.NewReader(cfg), env(nil))
+		c, err := Parse(strings.NewReader(cfg), env(nil))
+		if err == nil {
+			err = c.Tenants[0].CheckSecret()
+		}
 		if err == nil || !strings.Contains(err.Error(), "tenants[0].client_secret_file") || !strings.Contains(err.Error(), want) {
 			t.Errorf("client_secret_file %s: %v, want an error naming the field and saying %q", path, err, want)
 		}
@@ -275,5 +280,63 @@ func TestCredentialValidation(t *testing.T) {
 		if !errors.As(err, &fe) || fe.Field != c.field {
 			t.Errorf("%s: got %v, want a FieldError on %s", c.yaml, err, c.field)
 		}
+	}
+}
+
+// TestYAMLErrorsNameTheLine: a syntax error names the line that broke the
+// document (yaml.v3 alone names the line its list or mapping began on).
+func TestYAMLErrorsNameTheLine(t *testing.T) {
+	cases := []struct{ yaml, want string }{
+		{"tenants:\n  - name: a\n    tenant_id: b\n  - name: c\n   tenant_id: d\n", "config: line 5: "},
+		{"log:\n  format: text\n  level: info\nworker:\n  - poll\n  x: y\n", "config: line 6: "},
+		{"log:\n  format: text\n  level: info\n\nworker:\n  poll: 10s\n   listen: x\n", "config: line 7: "},
+		{"log: {format: text,\n  level: info}\nworker: [\n", "config: line 3: "},
+		{"worker:\n  poll: abc\n", "line 2: cannot unmarshal"},
+	}
+	for _, c := range cases {
+		_, err := Parse(strings.NewReader(c.yaml), env(nil))
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) && !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Parse(%q) = %v, want %q", c.yaml, err, c.want)
+		}
+	}
+}
+
+// TestMistypedKeySuggestsTheKeyMeant: an unknown key names its line, where
+// it is, and the nearest known key.
+func TestMistypedKeySuggestsTheKeyMeant(t *testing.T) {
+	cases := []struct{ yaml, want string }{
+		{good + "    tenant_idd: x\n", `unknown key "tenant_idd" in a tenant (did you mean "tenant_id"?)`},
+		{good + "    archive_treshold: 3\n", `(did you mean "archive_threshold"?)`},
+		{"graph:\n  concurency: 3\n", `line 2: unknown key "concurency" in graph: (did you mean "concurrency"?)`},
+		{"databse: x\n", `unknown key "databse" in the top level (did you mean "database"?)`},
+		{"log:\n  zzz: x\n", `unknown key "zzz" in log: (known: format, level)`},
+	}
+	for _, c := range cases {
+		_, err := Parse(strings.NewReader(c.yaml), env(nil))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Parse(%q) = %v, want %q", c.yaml, err, c.want)
+		}
+	}
+}
+
+// TestSecretIsCheckedOnlyWhenAsked: a configuration without a tenant's
+// secret is valid (listings need none); CheckSecret names where it is
+// looked for.
+func TestSecretIsCheckedOnlyWhenAsked(t *testing.T) {
+	c, err := Parse(strings.NewReader(good), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate without a secret: %v", err)
+	}
+	err = c.Tenants[0].CheckSecret()
+	var fe *FieldError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "ENTRASYNC_CONTOSO_CLIENT_SECRET") {
+		t.Fatalf("CheckSecret() = %v, want a FieldError naming the variable", err)
+	}
+	c, _ = Parse(strings.NewReader(good), env(map[string]string{"ENTRASYNC_CONTOSO_CLIENT_SECRET": "x"}))
+	if err := c.Tenants[0].CheckSecret(); err != nil {
+		t.Fatalf("CheckSecret() with the secret set = %v", err)
 	}
 }

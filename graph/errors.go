@@ -61,6 +61,11 @@ func readError(what string, err error) error {
 		return &sync.Error{Code: sync.EUNAUTHORIZED, Message: fmt.Sprintf("graph: read %s: could not obtain a token: %s; fix: %s", what, te.Found, te.Fix)}
 	}
 	var ae *azidentity.AuthenticationFailedError
+	if errors.As(err, &ae) && ae.RawResponse == nil {
+		// No answer from the login endpoint at all (refused, timed out, TLS):
+		// the network, not the credential.
+		return &sync.Error{Code: sync.EUNAVAILABLE, Message: fmt.Sprintf("graph: read %s: could not reach the login endpoint for a token (check the network path, proxy, graph.ca_file and login_endpoint)", what)}
+	}
 	if errors.As(err, &ae) {
 		return &sync.Error{Code: sync.EUNAUTHORIZED, Message: fmt.Sprintf("graph: read %s: could not obtain a token (check tenant_id, client_id and the client secret)", what), Err: tokenError(ae)}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/entrasync/entrasync/graph"
 	"github.com/entrasync/entrasync/graph/graphtest"
@@ -161,5 +162,26 @@ func TestConfigErrors(t *testing.T) {
 		if _, err := graph.New(cfg, nil); sync.ErrorCode(err) != sync.EINVALID {
 			t.Errorf("%s: err = %v, want EINVALID", name, err)
 		}
+	}
+}
+
+// TestUnreachableLoginEndpointIsUnavailableNotACredentialProblem: a login
+// endpoint that does not answer is EUNAVAILABLE (the network), not
+// EUNAUTHORIZED (the credential), while a refused secret stays
+// EUNAUTHORIZED.
+func TestUnreachableLoginEndpointIsUnavailableNotACredentialProblem(t *testing.T) {
+	srv := graphtest.NewServer(tenant(1))
+	defer srv.Close()
+	_, err := source(t, srv, func(c *graph.Config) { c.LoginEndpoint = "https://127.0.0.1:1"; c.Timeout = 5 * time.Second }).
+		Snapshot(context.Background())
+	if sync.ErrorCode(err) == sync.EUNAUTHORIZED || !strings.Contains(err.Error(), "login endpoint") {
+		t.Fatalf("unreachable login endpoint: %v (code %s), want it named, not a credential problem", err, sync.ErrorCode(err))
+	}
+	if got := sync.FailureCategory(err); got != sync.FailureUnreachable {
+		t.Fatalf("category = %q, want unreachable", got)
+	}
+	_, err = source(t, srv, func(c *graph.Config) { c.ClientSecret = "wrong" }).Snapshot(context.Background())
+	if got := sync.FailureCategory(err); got != sync.FailureCredential {
+		t.Fatalf("wrong secret: %v, category %q, want credential", err, got)
 	}
 }

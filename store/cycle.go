@@ -121,19 +121,22 @@ func (s *DB) RecordRun(ctx context.Context, run *sync.Run) error {
 
 // InsertRun writes run's record on q and sets run.ID.
 func (s *DB) InsertRun(ctx context.Context, q sqlx.QueryerContext, run *sync.Run) error {
-	counts, conflicts := Text("{}"), Text("[]")
+	counts, conflicts, skipped := Text("{}"), Text("[]"), Text("[]")
 	if run.Counts != nil {
 		counts, _ = json.Marshal(run.Counts)
 	}
 	if run.Conflicts != nil {
 		conflicts, _ = json.Marshal(run.Conflicts)
 	}
+	if run.Skipped != nil {
+		skipped, _ = json.Marshal(run.Skipped)
+	}
 	err := sqlx.GetContext(ctx, q, &run.ID, s.q(`INSERT INTO runs (tenant_id, trigger, started_at, finished_at, outcome, counts,
-		conflicts, graph_requests, read_ms, apply_ms, error, round_trips, lower_bound, plan_ms, throttle_wait_ms, held)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+		conflicts, graph_requests, read_ms, apply_ms, error, round_trips, lower_bound, plan_ms, throttle_wait_ms, held, skipped)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 		run.TenantID, run.Trigger, s.d.Time(run.StartedAt), s.d.Time(run.FinishedAt), string(run.Outcome), counts, conflicts,
 		run.GraphRequests, run.ReadMillis, run.ApplyMillis, run.Error, run.RoundTrips, run.LowerBound, run.PlanMillis,
-		run.ThrottleMs, run.Held)
+		run.ThrottleMs, run.Held, skipped)
 	if err != nil {
 		return fmt.Errorf("store: record run: %w", s.d.Translate(err))
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/entrasync/entrasync/sync"
 )
 
 // Migrate applies the migrations in fsys (files NNNN_name.sql at its root)
@@ -102,4 +104,56 @@ func (s *DB) SchemaVersion(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return v[len(v)-1], nil
+}
+
+// Pending returns the migrations of fsys that schema_migrations does not
+// record, in order: all of them on a database never migrated. It writes
+// nothing (entrasync check reports them; read-only commands refuse a
+// database with pending migrations rather than migrate it).
+func (s *DB) Pending(ctx context.Context, fsys fs.FS) ([]string, error) {
+	names, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return nil, fmt.Errorf("store: list migrations: %w", err)
+	}
+	sort.Strings(names)
+	done := map[string]bool{}
+	if applied, err := s.Migrations(ctx); err == nil { // no table yet: nothing applied
+		for _, v := range applied {
+			done[v] = true
+		}
+	}
+	var pending []string
+	for _, name := range names {
+		if v := strings.TrimSuffix(path.Base(name), ".sql"); !done[v] {
+			pending = append(pending, v)
+		}
+	}
+	return pending, nil
+}
+
+// OpenOptions say how a backend opens a directory.
+type OpenOptions struct {
+	// ReadOnly opens an existing directory as it is: a SQLite file that is
+	// missing is ENOTFOUND (not created), and pending migrations are not
+	// applied but refused (EINVALID, naming them), so that a read command
+	// on a mistyped path or an old schema changes nothing.
+	ReadOnly bool
+	// AllowPending, with ReadOnly, opens a directory with pending
+	// migrations anyway, to report them (entrasync check); reads may fail.
+	AllowPending bool
+}
+
+// CheckMigrated returns nil when every migration of fsys is applied, else
+// an EINVALID error naming the pending ones and how to apply them.
+func (s *DB) CheckMigrated(ctx context.Context, fsys fs.FS, where string) error {
+	pending, err := s.Pending(ctx, fsys)
+	if err != nil {
+		return err
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	return sync.Errorf(sync.EINVALID, "store: the directory at %s has %d pending migration(s) (%s): "+
+		"apply them with `entrasync migrate` (or any command that writes: sync, run); read-only commands change nothing",
+		where, len(pending), strings.Join(pending, ", "))
 }

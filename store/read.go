@@ -186,7 +186,8 @@ func (s *DB) Groups(ctx context.Context, tenantID string) ([]sync.Group, error) 
 }
 
 const runColumns = `id, tenant_id, trigger, started_at, finished_at, outcome, counts, conflicts, graph_requests,
-	read_ms, apply_ms, error, round_trips, lower_bound, plan_ms, throttle_wait_ms, held, review, reviewed_at`
+	read_ms, apply_ms, error, round_trips, lower_bound, plan_ms, throttle_wait_ms, held, review, reviewed_at,
+	reviewed_by, skipped`
 
 type runRow struct {
 	ID            int64  `db:"id"`
@@ -208,18 +209,26 @@ type runRow struct {
 	Held          int    `db:"held"`
 	Review        string `db:"review"`
 	ReviewedAt    Time   `db:"reviewed_at"`
+	ReviewedBy    string `db:"reviewed_by"`
+	Skipped       Text   `db:"skipped"`
 }
 
 func (r *runRow) run() (sync.Run, error) {
 	run := sync.Run{ID: r.ID, TenantID: r.TenantID, Trigger: r.Trigger, StartedAt: r.StartedAt.Time, FinishedAt: r.FinishedAt.Time,
 		Outcome: sync.Outcome(r.Outcome), GraphRequests: r.GraphRequests, ReadMillis: r.ReadMillis, ApplyMillis: r.ApplyMillis,
 		Error: r.Error, RoundTrips: r.RoundTrips, LowerBound: r.LowerBound, PlanMillis: r.PlanMillis, ThrottleMs: r.ThrottleMs,
-		Held: r.Held, Review: r.Review, ReviewedAt: r.ReviewedAt.Ptr()}
+		Held: r.Held, Review: r.Review, ReviewedAt: r.ReviewedAt.Ptr(), ReviewedBy: r.ReviewedBy}
 	if err := json.Unmarshal(r.Counts, &run.Counts); err != nil {
 		return run, fmt.Errorf("store: run %d counts: %w", r.ID, err)
 	}
 	if err := json.Unmarshal(r.Conflicts, &run.Conflicts); err != nil {
 		return run, fmt.Errorf("store: run %d conflicts: %w", r.ID, err)
+	}
+	if err := json.Unmarshal(r.Skipped, &run.Skipped); err != nil {
+		return run, fmt.Errorf("store: run %d skipped: %w", r.ID, err)
+	}
+	if len(run.Skipped) == 0 {
+		run.Skipped = nil
 	}
 	return run, nil
 }

@@ -133,8 +133,8 @@ func (s *DB) ReviewRun(ctx context.Context, runID int64, decision string) (*sync
 		return nil, sync.Errorf(sync.EINVALID, "run %d was already %s", runID, run.Review)
 	}
 	err = s.WriteTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE runs SET review = ?, reviewed_at = ?
-			WHERE tenant_id = ? AND outcome = 'held' AND review = ''`), decision, s.now(), run.TenantID); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE runs SET review = ?, reviewed_at = ?, reviewed_by = ?
+			WHERE tenant_id = ? AND outcome = 'held' AND review = ''`), decision, s.now(), sync.Actor(ctx), run.TenantID); err != nil {
 			return fmt.Errorf("store: review run %d: %w", runID, s.d.Translate(err))
 		}
 		return nil
@@ -142,7 +142,7 @@ func (s *DB) ReviewRun(ctx context.Context, runID int64, decision string) (*sync
 	if err != nil {
 		return nil, err
 	}
-	run.Review = decision
+	run.Review, run.ReviewedBy = decision, sync.Actor(ctx)
 	return run, nil
 }
 

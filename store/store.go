@@ -45,6 +45,9 @@ type Store interface {
 	// Migrated returns the migrations applied when this handle was opened,
 	// oldest first (none when the schema was up to date).
 	Migrated() []string
+	// PendingMigrations returns the backend's migrations the database does
+	// not record yet, oldest first; it writes nothing.
+	PendingMigrations(ctx context.Context) ([]string, error)
 	// ExclusiveWorker reserves the directory for this process's worker when
 	// the backend cannot share it between worker processes (SQLite), and
 	// returns the release. EINVALID when another process holds it.

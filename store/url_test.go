@@ -1,7 +1,9 @@
 package store_test
 
 import (
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/entrasync/entrasync/store"
@@ -61,5 +63,41 @@ func TestDefaultSQLitePath(t *testing.T) {
 		if got := store.DefaultSQLitePath(env(c.env)); got != filepath.FromSlash(c.want) {
 			t.Errorf("DefaultSQLitePath(%v) = %q, want %q", c.env, got, c.want)
 		}
+	}
+}
+
+// TestParseURLNeverEchoesAPassword: a PostgreSQL URL that does not parse, or
+// any error quoting one, never carries its password; a keyword connection
+// string is PostgreSQL, not a SQLite file named after its words.
+func TestParseURLNeverEchoesAPassword(t *testing.T) {
+	t.Parallel()
+	for _, raw := range []string{"postgres://admin:secretpw@db:notaport/x", "postgresql://admin:secretpw@[::1/x"} {
+		_, _, err := store.ParseURL(raw)
+		if sync.ErrorCode(err) != sync.EINVALID || strings.Contains(err.Error(), "secretpw") || !strings.Contains(err.Error(), "[redacted]") {
+			t.Errorf("ParseURL(%q) = %v: want EINVALID with the password redacted", raw, err)
+		}
+	}
+	for _, dsn := range []string{"host=db user=admin password=secretpw dbname=x", "dbname=x password='secret pw'", "user = admin"} {
+		backend, target, err := store.ParseURL(dsn)
+		if err != nil || backend != store.BackendPostgres || target != dsn {
+			t.Errorf("ParseURL(%q) = %q, %q, %v; want PostgreSQL", dsn, backend, target, err)
+		}
+	}
+	cases := map[string]string{
+		"postgres://admin:secretpw@db/x":                 "postgres://admin:[redacted]@db/x",
+		"host=db password=secretpw dbname=x":             "host=db password=[redacted] dbname=x",
+		"dbname=x password='secret pw' user=a":           "dbname=x password=[redacted] user=a",
+		`parse "postgres://a:secretpw@h:x/": bad port`:   `parse "postgres://a:[redacted]@h:x/": bad port`,
+		"postgres://u@h/db?password=secretpw&sslmode=no": "postgres://u@h/db?password=[redacted]&sslmode=no",
+		"./plain.db": "./plain.db",
+	}
+	for in, want := range cases {
+		if got := store.RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+	err := store.ScrubError(fmt.Errorf("dial: %w", sync.Errorf(sync.EUNAVAILABLE, "x secretpw y")), "postgres://a:secretpw@h/db")
+	if strings.Contains(err.Error(), "secretpw") || sync.ErrorCode(err) != sync.EUNAVAILABLE {
+		t.Errorf("ScrubError = %v (code %s)", err, sync.ErrorCode(err))
 	}
 }

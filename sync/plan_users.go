@@ -58,6 +58,10 @@ func (d *differ) user(id string) {
 	inScope := seen && eu.AccountEnabled && len(paths) > 0 // S1
 	if local == nil {
 		if !inScope {
+			if seen && !eu.AccountEnabled && len(paths) > 0 { // S1: shown, so an assigned user is never silently missing
+				d.plan.Skipped = append(d.plan.Skipped, Skip{Kind: SkipUser, ID: id, Name: clipName(eu.UserPrincipalName),
+					Reason: "account disabled in Entra: not provisioned while disabled (assigned through " + strings.Join(paths, ", ") + ")"})
+			}
 			return
 		}
 		d.createOrAdopt(eu, email, paths)

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand"
+	"strings"
 	"testing"
 	"time"
 
@@ -300,5 +301,22 @@ func TestS6_ReconnectAdoptsByObjectID(t *testing.T) {
 		if ch.Entity == sync.EntityGroup {
 			t.Fatalf("manual group changed: %+v", ch)
 		}
+	}
+}
+
+// TestS1_DisabledAssignedUserIsListedAsSkipped: a directly assigned user
+// whose account is disabled is not provisioned (S1), and the plan says so
+// instead of leaving them out without a word.
+func TestS1_DisabledAssignedUserIsListedAsSkipped(t *testing.T) {
+	snap := &sync.Snapshot{Users: map[string]sync.EntraUser{
+		"u1": {ID: "u1", UserPrincipalName: "off@contoso.test", Mail: "off@contoso.test", AccountEnabled: false},
+	}, DirectUsers: []string{"u1"}}
+	plan := sync.Diff(snap, &sync.State{Tenant: sync.Tenant{ID: "t", Settings: sync.DefaultTenantSettings()}}, time.Now())
+	if len(plan.Changes) != 0 {
+		t.Fatalf("a disabled user was planned: %+v", plan.Changes)
+	}
+	if len(plan.Skipped) != 1 || plan.Skipped[0].Kind != sync.SkipUser || plan.Skipped[0].Name != "off@contoso.test" ||
+		!strings.Contains(plan.Skipped[0].Reason, "account disabled") {
+		t.Fatalf("skipped = %+v, want the disabled user with its reason", plan.Skipped)
 	}
 }

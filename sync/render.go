@@ -21,6 +21,9 @@ var actionSymbol = map[Action]string{
 type RenderOptions struct {
 	// Color marks actions with ANSI colours (only for terminals).
 	Color bool
+	// RunID is the run that applied the plan (0 for a dry run): the hint
+	// under held changes names it.
+	RunID int64
 }
 
 var actionColor = map[Action]string{
@@ -45,7 +48,10 @@ func (p *Plan) RenderWith(w io.Writer, opt RenderOptions) error {
 		return painted(actionColor[a] + s + colorReset)
 	}
 	ew.printf("Plan for tenant %s\n", p.TenantID)
-	if p.Empty() {
+	switch {
+	case p.Empty() && len(p.Held) > 0:
+		ew.printf("  no changes applied; %d held for review (below)\n", len(p.Held))
+	case p.Empty():
 		ew.printf("  no changes\n")
 	}
 	for _, section := range []Entity{EntityUser, EntityGroup, EntityMembership} {
@@ -73,7 +79,11 @@ func (p *Plan) RenderWith(w io.Writer, opt RenderOptions) error {
 		for _, ch := range p.Held {
 			ew.printf("  %s %s %-40s %s\n", paint(ch.Action, "‖"), fmt.Sprintf("%-8s", ch.Action), ch.Label, ch.Reason)
 		}
-		ew.printf("  approve with `entrasync runs approve RUN`, or reject with `entrasync runs reject RUN`\n")
+		if opt.RunID != 0 {
+			ew.printf("  approve with `entrasync runs approve %d`, or reject with `entrasync runs reject %d`\n", opt.RunID, opt.RunID)
+		} else {
+			ew.printf("  a cycle that applies this plan holds them for review (entrasync runs approve|reject ID)\n")
+		}
 	}
 	if len(p.Conflicts) > 0 {
 		ew.printf("\nConflicts (not applied; retried next cycle)\n")

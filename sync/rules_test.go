@@ -1,6 +1,6 @@
 package sync_test
 
-// The rules of SPEC.md, each tested end to end: the real msgraph-sdk-go and
+// The rules of docs/behaviour.md, each tested end to end: the real msgraph-sdk-go and
 // azidentity over HTTPS against graph/graphtest, into a real PostgreSQL schema.
 
 import (

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
+	gosync "sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -294,4 +297,94 @@ func TestTenantOverrideWinsInCycle(t *testing.T) {
 	if u := h.users(t)[gid(1)]; u.Status != sync.StatusInvited {
 		t.Fatalf("user 1 = %s, want invited by the override", u.Status)
 	}
+}
+
+// TestC7_EveryFailedCycleIsLoggedAtErrorWithTenantRunAndReason: the first
+// failure already writes an ERROR line (not only the quarantine after the
+// second), naming the tenant, the run and the failure's category.
+func TestC7_EveryFailedCycleIsLoggedAtErrorWithTenantRunAndReason(t *testing.T) {
+	t.Parallel()
+	h := MustMemoryHarness(t, baseTenant(), nil)
+	src := &switchSource{Source: h.src}
+	src.broken.Store(true)
+	var logs strings.Builder
+	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs}, nil))
+	w := sync.NewWorker(h.syncer, h.db, []sync.WorkerTenant{{ID: tenantName, Source: src, Schedule: sync.Every(time.Second)}},
+		sync.WorkerConfig{Holder: "l"}, logger)
+	res, err := w.RunNow(context.Background(), tenantName, sync.CycleOptions{Trigger: "api"})
+	if err == nil || res == nil || res.Run == nil || res.Run.ID == 0 {
+		t.Fatalf("broken cycle = %+v, %v; want a failed run", res, err)
+	}
+	line := ""
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "level=ERROR") && strings.Contains(l, "cycle failed") {
+			line = l
+		}
+	}
+	for _, want := range []string{"tenant=" + tenantName, fmt.Sprintf("run=%d", res.Run.ID), "reason=credential", "trigger=api"} {
+		if !strings.Contains(line, want) {
+			t.Fatalf("the first failure's ERROR line %q lacks %q; logs:\n%s", line, want, logs.String())
+		}
+	}
+	if got := sync.FailureCategory(err); got != sync.FailureCredential {
+		t.Fatalf("FailureCategory = %q", got)
+	}
+}
+
+// TestC7_C8_RefusedCyclesAreNotFailures: cycles refused because the tenant
+// is paused or disconnected never count towards quarantine, and say how to
+// lift the refusal with the tenant's name (no NAME placeholder, no name
+// said twice).
+func TestC7_C8_RefusedCyclesAreNotFailures(t *testing.T) {
+	t.Parallel()
+	h := MustMemoryHarness(t, baseTenant(), nil)
+	ctx := context.Background()
+	w := sync.NewWorker(h.syncer, h.db, []sync.WorkerTenant{{ID: tenantName, Source: h.src, Schedule: sync.Every(time.Second)}},
+		sync.WorkerConfig{Holder: "r"}, nil)
+	if err := h.db.SetPaused(ctx, tenantName, true); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		_, err := w.RunNow(ctx, tenantName, sync.CycleOptions{Trigger: "api"})
+		want := "tenant " + tenantName + " is paused: resume it with `entrasync tenant resume " + tenantName + "`"
+		if !errors.Is(err, sync.ErrTenantPaused) || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "NAME") ||
+			sync.FailureCategory(err) != sync.FailureRefused {
+			t.Fatalf("paused: %v, want %q…", err, want)
+		}
+	}
+	if err := h.db.SetPaused(ctx, tenantName, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.db.Disconnect(ctx, tenantName, false); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		_, err := w.RunNow(ctx, tenantName, sync.CycleOptions{Trigger: "api"})
+		if !errors.Is(err, sync.ErrTenantDisconnected) || !strings.Contains(err.Error(), "entrasync tenant reconnect "+tenantName) ||
+			strings.Contains(err.Error(), "NAME") {
+			t.Fatalf("disconnected: %v", err)
+		}
+	}
+	// A scheduled cycle of the disconnected tenant is refused too.
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = w.Run(wctx); close(done) }()
+	time.Sleep(1500 * time.Millisecond)
+	cancel()
+	<-done
+	if sc, _ := h.db.Schedule(ctx, tenantName); sc.Failures != 0 || sc.Quarantined() {
+		t.Fatalf("refused cycles counted as failures: %+v", sc)
+	}
+}
+
+// lockedWriter serialises writes of concurrent log lines.
+type lockedWriter struct {
+	mu gosync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

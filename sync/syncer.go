@@ -91,6 +91,25 @@ type Run struct {
 	Held       int        `json:"held,omitempty"`
 	Review     string     `json:"review,omitempty"`
 	ReviewedAt *time.Time `json:"reviewedAt,omitempty"`
+	// ReviewedBy is who decided (sync.Actor of the review's context).
+	ReviewedBy string `json:"reviewedBy,omitempty"`
+	// Skipped are the objects the cycle's plan passed over, with why.
+	Skipped []Skip `json:"skipped,omitempty"`
+}
+
+type actorKey struct{}
+
+// WithActor returns ctx saying who acts through it: an administrator on the
+// command line ("cli:alice@host"), an API token. Reviews of held runs
+// record it.
+func WithActor(ctx context.Context, who string) context.Context {
+	return context.WithValue(ctx, actorKey{}, who)
+}
+
+// Actor returns who acts through ctx (WithActor), "" when nobody said.
+func Actor(ctx context.Context) string {
+	who, _ := ctx.Value(actorKey{}).(string)
+	return who
 }
 
 // LogEntry is one row of the provisioning log: a change a run applied or held.
@@ -250,6 +269,7 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 	res := &Result{Run: run, Plan: plan, DryRun: opt.DryRun}
 	run.Counts = plan.Counts()
 	run.Conflicts = plan.Conflicts
+	run.Skipped = plan.Skipped
 	run.Outcome = OutcomeSucceeded
 	if len(plan.Conflicts) > 0 {
 		run.Outcome = OutcomeConflicts

@@ -8,7 +8,7 @@ import (
 
 // TestOverrideWinsOverTenantDefault: a user's or group's override is its
 // effective setting whatever the tenant's default; without one the default
-// applies (SPEC.md section 3).
+// applies (docs/behaviour.md, section 3: settings).
 func TestOverrideWinsOverTenantDefault(t *testing.T) {
 	on, off := true, false
 	for _, def := range []bool{false, true} {

@@ -99,8 +99,79 @@ func QuarantineReason(err error) string {
 	return "Graph or database unavailable: " + err.Error()
 }
 
+// Failure categories: why a cycle failed, as a fixed set of values (metric
+// labels, logs, the CLI's advice); FailureCategory picks one.
+const (
+	FailureCredential   = "credential"    // the token was refused, or a permission is missing
+	FailureNotFound     = "not_found"     // the enterprise application (or the tenant) is not there
+	FailureUnreachable  = "unreachable"   // Graph, the login endpoint or the database did not answer
+	FailureConfig       = "configuration" // the configuration or the input is invalid
+	FailureInternal     = "internal"      // anything else: a bug or an unexpected answer
+	FailureRefused      = "refused"       // not a failure: paused, disconnected or already running
+	FailureCancelled    = "cancelled"     // the process stopped mid-cycle
+	failureCategoryNone = ""
+)
+
+// FailureCategories lists every value FailureCategory returns for an error.
+var FailureCategories = []string{FailureCredential, FailureNotFound, FailureUnreachable, FailureConfig, FailureInternal,
+	FailureRefused, FailureCancelled}
+
+// FailureCategory classifies err for metrics, logs and advice: one of
+// FailureCategories, "" for nil.
+func FailureCategory(err error) string {
+	switch {
+	case err == nil:
+		return failureCategoryNone
+	case IsRefusal(err):
+		return FailureRefused
+	case errors.Is(err, context.Canceled):
+		return FailureCancelled
+	}
+	switch causeCode(err) {
+	case EUNAUTHORIZED:
+		return FailureCredential
+	case ENOTFOUND:
+		return FailureNotFound
+	case EINVALID:
+		return FailureConfig
+	case EUNAVAILABLE:
+		return FailureUnreachable
+	}
+	return FailureInternal
+}
+
+// IsRefusal reports whether err is a cycle refused rather than failed: the
+// tenant is paused or disconnected, or a cycle of it is already running.
+// A refusal never counts towards quarantine (C7).
+func IsRefusal(err error) bool {
+	return errors.Is(err, ErrTenantPaused) || errors.Is(err, ErrTenantDisconnected) || errors.Is(err, ErrCycleRunning)
+}
+
+// tenantError is a sentinel error said of one tenant, in words that name it
+// once: errors.Is and ErrorCode see the sentinel, Error prints only msg.
+type tenantError struct {
+	msg      string
+	sentinel error
+}
+
+func (e *tenantError) Error() string { return e.msg }
+
+func (e *tenantError) Unwrap() error { return e.sentinel }
+
+// refusalOf rewords a paused or disconnected refusal of tenantID with the
+// command that lifts it; other errors come back as they are.
+func refusalOf(tenantID string, err error) error {
+	switch {
+	case errors.Is(err, ErrTenantPaused):
+		return &tenantError{fmt.Sprintf("tenant %s is paused: resume it with `entrasync tenant resume %s` (plans still work)", tenantID, tenantID), ErrTenantPaused}
+	case errors.Is(err, ErrTenantDisconnected):
+		return &tenantError{fmt.Sprintf("tenant %s is disconnected: reconnect it with `entrasync tenant reconnect %s`", tenantID, tenantID), ErrTenantDisconnected}
+	}
+	return err
+}
+
 // ErrTenantPaused is returned when applying changes to a paused tenant.
-var ErrTenantPaused = &Error{Code: EINVALID, Message: "tenant is paused: resume it with `entrasync tenant resume NAME` (plans still work)"}
+var ErrTenantPaused = &Error{Code: EINVALID, Message: "tenant is paused"}
 
 // ErrCycleRunning is returned when a cycle of the tenant is already running,
 // in this process or another.
@@ -485,6 +556,7 @@ func (w *Worker) RunNowWith(ctx context.Context, t WorkerTenant, opt CycleOption
 	}
 	if !opt.DryRun {
 		if err := w.CheckNotPaused(ctx, t.ID); err != nil {
+			w.observe(t.ID, opt.Trigger, nil, err, 0)
 			return nil, err
 		}
 	}
@@ -503,11 +575,27 @@ func (w *Worker) RunNowWith(ctx context.Context, t WorkerTenant, opt CycleOption
 		res, err = w.syncer.Cycle(ctx, t.ID, t.Source, opt)
 		return err
 	})
-	if !opt.DryRun && !errors.Is(err, ErrCycleRunning) && !errors.Is(err, context.Canceled) {
+	err = refusalOf(t.ID, err)
+	if !opt.DryRun && !IsRefusal(err) && !errors.Is(err, context.Canceled) {
 		w.noteOutcome(ctx, t.ID, err)
 	}
 	w.observe(t.ID, opt.Trigger, res, err, time.Since(start))
+	w.logFailure(t.ID, opt.Trigger, res, err)
 	return res, err
+}
+
+// logFailure writes the ERROR line of a failed cycle — every failure, the
+// first included — with the tenant, the run, the trigger, the failure's
+// category and its error; refusals and cancellations are not failures.
+func (w *Worker) logFailure(tenantID, trigger string, res *Result, err error) {
+	if err == nil || IsRefusal(err) || errors.Is(err, context.Canceled) {
+		return
+	}
+	var run int64
+	if res != nil && res.Run != nil {
+		run = res.Run.ID
+	}
+	w.logger.Error("cycle failed", LogTenant, tenantID, LogRun, run, "trigger", trigger, "reason", FailureCategory(err), "err", err)
 }
 
 // CheckNotPaused returns ErrTenantPaused when tenantID is paused.
@@ -517,7 +605,7 @@ func (w *Worker) CheckNotPaused(ctx context.Context, tenantID string) error {
 		return err
 	}
 	if sc.Paused {
-		return fmt.Errorf("tenant %s: %w", tenantID, ErrTenantPaused)
+		return refusalOf(tenantID, ErrTenantPaused)
 	}
 	return nil
 }
@@ -585,6 +673,9 @@ func (w *Worker) leased(ctx context.Context, t WorkerTenant, opt CycleOptions) (
 		if errors.Is(err, context.Canceled) {
 			return 0 // shut down mid-cycle: still due, for whichever process is next
 		}
+		if IsRefusal(err) {
+			return normal // disconnected: not a failure, no back-off
+		}
 		return Backoff(w.noteOutcome(ctx, t.ID, err), normal)
 	}
 	err := w.hold(ctx, t, next, func(ctx context.Context) error {
@@ -592,17 +683,16 @@ func (w *Worker) leased(ctx context.Context, t WorkerTenant, opt CycleOptions) (
 		res, err = w.syncer.Cycle(ctx, t.ID, t.Source, opt)
 		return err
 	})
+	err = refusalOf(t.ID, err)
 	w.observe(t.ID, opt.Trigger, res, err, time.Since(start))
-	if err != nil && !errors.Is(err, context.Canceled) {
-		w.logger.Error("scheduled cycle failed", LogTenant, t.ID, "err", err)
-	}
+	w.logFailure(t.ID, opt.Trigger, res, err)
 	return res, err
 }
 
 // noteOutcome records a cycle's outcome and returns the consecutive
 // failures; it tells a QuarantineObserver.
 func (w *Worker) noteOutcome(ctx context.Context, tenantID string, err error) int {
-	reason := ""
+	reason, category := "", FailureCategory(err)
 	if err != nil {
 		reason = QuarantineReason(err)
 	}
@@ -615,15 +705,17 @@ func (w *Worker) noteOutcome(ctx context.Context, tenantID string, err error) in
 		w.logger.Warn("tenant quarantined", LogTenant, tenantID, "failures", failures, "reason", reason)
 	}
 	if qo, ok := w.cfg.Observer.(QuarantineObserver); ok {
-		qo.Quarantine(tenantID, failures, reason)
+		qo.Quarantine(tenantID, failures, category)
 	}
 	return failures
 }
 
 // QuarantineObserver is told each tenant's consecutive failures after a
-// cycle (0 lifts the quarantine).
+// cycle (0 lifts the quarantine) and the last failure's category (one of
+// FailureCategories, "" after a success) — never its message, which may
+// name ids and hosts.
 type QuarantineObserver interface {
-	Quarantine(tenantID string, failures int, reason string)
+	Quarantine(tenantID string, failures int, category string)
 }
 
 // hold runs fn while renewing the lease, then releases it; next, when set,

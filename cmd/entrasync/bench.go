@@ -74,6 +74,16 @@ func (e *env) bench(args []string) error {
 	if err := f.parse(args); err != nil {
 		return err
 	}
+	if f.NArg() > 0 {
+		return usagef("bench: unexpected argument %q (the scenario is --scenario NAME)", f.Arg(0))
+	}
+	known := []string{"all", "faults"}
+	for _, sc := range benchScenarios() {
+		known = append(known, sc.name)
+	}
+	if !slices.Contains(known, *only) {
+		return usagef("bench: no scenario %q (known: %s)", *only, strings.Join(known, ", "))
+	}
 	cfg, err := e.loadConfig()
 	if err != nil {
 		return err

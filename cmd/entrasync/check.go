@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/url"
 	"strings"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/entrasync/entrasync/graph"
 	"github.com/entrasync/entrasync/store"
 	"github.com/entrasync/entrasync/store/open"
+	"github.com/entrasync/entrasync/sync"
 )
 
 // Outcomes of one check.
@@ -80,6 +80,9 @@ func (e *env) check(args []string) error {
 	if err := f.parse(args); err != nil {
 		return err
 	}
+	if err := f.tenantArg(); err != nil {
+		return err
+	}
 	cl := &checklist{}
 	err := e.runChecks(f.tenant, cl)
 	if f.json {
@@ -118,13 +121,9 @@ func (e *env) runChecks(tenant string, cl *checklist) error {
 		cfg.Database = config.Secret(e.databaseURL)
 	}
 	// The database URL prints without its password.
-	if u, perr := url.Parse(cfg.Database.Reveal()); perr == nil && u.User != nil {
-		if p, ok := u.User.Password(); ok {
-			cl.secrets = append(cl.secrets, p)
-		}
-	}
-	for _, t := range cfg.Tenants {
-		cl.secrets = append(cl.secrets, t.ClientSecret.Reveal())
+	e.addSecrets(cfg)
+	if redactOutput {
+		cl.secrets = e.secrets.values
 	}
 	for _, c := range cfg.Credentials {
 		cl.secrets = append(cl.secrets, c.ClientSecret.Reveal(), c.CertificatePassword.Reveal())
@@ -156,8 +155,9 @@ func (e *env) runChecks(tenant string, cl *checklist) error {
 	return nil
 }
 
-// checkDatabase opens the store (which applies pending migrations) and
-// reports the backend, where it is (no password) and the schema version.
+// checkDatabase opens the store as it is — creating and migrating nothing —
+// and reports the backend, where it is (no password), the schema version
+// and the migrations still to apply.
 func (e *env) checkDatabase(cfg *config.Config, cl *checklist) {
 	raw := e.dbURL(cfg)
 	backend, target, err := store.ParseURL(raw)
@@ -167,52 +167,44 @@ func (e *env) checkDatabase(cfg *config.Config, cl *checklist) {
 	}
 	where := target
 	if backend == store.BackendPostgres {
-		where = redactedDB(target)
+		where = displayDB(target)
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
 	defer cancel()
-	// Opening applies pending migrations, which the checklist reports.
-	db, err := open.URL(ctx, raw, nil)
+	db, err := open.Existing(ctx, raw, nil)
+	var pending []string
+	if sync.ErrorCode(err) == sync.EINVALID && strings.Contains(err.Error(), "pending migration") {
+		// Behind: report what is pending, apply nothing.
+		db, err = open.With(ctx, raw, nil, store.OpenOptions{ReadOnly: true, AllowPending: true})
+		if err == nil {
+			pending, err = db.PendingMigrations(ctx)
+		}
+	}
 	if err != nil {
 		fix := "check that PostgreSQL runs and accepts this user from here; the URL comes from database: in the config file, ENTRASYNC_DATABASE_URL or --database"
 		if backend == store.BackendSQLite {
-			fix = "check that the file and its directory are writable by this user and no other program holds it"
+			fix = "check the path (the first sync, run or migrate creates the file), and that this user may read it and its directory"
 		}
 		cl.add("", checkDatabase, checkFailed, fmt.Sprintf("%s at %s: %v", backend, where, err), fix)
 		return
 	}
 	defer db.Close()
 	version, err := db.SchemaVersion(ctx)
-	if version == "" && err == nil {
-		version = "none"
+	if version == "" && err == nil || len(pending) > 0 && err != nil { // never migrated: no schema_migrations yet
+		version, err = "none", nil
 	}
 	if err != nil {
 		cl.add("", checkDatabase, checkFailed, fmt.Sprintf("%s at %s: reachable, but the schema version cannot be read: %v", backend, where, err),
 			"check the database user may read schema_migrations")
 		return
 	}
-	now := ""
-	if n := len(db.Migrated()); n > 0 {
-		now = fmt.Sprintf("; %d pending migration(s) applied now", n)
+	if len(pending) > 0 {
+		cl.add("", checkDatabase, checkFailed, fmt.Sprintf("%s at %s: reachable, schema %s, %d migration(s) pending (%s); nothing was applied",
+			backend, where, version, len(pending), strings.Join(pending, ", ")),
+			"apply them with `entrasync migrate` (sync and run apply them too)")
+		return
 	}
-	cl.add("", checkDatabase, checkOK, fmt.Sprintf("%s at %s: reachable, migrated (schema %s%s)", backend, where, version, now), "")
-}
-
-// redactedDB returns a PostgreSQL URL without its password.
-func redactedDB(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	if u.User != nil {
-		u.User = url.User(u.User.Username())
-	}
-	q := u.Query()
-	if q.Has("password") {
-		q.Del("password")
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
+	cl.add("", checkDatabase, checkOK, fmt.Sprintf("%s at %s: reachable, migrated (schema %s)", backend, where, version), "")
 }
 
 // checkTenant adds one tenant's Graph checks (graph.Probe): its credential,
@@ -226,6 +218,14 @@ func (e *env) checkTenant(cfg *config.Config, t config.Tenant, cl *checklist) {
 	} else if auth, _, err := graphAuth(cfg, t); err != nil {
 		checks = graph.TokenFailed(err.Error(), "name a credential of credentials: in the config file")
 	} else {
+		secretFrom := "set " + t.SecretEnv()
+		if t.ClientSecretFile != "" {
+			secretFrom = "write it to " + t.ClientSecretFile
+		}
+		if err := t.CheckSecret(); err != nil {
+			cl.add(t.Name, graph.CheckToken, checkFailed, strings.TrimPrefix(err.Error(), "config: "), secretFrom)
+			return
+		}
 		// The credential and Graph client exactly as the sync builds them.
 		checks = graph.Probe(ctx, graph.Config{TenantID: t.TenantID, ClientID: t.ClientID, Auth: auth,
 			ServicePrincipalID: t.ServicePrincipalID, AppID: t.AppID, GraphEndpoint: t.GraphEndpoint, LoginEndpoint: t.LoginEndpoint,

@@ -37,6 +37,10 @@ func mustCheckEnv(t *testing.T, database string, edit func(cfg string) string) *
 			t.Fatal(err)
 		}
 	}
+	// check reads the directory as it is: create it first (where the
+	// configuration and database allow; the tests of those failures expect
+	// it to fail).
+	_, _, _ = runCLI(t, env, "--config", cfgFile, "migrate")
 	return &checkEnv{gs: gs, cfg: cfgFile, env: env}
 }
 
@@ -265,14 +269,17 @@ func TestCheckInvalidConfig(t *testing.T) {
 	if checkLine(out, "database") != "" || !strings.Contains(stderr, "tenants[0].client_id") {
 		t.Fatalf("the check went on past an invalid configuration:\n%s%s", out, stderr)
 	}
-	// A missing secret names where it is read from.
+	// A missing secret fails the tenant's token check (the configuration is
+	// valid: commands that do not talk to Graph need no secret) and names
+	// where it is read from.
 	c = mustCheckEnv(t, "", nil)
 	delete(c.env, "ENTRASYNC_DEMO_CLIENT_SECRET")
 	out, _, code = c.run(t)
-	if code != exitUsage {
-		t.Fatalf("exit %d, want 2\n%s", code, out)
+	if code != exitFailure {
+		t.Fatalf("exit %d, want 1\n%s", code, out)
 	}
-	wantLine(t, out, "configuration", "✗", "tenants[0].client_secret", "ENTRASYNC_DEMO_CLIENT_SECRET")
+	wantLine(t, out, "configuration", "✓")
+	wantLine(t, out, "token", "✗", "client_secret", "ENTRASYNC_DEMO_CLIENT_SECRET")
 }
 
 // TestCheckDatabaseUnreachable: the location is shown without its password,
@@ -284,13 +291,13 @@ func TestCheckDatabaseUnreachable(t *testing.T) {
 	if code != exitFailure {
 		t.Fatalf("exit %d, want 1\n%s%s", code, out, stderr)
 	}
-	wantLine(t, out, "database", "✗", "postgres at postgres://entrasync@127.0.0.1:1/nowhere", "fix: check that PostgreSQL runs")
+	wantLine(t, out, "database", "✗", "postgres at postgres://entrasync:[redacted]@127.0.0.1:1/nowhere", "fix: check that PostgreSQL runs")
 	wantLine(t, out, "User.Read.All", "✓")
 	if strings.Contains(out+stderr, "hunter2") {
 		t.Fatalf("the database password was printed:\n%s%s", out, stderr)
 	}
-	if got := redactedDB("postgres://u:pw@h/db?password=pw2&sslmode=disable"); strings.Contains(got, "pw") || !strings.Contains(got, "u@h/db") {
-		t.Fatalf("redactedDB = %q", got)
+	if got := displayDB("postgres://u:pw@h/db?password=pw2&sslmode=disable"); strings.Contains(got, "pw") || !strings.Contains(got, "u:[redacted]@h/db") {
+		t.Fatalf("displayDB = %q", got)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
 
@@ -159,7 +158,7 @@ func (e *env) demo(args []string) error {
 		return err
 	}
 	defer db.Close()
-	say("Local directory: %s (%s).\n\n", db.Backend(), redactURL(dbURL))
+	say("Local directory: %s (%s).\n\n", db.Backend(), displayDB(dbURL))
 	settings := sync.DefaultTenantSettings()
 	if err := db.RegisterTenant(e.ctx, sync.Tenant{ID: demoTenantID, EntraTenantID: t.TenantID, Settings: settings}); err != nil {
 		return err
@@ -167,6 +166,8 @@ func (e *env) demo(args []string) error {
 	var m *web.Metrics
 	if *serve {
 		m = web.NewMetrics()
+		m.BuildInfo(version)
+		m.WatchTenants(db, []string{demoTenantID})
 	}
 	src, err := e.demoSource(srv, m)
 	if err != nil {
@@ -189,7 +190,7 @@ func (e *env) demo(args []string) error {
 		}
 		results = append(results, res)
 		if !f.json {
-			if err := printResult(e.stdout, res, e.color); err != nil {
+			if err := printResult(namedWriter{e.stdout, e.groupNames(db, demoTenantID, res.Plan)}, res, e.color); err != nil {
 				return err
 			}
 		}
@@ -210,25 +211,17 @@ func (e *env) demo(args []string) error {
 		}{resultsJSON(results), users, groups})
 	}
 	say("=== The local directory now ===\n")
-	if err := printUsers(e.stdout, sync.UserViews(users, settings), false); err != nil {
+	if err := printUsers(e.stdout, sync.UserViews(users, settings), false, e.groupNames(db, demoTenantID, nil), false); err != nil {
 		return err
 	}
 	say("\n")
-	if err := printGroups(e.stdout, sync.GroupViews(groups, settings), false); err != nil {
+	if err := printGroups(e.stdout, sync.GroupViews(groups, settings), false, false); err != nil {
 		return err
 	}
 	say("\nTry next:\n")
-	say("  entrasync --database '%s' runs list\n", redactURL(dbURL))
-	say("  entrasync --database '%s' runs show %d\n", redactURL(dbURL), results[0].Run.ID)
-	say("  entrasync --database '%s' users list --tenant demo --status archived\n", redactURL(dbURL))
+	say("  entrasync --database '%s' runs list\n", displayDB(dbURL))
+	say("  entrasync --database '%s' runs show %d\n", displayDB(dbURL), results[0].Run.ID)
+	say("  entrasync --database '%s' users list --tenant demo --status archived\n", displayDB(dbURL))
 	say("  Point it at a real tenant: see \"Connect a real tenant\" in README.md.\n")
 	return nil
-}
-
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(database URL)"
-	}
-	return u.Redacted()
 }

@@ -63,6 +63,12 @@ type env struct {
 	logger         *slog.Logger
 	// color is true when stdout is a terminal and NO_COLOR is unset.
 	color bool
+	// stderrTTY is true when stderr is a terminal (the progress line).
+	stderrTTY bool
+	// secrets are scrubbed from everything the command prints.
+	secrets *secretSet
+	// wide prints table cells whole instead of cutting them at a width.
+	wide bool
 }
 
 // isTerminal reports whether w is a terminal (a variable, so tests can
@@ -85,11 +91,81 @@ func (e *env) loadConfig() (*config.Config, error) {
 	if e.databaseURL != "" {
 		cfg.Database = config.Secret(e.databaseURL)
 	}
+	e.addSecrets(cfg)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	e.logger = newLogger(cfg.Log, e.stderr)
 	return cfg, nil
+}
+
+// redactOutput is the last line of defence for secrets: with it on (always,
+// but in the test that proves the output scan finds a planted secret),
+// every byte a command prints and the error it ends with pass through
+// scrub, and database URLs print without their password.
+var redactOutput = true
+
+// addSecrets remembers what must never print: every tenant's client secret
+// and the database password.
+func (e *env) addSecrets(cfg *config.Config) {
+	for _, t := range cfg.Tenants {
+		e.secrets.add(t.ClientSecret.Reveal())
+	}
+	e.secrets.add(store.URLPassword(cfg.Database.Reveal()))
+}
+
+// secretSet is the secrets a command knows; a pointer shared by its output
+// streams.
+type secretSet struct{ values []string }
+
+func (s *secretSet) add(v string) {
+	if len(v) >= 4 { // shorter strings would blank out ordinary words
+		s.values = append(s.values, v)
+	}
+}
+
+// scrub replaces every known secret in text with [redacted] (and passwords
+// of database URLs, in any form).
+func (s *secretSet) scrub(text string) string {
+	if !redactOutput {
+		return text
+	}
+	for _, v := range s.values {
+		text = strings.ReplaceAll(text, v, "[redacted]")
+	}
+	return text
+}
+
+// scrubWriter is an output stream that scrubs what is written to it.
+type scrubWriter struct {
+	w       io.Writer
+	secrets *secretSet
+}
+
+func (s scrubWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(s.w, s.secrets.scrub(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// scrubbedError is a command's error with the known secrets removed from
+// its message; errors.As and errors.Is still see what it wraps.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+// displayDB returns a database URL fit to print: without its password.
+func displayDB(raw string) string {
+	if !redactOutput {
+		return raw
+	}
+	return store.RedactURL(raw)
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
@@ -160,7 +236,13 @@ func tenantOf(t config.Tenant) sync.Tenant {
 	return sync.Tenant{ID: t.Name, EntraTenantID: t.TenantID, Settings: s}
 }
 
+// sourceOf builds the tenant's Graph source. Only here — in the commands
+// that talk to Graph — is the tenant's client secret needed
+// (config.Tenant.CheckSecret).
 func sourceOf(cfg *config.Config, t config.Tenant, logger *slog.Logger, observe func(string, int, time.Duration), progress func(graph.Progress)) (*graph.Source, error) {
+	if err := t.CheckSecret(); err != nil {
+		return nil, err
+	}
 	transport, err := transportOf(cfg.Graph.CAFile)
 	if err != nil {
 		return nil, err
@@ -212,11 +294,18 @@ func (e *env) newFlags(name string, withTenant bool) *commandFlags {
 	f := &commandFlags{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), out: e.stdout}
 	f.SetOutput(io.Discard)
 	f.BoolVar(&f.json, "json", false, "print JSON")
+	if tableCommands[name] {
+		f.BoolVar(&e.wide, "wide", false, "print table cells whole, without cutting long text")
+	}
 	if withTenant {
 		f.StringVar(&f.tenant, "tenant", "", "tenant name (default: the only one configured)")
 	}
 	return f
 }
+
+// tableCommands print tables or plans, and take --wide.
+var tableCommands = map[string]bool{"users list": true, "groups list": true, "runs list": true, "runs show": true,
+	"tenant status": true}
 
 // errHelpShown ends a command whose help was asked for (exit 0).
 var errHelpShown = errors.New("help shown")
@@ -240,6 +329,23 @@ func (f *commandFlags) parse(args []string) error {
 		pos, args = append(pos, args[0]), args[1:]
 	}
 	return f.Parse(append([]string{"--"}, pos...))
+}
+
+// tenantArg takes the tenant from the command's one positional argument
+// (`entrasync sync contoso`, as `tenant pause contoso`), which must agree
+// with --tenant; more than one is a usage error.
+func (f *commandFlags) tenantArg() error {
+	switch f.NArg() {
+	case 0:
+		return nil
+	case 1:
+		if f.tenant != "" && f.tenant != f.Arg(0) {
+			return usagef("%s: tenant %q and --tenant %q differ", f.Name(), f.Arg(0), f.tenant)
+		}
+		f.tenant = f.Arg(0)
+		return nil
+	}
+	return usagef("%s: give at most one tenant name, not %q", f.Name(), strings.Join(f.Args(), " "))
 }
 
 // pickTenants returns the tenant named by --tenant, or all of them.
@@ -274,26 +380,67 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// listing opens the configuration and store for a read-only command.
-func (e *env) listing(f *commandFlags, args []string) (store.Store, string, error) {
-	if err := f.parse(args); err != nil {
+// listing loads the configuration and opens the directory read-only for a
+// listing whose flags are parsed: the tenant is the one positional
+// argument, --tenant or the only configured one, and must be configured or
+// in the directory.
+func (e *env) listing(f *commandFlags) (store.Store, string, error) {
+	if err := f.tenantArg(); err != nil {
 		return nil, "", err
 	}
-	cfg, err := e.loadConfig()
+	cfg, db, err := e.configAndRead()
 	if err != nil {
 		return nil, "", err
 	}
-	tenant := ""
-	if f.Lookup("tenant") != nil {
-		if tenant, err = oneTenant(cfg, f.tenant); err != nil {
-			return nil, "", err
+	name := f.tenant
+	if name == "" {
+		if name, err = oneTenant(cfg, ""); err != nil {
+			_ = db.Close()
+			return nil, "", usagef("%v (or name one: entrasync %s NAME)", err, f.Name())
 		}
 	}
-	db, err := e.openStore(cfg)
-	if err != nil {
+	if err := e.knownTenant(cfg, db, name); err != nil {
+		_ = db.Close()
 		return nil, "", err
 	}
-	return db, tenant, nil
+	return db, name, nil
+}
+
+// knownTenant returns nil when name is a configured tenant or one the
+// directory holds (a tenant no longer configured can still be listed), else
+// a usage error listing the configured ones.
+func (e *env) knownTenant(cfg *config.Config, db sync.Store, name string) error {
+	if _, err := cfg.Tenant(name); err == nil {
+		return nil
+	}
+	if _, err := db.EffectiveSettings(e.ctx, name); err == nil {
+		return nil
+	} else if !errors.Is(err, sync.ErrTenantNotFound) {
+		return err
+	}
+	names := make([]string, 0, len(cfg.Tenants))
+	for _, t := range cfg.Tenants {
+		names = append(names, t.Name)
+	}
+	if len(names) == 0 {
+		return usagef("unknown tenant %q: none is configured and the directory holds no tenant of that name", name)
+	}
+	return usagef("unknown tenant %q (configured: %s)", name, strings.Join(names, ", "))
+}
+
+// configAndRead loads the configuration and opens the directory it names
+// as it is (open.Existing): a read-only command creates, migrates and
+// registers nothing. The caller closes the store.
+func (e *env) configAndRead() (*config.Config, store.Store, error) {
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := open.Existing(e.ctx, e.dbURL(cfg), e.logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, db, nil
 }
 
 func nonNil[T any](s []T) []T {
@@ -348,4 +495,27 @@ func holderID() string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// cliActor names the administrator of a command-line review: "cli:" and
+// the login name and host.
+func (e *env) cliActor() string {
+	who := e.getenv("USER")
+	if who == "" {
+		who = e.getenv("LOGNAME")
+	}
+	if who == "" {
+		who = "unknown"
+	}
+	host, _ := os.Hostname()
+	return "cli:" + who + "@" + host
+}
+
+// tenantNames returns the configured tenants' names, in order.
+func tenantNames(cfg *config.Config) []string {
+	names := make([]string, 0, len(cfg.Tenants))
+	for _, t := range cfg.Tenants {
+		names = append(names, t.Name)
+	}
+	return names
 }

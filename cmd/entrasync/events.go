@@ -16,21 +16,15 @@ func (e *env) eventsList(args []string) error {
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	if f.NArg() > 0 {
-		return usagef("events list: unexpected argument %q", f.Arg(0))
-	}
 	if *after < 0 || *limit <= 0 || *limit > 1000 {
 		return usagef("events list: --after must be 0 or more and --limit from 1 to 1000")
 	}
-	s, err := e.openAdmin(f.tenant)
+	db, tenant, err := e.listing(f)
 	if err != nil {
 		return err
 	}
-	defer s.db.Close()
-	// An unknown tenant is an error, not an empty outbox.
-	if _, err := s.admin.EffectiveSettings(e.ctx, s.tenant); err != nil {
-		return err
-	}
+	defer db.Close()
+	s := &adminSession{db: db, admin: db, tenant: tenant}
 	evs, err := s.db.Events(e.ctx, s.tenant, *after, *limit)
 	if err != nil {
 		return err

@@ -26,7 +26,10 @@ func (e *env) groupsSet(args []string) error {
 
 func (e *env) groupsList(args []string) error {
 	f := e.newFlags("groups list", true)
-	db, tenant, err := e.listing(f, args)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	db, tenant, err := e.listing(f)
 	if err != nil {
 		return err
 	}
@@ -38,5 +41,5 @@ func (e *env) groupsList(args []string) error {
 	if f.json {
 		return writeJSON(e.stdout, groups)
 	}
-	return printGroups(e.stdout, groups, true)
+	return printGroups(e.stdout, groups, true, e.wide)
 }

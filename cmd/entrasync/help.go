@@ -27,18 +27,21 @@ var commandHelp = map[string]struct{ usage, about, examples string }{
 			"admin API, /metrics, /healthz and /readyz, and stops cleanly on SIGINT or SIGTERM. Several\n" +
 			"processes may share one PostgreSQL; SQLite allows one process.",
 		"  entrasync --config entrasync.yaml run\n  entrasync --config entrasync.yaml run --listen 0.0.0.0:8080"},
-	"sync": {"entrasync sync [--tenant NAME] [--json]",
-		"Runs a full cycle now for one tenant or all, and applies it. Exit 3 when changes were held back\n" +
-			"as e-mail conflicts.",
-		"  entrasync --config entrasync.yaml sync\n  entrasync --config entrasync.yaml sync --tenant contoso --json"},
-	"plan": {"entrasync plan [--tenant NAME] [--json]",
-		"Dry run: reads Graph, prints the plan (+ create, ~ update, ↓ archive, ↑ restore), changes nothing.",
-		"  entrasync --config entrasync.yaml plan\n  entrasync --config entrasync.yaml plan --tenant contoso --json | jq '.[0].plan.changes'"},
-	"check": {"entrasync check [--tenant NAME] [--json]",
+	"sync": {"entrasync sync [NAME] [--tenant NAME] [--json]",
+		"Runs a full cycle now for the tenant NAME, or for every configured tenant one after the other (it\n" +
+			"says so first), and applies it. Exit 3 when changes were held back as e-mail conflicts, 4 when the\n" +
+			"archive guard held changes for review (the message names the run: entrasync runs approve ID).",
+		"  entrasync --config entrasync.yaml sync contoso\n  entrasync --config entrasync.yaml sync --json"},
+	"plan": {"entrasync plan [NAME] [--tenant NAME] [--json]",
+		"Dry run: reads Graph, prints the plan (+ create, ~ update, ↓ archive, ↑ restore), changes nothing\n" +
+			"in the directory. Without NAME, every configured tenant (it says so first).",
+		"  entrasync --config entrasync.yaml plan contoso\n  entrasync --config entrasync.yaml plan contoso --json | jq '.[0].plan.changes'"},
+	"check": {"entrasync check [NAME] [--tenant NAME] [--json]",
 		"Tests the connection, one line per check with what was found and, for a failure, the fix: the\n" +
 			"configuration, the database (reachable, migrated), and per tenant the token, the service principal\n" +
 			"and the Graph permissions Application.Read.All, GroupMember.Read.All and User.Read.All (each probed\n" +
-			"with one read). Changes nothing in Entra. Exit 0 when every check passes, 1 when one fails, 2 for an\n" +
+			"with one read). Changes nothing in Entra or in the directory (pending migrations are\n" +
+			"reported, not applied). Exit 0 when every check passes, 1 when one fails, 2 for an\n" +
 			"invalid configuration.",
 		"  entrasync --config entrasync.yaml check\n  entrasync --config entrasync.yaml check --tenant contoso --json | jq '.checks[] | select(.status == \"failed\")'"},
 	"provision user": {"entrasync provision user ID|UPN [--tenant NAME] [--dry-run] [--json]",
@@ -49,17 +52,18 @@ var commandHelp = map[string]struct{ usage, about, examples string }{
 		"Provisions one group now: its assignment, type and direct members, and the other paths of\n" +
 			"members who join or leave it.",
 		"  entrasync provision group Engineering\n  entrasync provision group 5a1e5000-0000-4000-8000-0000000000e2 --dry-run --json"},
-	"users list": {"entrasync users list [--tenant NAME] [--status S] [--json]",
+	"users list": {"entrasync users list [NAME] [--tenant NAME] [--status S] [--wide] [--json]",
 		"Lists local users, optionally with one status: staged, invited, active, archived, purged.",
 		"  entrasync users list --status archived\n  entrasync users list --tenant contoso --json"},
-	"groups list": {"entrasync groups list [--tenant NAME] [--json]",
+	"groups list": {"entrasync groups list [NAME] [--tenant NAME] [--wide] [--json]",
 		"Lists local groups with their member counts and state.",
 		"  entrasync groups list"},
-	"runs list": {"entrasync runs list [--tenant NAME] [--limit N] [--json]",
-		"Lists recent runs, newest first, with their changes and Graph requests.",
+	"runs list": {"entrasync runs list [NAME] [--tenant NAME] [--limit N] [--wide] [--json]",
+		"Lists recent runs, newest first, with their changes, Graph requests and, for a held run, whether\n" +
+			"it awaits review or was approved or rejected, and by whom.",
 		"  entrasync runs list --limit 5"},
-	"runs show": {"entrasync runs show ID [--json]",
-		"Shows one run and every change it made or held back (the provisioning log).",
+	"runs show": {"entrasync runs show ID [--wide] [--json]",
+		"Shows one run and every change it made or held back (the provisioning log), and its review.",
 		"  entrasync runs show 42"},
 	"token rotate": {"entrasync token rotate [--scope admin|read] [--label NAME] [--json]",
 		"Prints a new API token once and stores only its hash. A read token views (API and console), an admin\n" +
@@ -144,11 +148,27 @@ var commandHelp = map[string]struct{ usage, about, examples string }{
 	"tenant reconnect": {"entrasync tenant reconnect NAME [--json]",
 		"Clears the tenant's disconnected mark.",
 		"  entrasync tenant reconnect contoso"},
-	"events list": {"entrasync events list [--tenant NAME] [--after ID] [--limit N] [--json]",
+	"events list": {"entrasync events list [NAME] [--tenant NAME] [--after ID] [--limit N] [--json]",
 		"Lists the event outbox in order (user.created, user.invited, user.purged, membership.added …).\n" +
 			"Page with --after the last id seen.",
 		"  entrasync events list --limit 20\n  entrasync events list --after 1200 --json"},
-	"version": {"entrasync version", "Prints the version.", "  entrasync version"},
+	"migrate": {"entrasync migrate [--json]",
+		"Creates the directory (a SQLite file and its directory, or the tables in PostgreSQL) or applies its\n" +
+			"pending migrations, each in a transaction. sync, run and demo do it too; read-only commands (users,\n" +
+			"groups, runs and events list, runs show, tenant status and settings, check) never do: they refuse\n" +
+			"a missing directory or an old schema.",
+		"  entrasync --config entrasync.yaml migrate"},
+	"version": {"entrasync version [--json]", "Prints the version.", "  entrasync version\n  entrasync version --json"},
+}
+
+// help is `entrasync help COMMAND`: the command's help, or a usage error
+// for a command that does not exist.
+func (e *env) help(name string) error {
+	if _, ok := commandHelp[name]; !ok {
+		return usagef("help: no command %q (see entrasync help)", name)
+	}
+	writeHelp(e.stdout, name, nil)
+	return nil
 }
 
 // writeHelp prints a command's help with its flags.

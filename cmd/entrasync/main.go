@@ -11,10 +11,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 
 	"github.com/entrasync/entrasync/config"
+	"github.com/entrasync/entrasync/store"
 	"github.com/entrasync/entrasync/sync"
 )
 
@@ -24,6 +26,7 @@ const (
 	exitFailure   = 1 // the command failed (Graph, database, a failed cycle)
 	exitUsage     = 2 // bad flags, arguments or configuration
 	exitConflicts = 3 // the cycle applied, but some changes were held back as conflicts
+	exitHeld      = 4 // the cycle applied, but the archive guard held changes for review
 )
 
 func main() {
@@ -52,7 +55,10 @@ func exitCode(err error, stderr io.Writer) int {
 	fmt.Fprintln(stderr, "entrasync:", err)
 	var ue *usageError
 	var fe *config.FieldError
+	var he *heldError
 	switch {
+	case errors.As(err, &he):
+		return exitHeld
 	case errors.Is(err, errConflicts):
 		return exitConflicts
 	case errors.As(err, &ue), errors.As(err, &fe), sync.ErrorCode(err) == sync.EINVALID:
@@ -69,9 +75,10 @@ Usage:
 Commands:
   demo                      three cycles against a built-in simulated tenant (SQLite)
   run [--listen ADDR]       the worker: schedule, admin API, /metrics, /healthz, /readyz
-  sync  [--tenant T]        run a full cycle now and apply it
-  plan  [--tenant T]        dry run: print the plan, change nothing
-  check [--tenant T]        test connection: configuration, database, token, service principal, permissions
+  sync  [NAME]              run a full cycle now and apply it (without NAME: every tenant)
+  plan  [NAME]              dry run: print the plan, change nothing
+  check [NAME]              test connection: configuration, database, token, service principal, permissions
+  migrate                   create the directory or apply pending migrations (sync and run do it too)
   provision user ID|UPN     provision one user now (--dry-run shows the steps only)
   provision group ID|NAME   provision one group now
   token rotate              print a new admin API token; older ones stop working
@@ -97,21 +104,38 @@ Commands:
   events list               the event outbox, in order (--after ID, --limit N)
   version                   print the version
 
-Every command takes --help (with examples) and --json. Configuration: --config or
+Every command takes --help (with examples) and --json; tables and plans take --wide (cells
+whole, not cut). Listings name the tenant as NAME or --tenant NAME (optional with one tenant). Configuration: --config or
 ENTRASYNC_CONFIG (YAML); database: --database or ENTRASYNC_DATABASE_URL, a postgres:// URL or a
 SQLite file (default: $XDG_DATA_HOME/entrasync/entrasync.db).
 
-Exit codes: 0 ok, 1 failure, 2 bad usage or configuration, 3 applied with conflicts.
+Exit codes: 0 ok, 1 failure, 2 bad usage or configuration, 3 applied with conflicts,
+4 applied with changes held for review (entrasync runs approve|reject ID).
 `
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	secrets := &secretSet{}
+	e := &env{ctx: ctx, stdout: scrubWriter{stdout, secrets}, stderr: scrubWriter{stderr, secrets}, getenv: getenv, secrets: secrets,
+		color:     isTerminal(stdout) && getenv("NO_COLOR") == "" && getenv("TERM") != "dumb",
+		stderrTTY: isTerminal(stderr)}
+	err := e.command(args)
+	if err == nil || errors.Is(err, errHelpShown) {
+		return err
+	}
+	if msg := secrets.scrub(err.Error()); msg != err.Error() {
+		return &scrubbedError{msg: msg, err: err}
+	}
+	return err
+}
+
+// command runs the command args name.
+func (e *env) command(args []string) error {
+	stdout, getenv := e.stdout, e.getenv
 	fs := flag.NewFlagSet("entrasync", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	e := &env{ctx: ctx, stdout: stdout, stderr: stderr, getenv: getenv,
-		color: isTerminal(stdout) && getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"}
 	fs.StringVar(&e.configPath, "config", getenv("ENTRASYNC_CONFIG"), "configuration file (YAML)")
 	fs.StringVar(&e.databaseURL, "database", "", "database URL (overrides the configuration)")
 	if err := fs.Parse(args); err != nil {
@@ -121,6 +145,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return usagef("%v\n\n%s", err, usage)
 	}
+	// Known before the configuration loads, so that even its errors are scrubbed.
+	e.secrets.add(store.URLPassword(e.databaseURL))
+	e.secrets.add(store.URLPassword(getenv("ENTRASYNC_DATABASE_URL")))
 	rest := fs.Args()
 	if len(rest) == 0 {
 		_, _ = io.WriteString(stdout, usage)
@@ -130,12 +157,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch cmd {
 	case "help", "-h", "--help":
 		if len(rest) > 0 {
-			writeHelp(stdout, strings.Join(rest, " "), nil)
-			return nil
+			return e.help(strings.Join(rest, " "))
 		}
 		_, err := io.WriteString(stdout, usage)
 		return err
 	case "version":
+		f := e.newFlags("version", false)
+		if err := f.parse(rest); err != nil {
+			return err
+		}
+		if f.NArg() > 0 {
+			return usagef("version: unexpected argument %q", f.Arg(0))
+		}
+		if f.json {
+			return writeJSON(stdout, map[string]string{"version": version, "go": runtime.Version()})
+		}
 		_, err := fmt.Fprintln(stdout, "entrasync", version)
 		return err
 	case "demo":
@@ -156,6 +192,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return e.sync(rest, true)
 	case "check":
 		return e.check(rest)
+	case "migrate":
+		return e.migrate(rest)
 	case "tenant":
 		if len(rest) > 0 && (rest[0] == "pause" || rest[0] == "resume" || rest[0] == "status") {
 			return e.tenantState(rest[0], rest[1:])

@@ -79,7 +79,7 @@ func TestDemoOnEmbeddedDefault(t *testing.T) {
 		t.Fatalf("second demo: %s", stderr)
 	}
 	out, _, _ = runCLI(t, env, "--database", db, "runs", "list", "--json")
-	if strings.Count(out, `"id"`) != 3 {
+	if strings.Count(out, `"tenantId"`) != 3 {
 		t.Fatalf("second demo did not start from an empty directory:\n%s", out)
 	}
 }

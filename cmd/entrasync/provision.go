@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/entrasync/entrasync/sync"
 )
@@ -46,7 +47,7 @@ func (e *env) provision(args []string) error {
 			if werr := writeJSON(e.stdout, od); werr != nil {
 				return werr
 			}
-		} else if werr := printOnDemand(e.stdout, tenant, od); werr != nil {
+		} else if werr := printOnDemand(namedWriter{e.stdout, e.groupNames(db, tenant, od.Plan)}, tenant, od); werr != nil {
 			return werr
 		}
 	}
@@ -55,6 +56,12 @@ func (e *env) provision(args []string) error {
 	}
 	if od.Plan != nil && len(od.Plan.Conflicts) > 0 && !*dry {
 		return errConflicts
+	}
+	// Nobody of that name in Entra and nothing to do: not a success.
+	for _, s := range od.Steps {
+		if s.Name == "import" && !s.OK && (od.Plan == nil || od.Plan.Empty()) {
+			return sync.Errorf(sync.ENOTFOUND, "provision %s: %s", kind, strings.Join(s.Details, "; "))
+		}
 	}
 	return nil
 }

@@ -41,6 +41,8 @@ func (e *env) runWorker(args []string) error {
 	}
 	defer release()
 	m := web.NewMetrics()
+	m.BuildInfo(version)
+	m.WatchTenants(db, tenantNames(cfg))
 	worker, _, err := e.newWorker(cfg, db, m, "")
 	if err != nil {
 		return err

@@ -15,11 +15,19 @@ func (e *env) runsList(args []string) error {
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	_, db, err := e.configAndStore()
+	if err := f.tenantArg(); err != nil {
+		return err
+	}
+	cfg, db, err := e.configAndRead()
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	if f.tenant != "" { // without one, every tenant's runs
+		if err := e.knownTenant(cfg, db, f.tenant); err != nil {
+			return err
+		}
+	}
 	runs, err := db.Runs(e.ctx, f.tenant, *limit)
 	if err != nil {
 		return err
@@ -27,7 +35,7 @@ func (e *env) runsList(args []string) error {
 	if f.json {
 		return writeJSON(e.stdout, nonNil(runs))
 	}
-	return printRuns(e.stdout, runs)
+	return printRuns(e.stdout, runs, e.wide)
 }
 
 func (e *env) runsShow(args []string) error {
@@ -42,7 +50,7 @@ func (e *env) runsShow(args []string) error {
 	if err != nil || id <= 0 {
 		return usagef("runs show: %q is not a run id", f.Arg(0))
 	}
-	_, db, err := e.configAndStore()
+	_, db, err := e.configAndRead()
 	if err != nil {
 		return err
 	}
@@ -57,7 +65,7 @@ func (e *env) runsShow(args []string) error {
 			Changes []sync.LogEntry `json:"changes"`
 		}{run, nonNil(log)})
 	}
-	return printRun(e.stdout, run, log)
+	return printRun(e.stdout, run, log, e.wide)
 }
 
 // runsReview is `entrasync runs approve|reject ID`.
@@ -78,6 +86,7 @@ func (e *env) runsReview(decision string, args []string) error {
 		return err
 	}
 	defer db.Close()
+	e.ctx = sync.WithActor(e.ctx, e.cliActor())
 	if decision == sync.ReviewRejected {
 		run, err := db.ReviewRun(e.ctx, id, sync.ReviewRejected)
 		if err != nil {
@@ -106,7 +115,7 @@ func (e *env) runsReview(decision string, args []string) error {
 			if werr := writeJSON(e.stdout, resultJSON{Run: res.Run, Plan: res.Plan}); werr != nil {
 				return werr
 			}
-		} else if werr := printResult(e.stdout, res, e.color); werr != nil {
+		} else if werr := printResult(namedWriter{e.stdout, e.groupNames(db, run.TenantID, res.Plan)}, res, e.color); werr != nil {
 			return werr
 		}
 	}

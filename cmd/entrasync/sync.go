@@ -6,6 +6,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/entrasync/entrasync/sync"
 )
@@ -19,6 +20,9 @@ func (e *env) sync(args []string, dryRun bool) error {
 	if err := f.parse(args); err != nil {
 		return err
 	}
+	if err := f.tenantArg(); err != nil {
+		return err
+	}
 	cfg, err := e.loadConfig()
 	if err != nil {
 		return err
@@ -26,6 +30,14 @@ func (e *env) sync(args []string, dryRun bool) error {
 	tenants, err := e.pickAnyTenants(cfg, f.tenant) // the file's and the registry's
 	if err != nil {
 		return err
+	}
+	if f.tenant == "" && len(tenants) > 1 {
+		verb := "Syncing"
+		if dryRun {
+			verb = "Planning"
+		}
+		fmt.Fprintf(e.stderr, "%s every configured tenant, one after the other (%d: %s); name one to %s only it: entrasync %s NAME\n",
+			verb, len(tenants), strings.Join(tenantNames(cfg), ", "), name, name)
 	}
 	db, err := e.openStore(cfg)
 	if err != nil {
@@ -37,9 +49,10 @@ func (e *env) sync(args []string, dryRun bool) error {
 		return err
 	}
 	var failed, conflicts int
+	var held []*sync.Run
 	var results []*sync.Result
 	for _, t := range tenants {
-		prog := newProgress(e.stderr, isTerminal(e.stderr), e.logger.With(sync.LogTenant, t.Name))
+		prog := newProgress(e.stderr, e.stderrTTY, e.logger.With(sync.LogTenant, t.Name))
 		src, err := sourceOf(cfg, t, e.logger, nil, prog.update)
 		if err != nil {
 			return err
@@ -56,7 +69,7 @@ func (e *env) sync(args []string, dryRun bool) error {
 		prog.done()
 		if err != nil {
 			failed++
-			fmt.Fprintf(e.stderr, "entrasync: tenant %s: %v\n", t.Name, err)
+			fmt.Fprintf(e.stderr, "entrasync: %s\n", cycleFailure(t.Name, err))
 		}
 		if res == nil {
 			continue
@@ -65,8 +78,11 @@ func (e *env) sync(args []string, dryRun bool) error {
 		if res.Plan != nil && len(res.Plan.Conflicts) > 0 {
 			conflicts++
 		}
+		if err == nil && !dryRun && res.Run != nil && res.Run.Outcome == sync.OutcomeHeld {
+			held = append(held, res.Run)
+		}
 		if !f.json {
-			if err := printResult(e.stdout, res, e.color); err != nil {
+			if err := printResult(namedWriter{e.stdout, e.groupNames(db, t.Name, res.Plan)}, res, e.color); err != nil {
 				return err
 			}
 		}
@@ -79,10 +95,45 @@ func (e *env) sync(args []string, dryRun bool) error {
 	switch {
 	case failed > 0:
 		return fmt.Errorf("%d of %d tenant cycle(s) failed", failed, len(tenants))
+	case len(held) > 0:
+		return &heldError{runs: held}
 	case conflicts > 0 && !dryRun:
 		return errConflicts
 	}
 	return nil
+}
+
+// heldError ends a sync whose cycles applied but held changes for review
+// (exit code exitHeld); it names each run and the commands to decide.
+type heldError struct{ runs []*sync.Run }
+
+func (e *heldError) Error() string {
+	parts := make([]string, 0, len(e.runs))
+	for _, r := range e.runs {
+		parts = append(parts, fmt.Sprintf("run %d of tenant %s holds %d change(s) for review: entrasync runs approve %d (or entrasync runs reject %d)",
+			r.ID, r.TenantID, r.Held, r.ID, r.ID))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// failureAdvice is what to do about a failed cycle, by category.
+var failureAdvice = map[string]string{
+	sync.FailureCredential:  "Microsoft Graph refused the credential or a permission is missing",
+	sync.FailureNotFound:    "the enterprise application (service_principal_id or app_id) was not found",
+	sync.FailureUnreachable: "Microsoft Graph, the login endpoint or the database did not answer",
+	sync.FailureConfig:      "the configuration or the directory refused the cycle",
+	sync.FailureInternal:    "the cycle failed",
+}
+
+// cycleFailure words a failed cycle of tenant for the terminal: what kind
+// of failure, the first cause, and `entrasync check` to find out more.
+// Refusals (paused, disconnected, already running) say how to lift them.
+func cycleFailure(tenant string, err error) string {
+	cat := sync.FailureCategory(err)
+	if cat == sync.FailureRefused || cat == sync.FailureCancelled {
+		return err.Error()
+	}
+	return fmt.Sprintf("tenant %s: %s: %s\n  test the connection step by step with: entrasync check %s", tenant, failureAdvice[cat], err, tenant)
 }
 
 type resultJSON struct {
@@ -101,7 +152,11 @@ func resultsJSON(rs []*sync.Result) []resultJSON {
 
 func printResult(w io.Writer, res *sync.Result, color bool) error {
 	if res.Plan != nil {
-		if err := res.Plan.RenderWith(w, sync.RenderOptions{Color: color}); err != nil {
+		opt := sync.RenderOptions{Color: color}
+		if !res.DryRun && res.Run != nil {
+			opt.RunID = res.Run.ID
+		}
+		if err := res.Plan.RenderWith(w, opt); err != nil {
 			return err
 		}
 	}

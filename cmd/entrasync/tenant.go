@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/entrasync/entrasync/config"
+	"github.com/entrasync/entrasync/store"
 	"github.com/entrasync/entrasync/sync"
 )
 
@@ -200,79 +201,146 @@ func printDisconnect(w io.Writer, r sync.DisconnectReport) error {
 	return nil
 }
 
-// tenantState is `entrasync tenant pause|resume|status NAME`.
+// tenantState is `entrasync tenant pause|resume|status NAME`. status reads
+// the directory as it is; pause and resume register the configured tenants
+// first. An unknown tenant is an error.
 func (e *env) tenantState(verb string, args []string) error {
 	f := e.newFlags("tenant "+verb, false)
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	cfg, err := e.loadConfig()
-	if err != nil {
-		return err
-	}
-	var names []string
-	switch {
-	case f.NArg() == 1:
-		names = []string{f.Arg(0)}
-	case f.NArg() == 0 && verb == "status":
-		ts, err := e.pickAnyTenants(cfg, "") // the file's and the registry's
-		var ue *usageError
-		if err != nil && !errors.As(err, &ue) { // none at all is an empty table
-			return err
-		}
-		for _, t := range ts {
-			names = append(names, t.Name)
-		}
-	default:
+	if f.NArg() > 1 || (f.NArg() == 0 && verb != "status") {
 		return usagef("tenant %s: give one tenant name", verb)
 	}
-	db, err := e.openStore(cfg)
+	var cfg *config.Config
+	var db store.Store
+	var err error
+	if verb == "status" {
+		cfg, db, err = e.configAndRead()
+	} else {
+		cfg, db, err = e.configAndStore()
+	}
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	names := tenantNames(cfg)
+	if f.NArg() == 0 { // the file's, then the registry's
+		regs, err := db.RegisteredTenants(e.ctx)
+		if err != nil {
+			return err
+		}
+		for _, r := range regs {
+			if !slices.Contains(names, r.Name) {
+				names = append(names, r.Name)
+			}
+		}
+	}
+	if f.NArg() == 1 {
+		if err := e.knownTenant(cfg, db, f.Arg(0)); err != nil {
+			return err
+		}
+		names = []string{f.Arg(0)}
+	}
 	if verb != "status" {
 		if err := db.SetPaused(e.ctx, names[0], verb == "pause"); err != nil {
 			return err
 		}
 	}
-	var out []tenantStatus
+	out := make([]tenantStatus, 0, len(names))
 	for _, n := range names {
-		sc, err := db.Schedule(e.ctx, n)
-		if err != nil && !errors.Is(err, sync.ErrTenantNotFound) {
+		st, err := e.statusOf(db, n)
+		if err != nil {
 			return err
 		}
-		out = append(out, tenantStatus{Tenant: n, Schedule: sc, Quarantined: sc.Quarantined()})
+		out = append(out, st)
 	}
 	if f.json {
 		return writeJSON(e.stdout, out)
 	}
-	return printTenantStatus(e.stdout, out, cfg)
+	return printTenantStatus(e.stdout, out, e.wide)
 }
+
+// statusOf reads one tenant's state: schedule, quarantine, disconnection and
+// the held runs awaiting review. A configured tenant the directory does not
+// hold yet (never synced) has a zero schedule.
+func (e *env) statusOf(db store.Store, name string) (tenantStatus, error) {
+	sc, err := db.Schedule(e.ctx, name)
+	if err != nil && !errors.Is(err, sync.ErrTenantNotFound) {
+		return tenantStatus{}, err
+	}
+	st := tenantStatus{Tenant: name, Schedule: sc, Quarantined: sc.Quarantined(), HeldRuns: []int64{}}
+	if rep, err := db.TenantSettings(e.ctx, name); err == nil {
+		st.Disconnected = rep.DisconnectedAt != nil
+	} else if !errors.Is(err, sync.ErrTenantNotFound) {
+		return tenantStatus{}, err
+	}
+	runs, err := db.Runs(e.ctx, name, heldRunsLooked)
+	if err != nil {
+		return tenantStatus{}, err
+	}
+	for _, r := range runs {
+		if r.Outcome == sync.OutcomeHeld && r.Review == "" {
+			st.HeldRuns = append(st.HeldRuns, r.ID)
+		}
+	}
+	st.State = st.state()
+	return st, nil
+}
+
+// heldRunsLooked is how many recent runs tenant status looks through for
+// held runs not yet reviewed.
+const heldRunsLooked = 50
 
 type tenantStatus struct {
-	Tenant      string        `json:"tenant"`
-	Quarantined bool          `json:"quarantined"`
-	Schedule    sync.Schedule `json:"schedule"`
+	Tenant string `json:"tenant"`
+	// State is one of active, paused, disconnected, quarantined, held.
+	State        string        `json:"state"`
+	Quarantined  bool          `json:"quarantined"`
+	Disconnected bool          `json:"disconnected"`
+	HeldRuns     []int64       `json:"heldRuns"`
+	Schedule     sync.Schedule `json:"schedule"`
 }
 
-func printTenantStatus(w io.Writer, ts []tenantStatus, _ *config.Config) error {
+// state is the word the status table leads with: what most needs an
+// administrator comes first.
+func (t tenantStatus) state() string {
+	switch {
+	case t.Disconnected:
+		return "disconnected"
+	case t.Schedule.Paused:
+		return "paused"
+	case t.Quarantined:
+		return "quarantined"
+	case len(t.HeldRuns) > 0:
+		return "held"
+	}
+	return "active"
+}
+
+func printTenantStatus(w io.Writer, ts []tenantStatus, wide bool) error {
 	rows := make([][]string, 0, len(ts))
 	for _, t := range ts {
-		state := "active"
-		switch {
-		case t.Schedule.Paused:
-			state = "paused"
-		case t.Quarantined:
-			state = fmt.Sprintf("quarantined (%d failures): %s", t.Schedule.Failures, t.Schedule.QuarantineReason)
-		case t.Schedule.Failures > 0:
-			state = "last cycle failed: " + t.Schedule.LastError
+		var notes []string
+		switch t.State {
+		case "disconnected":
+			notes = append(notes, "cycles refused until: entrasync tenant reconnect "+t.Tenant)
+		case "paused":
+			notes = append(notes, "no scheduled cycles until: entrasync tenant resume "+t.Tenant)
+		case "quarantined":
+			notes = append(notes, fmt.Sprintf("%d failures in a row: %s", t.Schedule.Failures, t.Schedule.QuarantineReason))
+		}
+		if t.State != "quarantined" && t.Schedule.Failures > 0 {
+			notes = append(notes, "last cycle failed: "+t.Schedule.LastError)
+		}
+		for _, id := range t.HeldRuns {
+			notes = append(notes, fmt.Sprintf("run %d holds changes for review: entrasync runs approve %d (or reject)", id, id))
 		}
 		next := "-"
 		if !t.Schedule.NextDue.IsZero() {
 			next = t.Schedule.NextDue.Format(time.RFC3339)
 		}
-		rows = append(rows, []string{t.Tenant, clip(state, 100), next, dash(t.Schedule.LeaseHolder)})
+		rows = append(rows, []string{t.Tenant, t.State, next, cell(t.Schedule.LeaseHolder, 40, wide), cell(strings.Join(notes, "; "), 100, wide)})
 	}
-	return table(w, "TENANT\tSTATE\tNEXT DUE\tRUNNING ON", rows)
+	return table(w, "TENANT\tSTATE\tNEXT DUE\tRUNNING ON\tNOTES", rows)
 }

@@ -191,7 +191,7 @@ func (e *env) usersList(args []string) error {
 	if *status != "" && !sync.Status(*status).Valid() {
 		return usagef("users list: unknown status %q (staged, invited, active, archived, purged)", *status)
 	}
-	db, tenant, err := e.listing(f, nil)
+	db, tenant, err := e.listing(f)
 	if err != nil {
 		return err
 	}
@@ -203,5 +203,5 @@ func (e *env) usersList(args []string) error {
 	if f.json {
 		return writeJSON(e.stdout, users)
 	}
-	return printUsers(e.stdout, users, true)
+	return printUsers(e.stdout, users, true, e.groupNames(db, tenant, nil), e.wide)
 }

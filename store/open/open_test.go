@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/entrasync/entrasync/store"
@@ -109,5 +110,62 @@ func TestOpenURLRejects(t *testing.T) {
 	}
 	if _, err := open.URL(context.Background(), filepath.Join(blocker, "x.db"), nil); err == nil {
 		t.Error("URL under a regular file succeeded")
+	}
+}
+
+// TestExistingCreatesAndMigratesNothing: the read-only open of a mistyped
+// SQLite path creates no file or directory, and a directory with pending
+// migrations is refused, not migrated.
+func TestExistingCreatesAndMigratesNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "typo")
+	path := filepath.Join(dir, "entrasync.db")
+	if _, err := open.Existing(ctx, path, nil); sync.ErrorCode(err) != sync.ENOTFOUND {
+		t.Fatalf("Existing(missing) = %v, want ENOTFOUND", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("the read-only open created %s (%v)", dir, err)
+	}
+	s, err := open.URL(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.(*sqlite.DB).SQL().Exec(`DELETE FROM schema_migrations WHERE version = (SELECT MAX(version) FROM schema_migrations)`); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+	_, err = open.Existing(ctx, path, nil)
+	if sync.ErrorCode(err) != sync.EINVALID || !strings.Contains(err.Error(), "pending migration") {
+		t.Fatalf("Existing(behind) = %v, want EINVALID naming the pending migration", err)
+	}
+	url := storetest.MustSchemaURL(t)
+	if _, err := open.Existing(ctx, url, nil); sync.ErrorCode(err) != sync.EINVALID {
+		t.Fatalf("Existing(fresh PostgreSQL schema) = %v, want EINVALID (pending migrations)", err)
+	}
+	db, err := postgres.Open(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+	ro, err := open.Existing(ctx, url, nil)
+	if err != nil {
+		t.Fatalf("Existing(migrated PostgreSQL schema): %v", err)
+	}
+	_ = ro.Close()
+}
+
+// TestOpenNeverEchoesThePassword: an unparsable URL and a refused login
+// name the database without its password.
+func TestOpenNeverEchoesThePassword(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, raw := range []string{"postgres://admin:secretpw@127.0.0.1:notaport/x",
+		"postgres://nobody:secretpw@127.0.0.1:1/x?sslmode=disable&connect_timeout=2",
+		"host=127.0.0.1 port=1 user=nobody password=secretpw sslmode=disable connect_timeout=2"} {
+		_, err := open.URL(ctx, raw, nil)
+		if err == nil || strings.Contains(err.Error(), "secretpw") {
+			t.Errorf("open.URL(%q) = %v: want an error without the password", raw, err)
+		}
 	}
 }

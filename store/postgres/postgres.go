@@ -40,6 +40,18 @@ var _ store.Store = (*DB)(nil)
 // schema. EUNAVAILABLE when the database does not answer; errors name the
 // failing step and never the password.
 func Open(ctx context.Context, url string, logger *slog.Logger) (*DB, error) {
+	return OpenWith(ctx, url, logger, store.OpenOptions{})
+}
+
+// OpenWith is Open with options: ReadOnly applies no migration and refuses
+// a database with pending ones (store.DB.CheckMigrated). No error carries
+// the URL's password (store.ScrubError).
+func OpenWith(ctx context.Context, url string, logger *slog.Logger, opt store.OpenOptions) (*DB, error) {
+	db, err := openWith(ctx, url, logger, opt)
+	return db, store.ScrubError(err, url)
+}
+
+func openWith(ctx context.Context, url string, logger *slog.Logger, opt store.OpenOptions) (*DB, error) {
 	x, err := sqlx.Open("postgres", url)
 	if err != nil {
 		return nil, fmt.Errorf("store: open: %w", redact(err))
@@ -69,11 +81,27 @@ func Open(ctx context.Context, url string, logger *slog.Logger) (*DB, error) {
 		MigrationLock: `SELECT pg_advisory_xact_lock(7146250113)`,
 		TokenLock:     `LOCK TABLE api_tokens IN SHARE ROW EXCLUSIVE MODE`,
 	}, logger)
+	if opt.ReadOnly && opt.AllowPending {
+		return db, nil
+	}
+	if opt.ReadOnly {
+		if err := db.CheckMigrated(ctx, Migrations, "the PostgreSQL database"); err != nil {
+			_ = x.Close()
+			return nil, err
+		}
+		return db, nil
+	}
 	if err := db.Migrate(ctx, Migrations); err != nil {
 		_ = x.Close()
 		return nil, err
 	}
 	return db, nil
+}
+
+// PendingMigrations returns the embedded migrations the database does not
+// record yet.
+func (s *DB) PendingMigrations(ctx context.Context) ([]string, error) {
+	return s.Pending(ctx, Migrations)
 }
 
 // ExclusiveWorker reserves nothing: several worker processes share one

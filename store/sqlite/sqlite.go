@@ -74,6 +74,13 @@ func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 // pending migrations. EINVALID for an empty, in-memory or odd path,
 // EUNAVAILABLE when the file cannot be opened; errors name the path.
 func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
+	return OpenWith(ctx, path, logger, store.OpenOptions{})
+}
+
+// OpenWith is Open with options: ReadOnly creates nothing (a missing file
+// is ENOTFOUND), applies no migration and refuses a file with pending ones
+// (store.DB.CheckMigrated).
+func OpenWith(ctx context.Context, path string, logger *slog.Logger, opt store.OpenOptions) (*DB, error) {
 	switch {
 	case strings.TrimSpace(path) == "":
 		return nil, sync.Errorf(sync.EINVALID, "store: sqlite: empty file path")
@@ -82,7 +89,17 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
 	case strings.ContainsAny(path, "?#"):
 		return nil, sync.Errorf(sync.EINVALID, "store: sqlite: file path %q contains '?' or '#'", path)
 	}
-	if err := createFile(path); err != nil {
+	if opt.ReadOnly {
+		st, err := os.Stat(path)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			return nil, sync.Errorf(sync.ENOTFOUND, "store: sqlite: no directory at %s (is the path right? sync, run and demo create it; read-only commands do not)", path)
+		case err != nil:
+			return nil, &sync.Error{Code: sync.EUNAVAILABLE, Message: "store: sqlite: " + path, Err: err}
+		case !st.Mode().IsRegular():
+			return nil, sync.Errorf(sync.EINVALID, "store: sqlite: %s is not a regular file", path)
+		}
+	} else if err := createFile(path); err != nil {
 		return nil, err
 	}
 	dsn := path + "?_txlock=immediate" +
@@ -110,6 +127,16 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
 	if err := s.check(ctx); err != nil {
 		_ = x.Close()
 		return nil, err
+	}
+	if opt.ReadOnly && opt.AllowPending {
+		return s, nil
+	}
+	if opt.ReadOnly {
+		if err := s.CheckMigrated(ctx, Migrations, path); err != nil {
+			_ = x.Close()
+			return nil, err
+		}
+		return s, nil
 	}
 	if err := s.Migrate(ctx, Migrations); err != nil {
 		_ = x.Close()
@@ -154,6 +181,12 @@ func (s *DB) check(ctx context.Context) error {
 		return sync.Errorf(sync.EINTERNAL, "store: sqlite: %s: journal_mode=%s foreign_keys=%d, want wal and 1", s.path, mode, fk)
 	}
 	return nil
+}
+
+// PendingMigrations returns the embedded migrations the file does not
+// record yet.
+func (s *DB) PendingMigrations(ctx context.Context) ([]string, error) {
+	return s.Pending(ctx, Migrations)
 }
 
 // Path returns the database file's path.

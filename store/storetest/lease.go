@@ -347,7 +347,8 @@ func testRunFigures(t *testing.T, dir store.Store) {
 	start := time.Date(2026, 11, 23, 12, 0, 0, 125000000, time.UTC)
 	failed := &sync.Run{TenantID: "t1", Trigger: "schedule", StartedAt: start, FinishedAt: start.Add(2 * time.Second),
 		Outcome: sync.OutcomeFailed, Counts: sync.Counts{}, Conflicts: []sync.Conflict{}, GraphRequests: 40, RoundTrips: 9, LowerBound: 7,
-		ThrottleMs: 1234, ReadMillis: 2000, PlanMillis: 0, Error: "graph snapshot incomplete"}
+		ThrottleMs: 1234, ReadMillis: 2000, PlanMillis: 0, Error: "graph snapshot incomplete",
+		Skipped: []sync.Skip{{Kind: sync.SkipGroup, ID: "g1", Name: "All Company", Reason: "Microsoft 365 group"}}}
 	if err := dir.RecordRun(ctx, failed); err != nil {
 		t.Fatal(err)
 	}

@@ -139,7 +139,7 @@ func (m *Memory) SetPaused(_ context.Context, tenantID string, paused bool) erro
 // unreviewed held run of its tenant. EINVALID for another decision, a run
 // that held nothing or one reviewed already; ErrRunNotFound when there is
 // no such run.
-func (m *Memory) ReviewRun(_ context.Context, runID int64, decision string) (*sync.Run, error) {
+func (m *Memory) ReviewRun(ctx context.Context, runID int64, decision string) (*sync.Run, error) {
 	if decision != sync.ReviewApproved && decision != sync.ReviewRejected {
 		return nil, sync.Errorf(sync.EINVALID, "synctest: review %q is not approved or rejected", decision)
 	}
@@ -155,11 +155,11 @@ func (m *Memory) ReviewRun(_ context.Context, runID int64, decision string) (*sy
 		return nil, sync.Errorf(sync.EINVALID, "run %d was already %s", runID, r.run.Review)
 	}
 	out := r.run
-	out.Review = decision
+	out.Review, out.ReviewedBy = decision, sync.Actor(ctx)
 	now := m.now().UTC()
 	for _, o := range m.runs {
 		if o.run.TenantID == out.TenantID && o.run.Outcome == sync.OutcomeHeld && o.run.Review == "" {
-			o.run.Review, o.run.ReviewedAt = decision, &now
+			o.run.Review, o.run.ReviewedAt, o.run.ReviewedBy = decision, &now, out.ReviewedBy
 		}
 	}
 	return &out, nil

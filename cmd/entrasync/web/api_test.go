@@ -19,11 +19,12 @@ import (
 )
 
 type apiHarness struct {
-	srv    *httptest.Server
-	graph  *graphtest.Server
-	db     sync.Store
-	worker *sync.Worker
-	token  string
+	srv     *httptest.Server
+	graph   *graphtest.Server
+	db      sync.Store
+	worker  *sync.Worker
+	metrics *web.Metrics
+	token   string
 }
 
 func MustAPI(tb testing.TB) *apiHarness {
@@ -66,7 +67,7 @@ func MustAPIWith(tb testing.TB, settings sync.TenantSettings, wrap ...func(sync.
 	if err := db.RotateAPIToken(context.Background(), hash); err != nil {
 		tb.Fatal(err)
 	}
-	return &apiHarness{srv: srv, graph: gs, db: db, worker: w, token: token}
+	return &apiHarness{srv: srv, graph: gs, db: db, worker: w, metrics: m, token: token}
 }
 
 func (h *apiHarness) do(tb testing.TB, method, path, token string) (int, string) {
@@ -174,7 +175,7 @@ func TestAPICycleRunsUsersGroupsEventsMetrics(t *testing.T) {
 	}
 	_, metrics := h.do(t, "GET", "/metrics", "")
 	for _, want := range []string{`entrasync_cycles_total{outcome="succeeded",tenant="demo",trigger="api"} 1`,
-		`entrasync_changes_total{change="user.create",tenant="demo"} 5`,
+		`entrasync_changes_total{change="user.create",status="applied",tenant="demo"} 5`,
 		`entrasync_graph_requests_total{endpoint="GET /servicePrincipals/{id}/appRoleAssignedTo",status="200",tenant="demo"}`,
 		`entrasync_last_success_timestamp_seconds{tenant="demo"}`} {
 		if !strings.Contains(metrics, want) {
@@ -279,7 +280,8 @@ func TestAPIHeldRunApproveAndReject(t *testing.T) {
 		t.Fatalf("second mass change: %s", body)
 	}
 	id = strconv.FormatInt(res.Run.ID, 10)
-	if code, body := h.do(t, "POST", "/api/v1/runs/"+id+"/reject", h.token); code != 200 || !strings.Contains(body, `"review": "rejected"`) {
+	if code, body := h.do(t, "POST", "/api/v1/runs/"+id+"/reject", h.token); code != 200 || !strings.Contains(body, `"review": "rejected"`) ||
+		!strings.Contains(body, `"reviewedBy": "api:`) {
 		t.Fatalf("reject: %d %s", code, body)
 	}
 	_, users = h.do(t, "GET", "/api/v1/tenants/demo/users?status=archived", h.token)

@@ -1,7 +1,9 @@
 package web
 
 import (
+	"context"
 	"errors"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -13,12 +15,17 @@ import (
 
 // Metrics are the worker's Prometheus metrics, on a registry of their own,
 // served at /metrics. They observe the worker's cycles (sync.Observer,
-// sync.QuarantineObserver) and Graph's requests (GraphObserver).
+// sync.QuarantineObserver) and Graph's requests (GraphObserver), and, once
+// WatchTenants is called, read each tenant's state at every scrape. Every
+// label value comes from a fixed set (tenant names, triggers, outcomes,
+// failure categories, change kinds, endpoints with ids replaced): no
+// message, id or host reaches /metrics, which needs no token.
 type Metrics struct {
 	reg           *prometheus.Registry
 	cycles        *prometheus.CounterVec
 	cycleDuration *prometheus.HistogramVec
 	changes       *prometheus.CounterVec
+	failuresTotal *prometheus.CounterVec
 	graphRequests *prometheus.CounterVec
 	throttleWait  *prometheus.CounterVec
 	lastSuccess   *prometheus.GaugeVec
@@ -26,16 +33,28 @@ type Metrics struct {
 	failures      *prometheus.GaugeVec
 }
 
+// Outcomes of entrasync_cycles_total beyond a run's own (succeeded,
+// conflicts, held, failed).
+const (
+	outcomeDryRun  = "dry_run"
+	outcomeRefused = "refused" // paused, disconnected, or a cycle already running
+	outcomeFailed  = "failed"
+)
+
 // NewMetrics returns the metrics, registered with Go's and the process's.
 func NewMetrics() *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		cycles: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "entrasync_cycles_total",
-			Help: "Cycles run, by tenant, trigger and outcome (succeeded, conflicts, failed, dry_run, already_running)."}, []string{"tenant", "trigger", "outcome"}),
+			Help: "Cycles run, by tenant, trigger (schedule, api, cli) and outcome (succeeded, conflicts, held, failed, dry_run, refused)."},
+			[]string{"tenant", "trigger", "outcome"}),
 		cycleDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "entrasync_cycle_duration_seconds",
 			Help: "Wall time of a cycle, read to commit.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 14)}, []string{"tenant"}),
 		changes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "entrasync_changes_total",
-			Help: "Changes applied, by tenant and entity.action (user.create, membership.add ...)."}, []string{"tenant", "change"}),
+			Help: "Changes of applied cycles by tenant, entity.action (user.create, membership.add ...) and status: applied, or held by the archive guard (not applied until approved)."},
+			[]string{"tenant", "change", "status"}),
+		failuresTotal: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "entrasync_cycle_failures_total",
+			Help: "Failed cycles by tenant and reason (credential, not_found, unreachable, configuration, internal)."}, []string{"tenant", "reason"}),
 		graphRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "entrasync_graph_requests_total",
 			Help: "HTTP requests to Microsoft Graph, by tenant, endpoint and status (0: transport error)."}, []string{"tenant", "endpoint", "status"}),
 		throttleWait: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "entrasync_graph_throttle_wait_seconds_total",
@@ -44,37 +63,55 @@ func NewMetrics() *Metrics {
 			Help: "Unix time of the tenant's last successful cycle."}, []string{"tenant"}),
 		conflicts: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "entrasync_conflicts",
 			Help: "E-mail conflicts held back by the tenant's last cycle."}, []string{"tenant"}),
+		failures: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "entrasync_tenant_consecutive_failures",
+			Help: "Consecutive failed cycles of the tenant; 2 or more means quarantined. reason is the last failure's category."},
+			[]string{"tenant", "reason"}),
 	}
-	m.failures = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "entrasync_tenant_consecutive_failures",
-		Help: "Consecutive failed cycles of the tenant; 2 or more means quarantined (reason label)."}, []string{"tenant", "reason"})
-	m.reg.MustRegister(m.failures, m.cycles, m.cycleDuration, m.changes, m.graphRequests, m.throttleWait, m.lastSuccess, m.conflicts,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(m.failures, m.cycles, m.cycleDuration, m.changes, m.failuresTotal, m.graphRequests, m.throttleWait,
+		m.lastSuccess, m.conflicts, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// BuildInfo adds entrasync_build_info: always 1, labelled with version
+// and the Go version. Call it once.
+func (m *Metrics) BuildInfo(version string) {
+	info := prometheus.NewGauge(prometheus.GaugeOpts{Name: "entrasync_build_info",
+		Help:        "Always 1; the labels say which entrasync and Go built this process.",
+		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()}})
+	info.Set(1)
+	m.reg.MustRegister(info)
 }
 
 // CycleFinished implements sync.Observer.
 func (m *Metrics) CycleFinished(tenant, trigger string, res *sync.Result, err error, d time.Duration) {
-	outcome := "failed"
+	outcome := outcomeFailed
 	switch {
-	case errors.Is(err, sync.ErrCycleRunning):
-		outcome = "already_running"
+	case sync.IsRefusal(err):
+		outcome = outcomeRefused
+	case errors.Is(err, context.Canceled):
+		return // a stopping process: neither a cycle nor a failure
 	case err == nil && res != nil && res.DryRun:
-		outcome = "dry_run"
+		outcome = outcomeDryRun
 	case err == nil && res != nil && res.Run != nil:
 		outcome = string(res.Run.Outcome)
 	}
 	m.cycles.WithLabelValues(tenant, trigger, outcome).Inc()
-	if outcome == "already_running" {
+	if outcome == outcomeRefused {
 		return
 	}
 	m.cycleDuration.WithLabelValues(tenant).Observe(d.Seconds())
-	if err != nil || res == nil || res.Plan == nil || res.DryRun {
+	if err != nil {
+		m.failuresTotal.WithLabelValues(tenant, sync.FailureCategory(err)).Inc()
 		return
 	}
-	for k, n := range res.Plan.Counts() {
-		if k != "conflict" {
-			m.changes.WithLabelValues(tenant, k).Add(float64(n))
-		}
+	if res == nil || res.Plan == nil || res.DryRun {
+		return
+	}
+	for _, ch := range res.Plan.Changes {
+		m.changes.WithLabelValues(tenant, string(ch.Entity)+"."+string(ch.Action), "applied").Inc()
+	}
+	for _, ch := range res.Plan.Held {
+		m.changes.WithLabelValues(tenant, string(ch.Entity)+"."+string(ch.Action), "held").Inc()
 	}
 	m.conflicts.WithLabelValues(tenant).Set(float64(len(res.Plan.Conflicts)))
 	m.lastSuccess.WithLabelValues(tenant).Set(float64(time.Now().Unix()))
@@ -91,23 +128,97 @@ func (m *Metrics) GraphObserver(tenant string) func(string, int, time.Duration) 
 	}
 }
 
-// Quarantine implements sync.QuarantineObserver.
-func (m *Metrics) Quarantine(tenant string, failures int, reason string) {
+// Quarantine implements sync.QuarantineObserver: category is one of
+// sync.FailureCategories ("" after a success, shown as "none").
+func (m *Metrics) Quarantine(tenant string, failures int, category string) {
+	if category == "" {
+		category = "none"
+	}
 	m.failures.DeletePartialMatch(prometheus.Labels{"tenant": tenant})
-	m.failures.WithLabelValues(tenant, shortLabel(reason, 120)).Set(float64(failures))
+	m.failures.WithLabelValues(tenant, category).Set(float64(failures))
 }
 
-// shortLabel is a label value of at most n runes, control characters
-// shown as '?'.
-func shortLabel(s string, n int) string {
-	r := []rune(s)
-	if len(r) > n {
-		r = append(r[:n-1], '…')
+// TenantState is what the directory reads for the tenant gauges.
+type TenantState interface {
+	Schedule(ctx context.Context, tenantID string) (sync.Schedule, error)
+	TenantSettings(ctx context.Context, tenantID string) (sync.TenantSettingsReport, error)
+	Runs(ctx context.Context, tenantID string, limit int) ([]sync.Run, error)
+}
+
+// WatchTenants adds the gauges read from dir at each scrape, per tenant:
+// entrasync_tenant_paused, entrasync_tenant_quarantined,
+// entrasync_tenant_disconnected (0 or 1) and entrasync_held_runs_pending
+// (held runs awaiting approve or reject), plus
+// entrasync_tenant_state_errors_total when the directory does not answer.
+func (m *Metrics) WatchTenants(dir TenantState, tenants []string) {
+	m.reg.MustRegister(&tenantCollector{dir: dir, tenants: tenants,
+		readErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "entrasync_tenant_state_errors_total",
+			Help: "Scrapes at which a tenant's state could not be read from the directory."})})
+}
+
+var (
+	descPaused = prometheus.NewDesc("entrasync_tenant_paused",
+		"1 while the tenant is paused (no scheduled cycles).", []string{"tenant"}, nil)
+	descQuarantined = prometheus.NewDesc("entrasync_tenant_quarantined",
+		"1 while the tenant's cycles keep failing and back off.", []string{"tenant"}, nil)
+	descDisconnected = prometheus.NewDesc("entrasync_tenant_disconnected",
+		"1 while the tenant is disconnected (its cycles are refused).", []string{"tenant"}, nil)
+	descHeld = prometheus.NewDesc("entrasync_held_runs_pending",
+		"Held runs of the tenant that await `entrasync runs approve|reject`.", []string{"tenant"}, nil)
+)
+
+// heldRunsScanned is how many recent runs a scrape looks through for held
+// runs not yet reviewed.
+const heldRunsScanned = 50
+
+type tenantCollector struct {
+	dir        TenantState
+	tenants    []string
+	readErrors prometheus.Counter
+}
+
+func (c *tenantCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descPaused, descQuarantined, descDisconnected, descHeld} {
+		ch <- d
 	}
-	for i, c := range r {
-		if c < ' ' || c == 0x7f {
-			r[i] = '?'
+	c.readErrors.Describe(ch)
+}
+
+func (c *tenantCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	one := func(v bool) float64 {
+		if v {
+			return 1
 		}
+		return 0
 	}
-	return string(r)
+	for _, t := range c.tenants {
+		sc, err := c.dir.Schedule(ctx, t)
+		if err != nil && !errors.Is(err, sync.ErrTenantNotFound) {
+			c.readErrors.Inc()
+			continue
+		}
+		rep, err := c.dir.TenantSettings(ctx, t)
+		if err != nil {
+			c.readErrors.Inc()
+			continue
+		}
+		runs, err := c.dir.Runs(ctx, t, heldRunsScanned)
+		if err != nil {
+			c.readErrors.Inc()
+			continue
+		}
+		held := 0
+		for _, r := range runs {
+			if r.Outcome == sync.OutcomeHeld && r.Review == "" {
+				held++
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(descPaused, prometheus.GaugeValue, one(sc.Paused), t)
+		ch <- prometheus.MustNewConstMetric(descQuarantined, prometheus.GaugeValue, one(sc.Quarantined()), t)
+		ch <- prometheus.MustNewConstMetric(descDisconnected, prometheus.GaugeValue, one(rep.DisconnectedAt != nil), t)
+		ch <- prometheus.MustNewConstMetric(descHeld, prometheus.GaugeValue, float64(held), t)
+	}
+	c.readErrors.Collect(ch)
 }

@@ -44,7 +44,7 @@ func (s *Server) approveRun(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	res, err := sync.Owned(r.Context(), s.worker, func(ctx context.Context) (*sync.Result, error) {
-		return s.worker.ApproveRun(ctx, run.ID)
+		return s.worker.ApproveRun(sync.WithActor(ctx, apiActor(r)), run.ID)
 	})
 	if err != nil {
 		return err
@@ -60,7 +60,7 @@ func (s *Server) rejectRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if run, err = s.store.ReviewRun(r.Context(), run.ID, sync.ReviewRejected); err != nil {
+	if run, err = s.store.ReviewRun(sync.WithActor(r.Context(), apiActor(r)), run.ID, sync.ReviewRejected); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"rejected": run.ID, "run": run})
@@ -82,4 +82,13 @@ func (s *Server) runParam(r *http.Request) (*sync.Run, []sync.LogEntry, error) {
 		return nil, nil, notFound("run not found")
 	}
 	return run, log, nil
+}
+
+// apiActor names who reviews a held run through the API, as the run
+// records it (sync.WithActor): "api:" and the label of the token used.
+func apiActor(r *http.Request) string {
+	if tok, ok := Identity(r.Context()); ok && tok.Label != "" {
+		return "api:" + tok.Label
+	}
+	return "api"
 }

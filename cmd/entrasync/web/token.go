@@ -31,7 +31,7 @@ func hashToken(token string) string { return sync.TokenHash(token) }
 // error into a JSON error response.
 func (s *Server) auth(scope string, h func(http.ResponseWriter, *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		token, ok := bearer(r.Header.Get("Authorization"))
 		var tok sync.APIToken
 		valid := false
 		if ok && token != "" {
@@ -59,4 +59,15 @@ func (s *Server) auth(scope string, h func(http.ResponseWriter, *http.Request) e
 			s.writeErr(w, r, err)
 		}
 	})
+}
+
+// bearer returns the token of an Authorization header's Bearer credentials.
+// The scheme is case-insensitive (RFC 7235 §2.1: "bearer" and "BEARER"
+// are Bearer too); spaces around the token are dropped.
+func bearer(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
 }
