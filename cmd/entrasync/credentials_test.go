@@ -49,6 +49,9 @@ tenants:
 	if err := os.WriteFile(certFile, regPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if out, stderr, code := runCLI(t, env, "--config", cfgFile, "migrate"); code != exitOK { // check creates no directory
+		t.Fatalf("migrate: exit %d\n%s%s", code, out, stderr)
+	}
 	out, stderr, code := runCLI(t, env, "--config", cfgFile, "check")
 	if code != exitOK {
 		t.Fatalf("check with the registered certificate: exit %d\n%s%s", code, out, stderr)
