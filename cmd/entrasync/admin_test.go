@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/entrasync/entrasync/store/sqlite"
 )
 
 // mustDemoDB runs the demo into a fresh SQLite file and returns its path: a
@@ -424,3 +427,35 @@ func TestAdminHelpGolden(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestCLIAdminActionsAreAudited: what an administrator does at the prompt
+// shows in the audit trail beside the API's and the console's, with who did
+// it (cli:user@host).
+func TestCLIAdminActionsAreAudited(t *testing.T) {
+	db := mustDemoDB(t)
+	mustCLI(t, db, exitOK, "tenant", "pause", "demo")
+	mustCLI(t, db, exitOK, "tenant", "resume", "demo")
+	mustCLI(t, db, exitOK, "tenant", "set", "demo", "--archive-threshold", "7")
+	mustCLI(t, db, exitOK, "users", "set", "alice@contoso.test", "--require-mobile-auth", "false", "--tenant", "demo")
+	store, err := sqlite.Open(context.Background(), db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	acts, err := store.AdminActions(context.Background(), "demo", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range acts {
+		if !strings.HasPrefix(a.Actor, "cli:") {
+			t.Errorf("actor %q, want cli:user@host", a.Actor)
+		}
+		got = append(got, a.Action+" "+a.Target+" "+a.Detail)
+	}
+	want := []string{"settings.set users alice@contoso.test requireMobileAuth=false", "settings.set tenant demo archiveThreshold=7",
+		"tenant.resume tenant demo ok", "tenant.pause tenant demo ok"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("audit trail:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

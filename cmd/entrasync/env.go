@@ -519,3 +519,13 @@ func tenantNames(cfg *config.Config) []string {
 	}
 	return names
 }
+
+// audit records an administrator's action taken at the command line in the
+// audit trail (sync.Access), the actor "cli:user@host". A failure to record
+// is a warning: the action itself is done.
+func (e *env) audit(db sync.Access, a sync.AdminAction) {
+	a.Actor = e.cliActor()
+	if err := db.RecordAdminAction(context.WithoutCancel(e.ctx), a); err != nil {
+		fmt.Fprintf(e.stderr, "entrasync: warning: the audit trail did not record %s: %v\n", a.Action, err)
+	}
+}

@@ -42,6 +42,13 @@ func (e *env) provision(args []string) error {
 		return err
 	}
 	od, err := worker.Provision(e.ctx, tenant, kind, f.Arg(0), sync.CycleOptions{DryRun: *dry, Trigger: "cli"})
+	if !*dry {
+		a := sync.AdminAction{Action: sync.ActionProvision, TenantID: tenant, Target: kind + " " + f.Arg(0), Detail: "ok"}
+		if err != nil {
+			a.Detail = "failed: " + err.Error()
+		}
+		e.audit(db, a)
+	}
 	if od != nil {
 		if f.json {
 			if werr := writeJSON(e.stdout, od); werr != nil {

@@ -92,6 +92,8 @@ func (e *env) runsReview(decision string, args []string) error {
 		if err != nil {
 			return err
 		}
+		e.audit(db, sync.AdminAction{Action: sync.ActionRejectRun, TenantID: run.TenantID, Target: fmt.Sprintf("run %d", id),
+			Detail: fmt.Sprintf("%d held changes dropped", run.Held)})
 		if f.json {
 			return writeJSON(e.stdout, run)
 		}
@@ -110,6 +112,14 @@ func (e *env) runsReview(decision string, args []string) error {
 		return usagef("runs approve: run %d is of tenant %s, which is not configured", id, run.TenantID)
 	}
 	res, err := worker.ApproveRun(e.ctx, id)
+	a := sync.AdminAction{Action: sync.ActionApproveRun, TenantID: run.TenantID, Target: fmt.Sprintf("run %d", id), Detail: "ok"}
+	switch {
+	case err != nil:
+		a.Detail = "failed: " + err.Error()
+	case res != nil && res.Run != nil:
+		a.Detail = fmt.Sprintf("applied in run %d", res.Run.ID)
+	}
+	e.audit(db, a)
 	if res != nil {
 		if f.json {
 			if werr := writeJSON(e.stdout, resultJSON{Run: res.Run, Plan: res.Plan}); werr != nil {

@@ -175,9 +175,25 @@ func (e *env) overrideSet(name, what string, flags []settingFlag, args []string,
 	if err != nil {
 		return err
 	}
+	e.audit(s.db, sync.AdminAction{Action: sync.ActionSetSetting, TenantID: s.tenant, Target: strings.Fields(name)[0] + " " + f.Arg(0),
+		Detail: changesText(cs)})
 	if f.json {
 		return writeJSON(e.stdout, view)
 	}
 	_, err = io.WriteString(e.stdout, line)
 	return err
+}
+
+// changesText is setting changes as the audit trail shows them: name=value,
+// "default" for a cleared override.
+func changesText(cs []sync.SettingChange) string {
+	parts := make([]string, 0, len(cs))
+	for _, c := range cs {
+		v := c.Value
+		if strings.TrimSpace(v) == "" {
+			v = "default"
+		}
+		parts = append(parts, c.Name+"="+v)
+	}
+	return strings.Join(parts, ", ")
 }

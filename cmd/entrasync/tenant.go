@@ -81,7 +81,9 @@ func (e *env) tenantAdmin(verb string, args []string) error {
 	case "settings", "set":
 		var rep sync.TenantSettingsReport
 		if verb == "set" {
-			rep, err = s.admin.SetTenantSetting(e.ctx, s.tenant, cs...)
+			if rep, err = s.admin.SetTenantSetting(e.ctx, s.tenant, cs...); err == nil {
+				e.audit(s.db, sync.AdminAction{Action: sync.ActionSetSetting, TenantID: s.tenant, Target: "tenant " + s.tenant, Detail: changesText(cs)})
+			}
 		} else {
 			rep, err = s.admin.TenantSettings(e.ctx, s.tenant)
 		}
@@ -246,6 +248,11 @@ func (e *env) tenantState(verb string, args []string) error {
 		if err := db.SetPaused(e.ctx, names[0], verb == "pause"); err != nil {
 			return err
 		}
+		action := sync.ActionResumeTenant
+		if verb == "pause" {
+			action = sync.ActionPauseTenant
+		}
+		e.audit(db, sync.AdminAction{Action: action, TenantID: names[0], Target: "tenant " + names[0], Detail: "ok"})
 	}
 	out := make([]tenantStatus, 0, len(names))
 	for _, n := range names {

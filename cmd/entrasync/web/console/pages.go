@@ -306,7 +306,7 @@ func (c *Console) review(w http.ResponseWriter, r *http.Request, s *session) err
 	a := sync.AdminAction{TenantID: page.Run.TenantID, Target: fmt.Sprintf("run %d", id)}
 	if strings.HasSuffix(r.URL.Path, "/reject") {
 		a.Action = sync.ActionRejectRun
-		if _, err := c.store.ReviewRun(r.Context(), id, sync.ReviewRejected); err != nil {
+		if _, err := c.store.ReviewRun(sync.WithActor(r.Context(), "console:"+s.Label), id, sync.ReviewRejected); err != nil {
 			return err
 		}
 		a.Detail = fmt.Sprintf("%d held changes dropped (%d user archives, %d group archives, %d membership removals)",
@@ -316,7 +316,7 @@ func (c *Console) review(w http.ResponseWriter, r *http.Request, s *session) err
 	}
 	a.Action = sync.ActionApproveRun
 	res, err := sync.Owned(r.Context(), c.worker, func(ctx context.Context) (*sync.Result, error) {
-		return c.worker.ApproveRun(ctx, id)
+		return c.worker.ApproveRun(sync.WithActor(ctx, "console:"+s.Label), id)
 	})
 	if err != nil {
 		a.Detail = "failed: " + err.Error()
