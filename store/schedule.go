@@ -176,3 +176,17 @@ func (s *DB) APITokenValid(ctx context.Context, hash string) (bool, error) {
 	}
 	return ok, nil
 }
+
+// TenantStates returns every registered tenant's state (sync.TenantState)
+// in one statement: paused, disconnected, consecutive failures, held runs
+// awaiting review.
+func (s *DB) TenantStates(ctx context.Context) ([]sync.TenantState, error) {
+	var out []sync.TenantState
+	if err := s.x.SelectContext(ctx, &out, `SELECT t.id, COALESCE(sc.paused, false) AS paused,
+		t.disconnected_at IS NOT NULL AS disconnected, COALESCE(sc.failures, 0) AS failures,
+		(SELECT count(*) FROM runs r WHERE r.tenant_id = t.id AND r.outcome = 'held' AND r.review = '') AS held_pending
+		FROM tenants t LEFT JOIN tenant_schedule sc ON sc.tenant_id = t.id ORDER BY t.id`); err != nil {
+		return nil, fmt.Errorf("store: tenant states: %w", s.d.Translate(err))
+	}
+	return out, nil
+}

@@ -43,6 +43,9 @@ type Leaser interface {
 	NoteOutcome(ctx context.Context, tenantID string, failed bool, reason string) (int, error)
 	// SetPaused pauses or resumes the tenant's scheduled cycles (C8).
 	SetPaused(ctx context.Context, tenantID string, paused bool) error
+	// TenantStates returns every registered tenant's state, by id, in one
+	// read (the metrics' gauges at each scrape).
+	TenantStates(ctx context.Context) ([]TenantState, error)
 }
 
 // Schedule is a tenant's next due time, lease and state, for status displays.
@@ -61,6 +64,19 @@ type Schedule struct {
 
 // Quarantined reports whether the tenant's cycles are backing off.
 func (s Schedule) Quarantined() bool { return s.Failures >= QuarantineAfter }
+
+// TenantState is a tenant's state for status gauges: paused, disconnected,
+// its consecutive failures and its held runs awaiting review.
+type TenantState struct {
+	TenantID     string `db:"id"`
+	Paused       bool   `db:"paused"`
+	Disconnected bool   `db:"disconnected"`
+	Failures     int    `db:"failures"`
+	HeldPending  int    `db:"held_pending"`
+}
+
+// Quarantined reports whether the tenant's cycles are backing off.
+func (s TenantState) Quarantined() bool { return s.Failures >= QuarantineAfter }
 
 // QuarantineAfter is the number of consecutive failed cycles that puts a
 // tenant in quarantine.

@@ -167,7 +167,7 @@ func (e *env) demo(args []string) error {
 	if *serve {
 		m = web.NewMetrics()
 		m.BuildInfo(version)
-		m.WatchTenants(db, []string{demoTenantID})
+		m.WatchTenants(db)
 	}
 	src, err := e.demoSource(srv, m)
 	if err != nil {

@@ -42,7 +42,7 @@ func (e *env) runWorker(args []string) error {
 	defer release()
 	m := web.NewMetrics()
 	m.BuildInfo(version)
-	m.WatchTenants(db, tenantNames(cfg))
+	m.WatchTenants(db)
 	worker, _, err := e.newWorker(cfg, db, m, "")
 	if err != nil {
 		return err

@@ -102,6 +102,7 @@ var conformance = []struct {
 	{"LeaseDueRenewRelease", testLeaseDueRelease},
 	{"LeaseReleaseFarAhead", testLeaseReleaseFarAhead},
 	{"LeaseClaimDueBoundedAndExclusive", testLeaseClaimDue},
+	{"TenantStatesInOneRead", testTenantStates},
 	{"LeaseWritesDuringOpenTransaction", testLeaseDuringOpenTx},
 	{"WorkerLeaseOutlivesLongTransaction", testWorkerLongTransaction},
 	{"APITokenRotation", testAPITokens},

@@ -551,3 +551,34 @@ func testLeaseClaimDue(t *testing.T, dir store.Store) {
 		}
 	}
 }
+
+// testTenantStates: one read gives every tenant's paused, disconnected,
+// failure and held-run state.
+func testTenantStates(t *testing.T, dir store.Store) {
+	ctx := context.Background()
+	for _, id := range []string{"a", "b", "c"} {
+		if err := dir.RegisterTenant(ctx, sync.Tenant{ID: id, EntraTenantID: "e-" + id, Settings: sync.DefaultTenantSettings()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := dir.SetPaused(ctx, "a", true); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := dir.NoteOutcome(ctx, "b", true, "unreachable"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now().UTC()
+	if err := dir.RecordRun(ctx, &sync.Run{TenantID: "c", Trigger: "test", Outcome: sync.OutcomeHeld, Held: 3, StartedAt: now, FinishedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	states, err := dir.TenantStates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []sync.TenantState{{TenantID: "a", Paused: true}, {TenantID: "b", Failures: 2}, {TenantID: "c", HeldPending: 1}}
+	if !reflect.DeepEqual(states, want) || !states[1].Quarantined() {
+		t.Fatalf("TenantStates = %+v, want %+v", states, want)
+	}
+}

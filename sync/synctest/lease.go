@@ -239,3 +239,24 @@ func (m *Memory) EnsureSchedules(_ context.Context, first map[string]time.Durati
 	}
 	return have, nil
 }
+
+// TenantStates returns every tenant's state, by id.
+func (m *Memory) TenantStates(_ context.Context) ([]sync.TenantState, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]sync.TenantState, 0, len(m.tenants))
+	for id, tn := range m.tenants {
+		st := sync.TenantState{TenantID: id, Disconnected: tn.disconnectedAt != nil}
+		if tn.schedule != nil {
+			st.Paused, st.Failures = tn.schedule.paused, tn.schedule.failures
+		}
+		for _, r := range m.runs {
+			if r.run.TenantID == id && r.run.Outcome == sync.OutcomeHeld && r.run.Review == "" {
+				st.HeldPending++
+			}
+		}
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].TenantID < out[j].TenantID })
+	return out, nil
+}

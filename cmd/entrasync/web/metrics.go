@@ -16,7 +16,7 @@ import (
 // Metrics are the worker's Prometheus metrics, on a registry of their own,
 // served at /metrics. They observe the worker's cycles (sync.Observer,
 // sync.QuarantineObserver) and Graph's requests (GraphObserver), and, once
-// WatchTenants is called, read each tenant's state at every scrape. Every
+// WatchTenants is called, read every tenant's state in one query at each scrape. Every
 // label value comes from a fixed set (tenant names, triggers, outcomes,
 // failure categories, change kinds, endpoints with ids replaced): no
 // message, id or host reaches /metrics, which needs no token.
@@ -140,20 +140,19 @@ func (m *Metrics) Quarantine(tenant string, failures int, category string) {
 
 // TenantState is what the directory reads for the tenant gauges.
 type TenantState interface {
-	Schedule(ctx context.Context, tenantID string) (sync.Schedule, error)
-	TenantSettings(ctx context.Context, tenantID string) (sync.TenantSettingsReport, error)
-	Runs(ctx context.Context, tenantID string, limit int) ([]sync.Run, error)
+	TenantStates(ctx context.Context) ([]sync.TenantState, error)
 }
 
-// WatchTenants adds the gauges read from dir at each scrape, per tenant:
+// WatchTenants adds the gauges read from dir at each scrape, in one read,
+// for every tenant the directory has (the file's and the registry's):
 // entrasync_tenant_paused, entrasync_tenant_quarantined,
 // entrasync_tenant_disconnected (0 or 1) and entrasync_held_runs_pending
 // (held runs awaiting approve or reject), plus
 // entrasync_tenant_state_errors_total when the directory does not answer.
-func (m *Metrics) WatchTenants(dir TenantState, tenants []string) {
-	m.reg.MustRegister(&tenantCollector{dir: dir, tenants: tenants,
+func (m *Metrics) WatchTenants(dir TenantState) {
+	m.reg.MustRegister(&tenantCollector{dir: dir,
 		readErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "entrasync_tenant_state_errors_total",
-			Help: "Scrapes at which a tenant's state could not be read from the directory."})})
+			Help: "Scrapes at which the tenants' state could not be read from the directory."})})
 }
 
 var (
@@ -167,13 +166,8 @@ var (
 		"Held runs of the tenant that await `entrasync runs approve|reject`.", []string{"tenant"}, nil)
 )
 
-// heldRunsScanned is how many recent runs a scrape looks through for held
-// runs not yet reviewed.
-const heldRunsScanned = 50
-
 type tenantCollector struct {
 	dir        TenantState
-	tenants    []string
 	readErrors prometheus.Counter
 }
 
@@ -193,32 +187,16 @@ func (c *tenantCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		return 0
 	}
-	for _, t := range c.tenants {
-		sc, err := c.dir.Schedule(ctx, t)
-		if err != nil && !errors.Is(err, sync.ErrTenantNotFound) {
-			c.readErrors.Inc()
-			continue
-		}
-		rep, err := c.dir.TenantSettings(ctx, t)
-		if err != nil {
-			c.readErrors.Inc()
-			continue
-		}
-		runs, err := c.dir.Runs(ctx, t, heldRunsScanned)
-		if err != nil {
-			c.readErrors.Inc()
-			continue
-		}
-		held := 0
-		for _, r := range runs {
-			if r.Outcome == sync.OutcomeHeld && r.Review == "" {
-				held++
-			}
-		}
-		ch <- prometheus.MustNewConstMetric(descPaused, prometheus.GaugeValue, one(sc.Paused), t)
-		ch <- prometheus.MustNewConstMetric(descQuarantined, prometheus.GaugeValue, one(sc.Quarantined()), t)
-		ch <- prometheus.MustNewConstMetric(descDisconnected, prometheus.GaugeValue, one(rep.DisconnectedAt != nil), t)
-		ch <- prometheus.MustNewConstMetric(descHeld, prometheus.GaugeValue, float64(held), t)
+	states, err := c.dir.TenantStates(ctx)
+	if err != nil {
+		c.readErrors.Inc()
+	}
+	for _, st := range states {
+		t := st.TenantID
+		ch <- prometheus.MustNewConstMetric(descPaused, prometheus.GaugeValue, one(st.Paused), t)
+		ch <- prometheus.MustNewConstMetric(descQuarantined, prometheus.GaugeValue, one(st.Quarantined()), t)
+		ch <- prometheus.MustNewConstMetric(descDisconnected, prometheus.GaugeValue, one(st.Disconnected), t)
+		ch <- prometheus.MustNewConstMetric(descHeld, prometheus.GaugeValue, float64(st.HeldPending), t)
 	}
 	c.readErrors.Collect(ch)
 }

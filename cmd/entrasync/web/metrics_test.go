@@ -41,7 +41,7 @@ func TestMetricsFollowPrometheusConventionsAndLeakNothing(t *testing.T) {
 	var fs *failingSource
 	h := MustAPIWith(t, s, func(src sync.Source) sync.Source { fs = &failingSource{Source: src}; return fs })
 	h.metrics.BuildInfo("1.2.3-test")
-	h.metrics.WatchTenants(h.db, []string{"demo"})
+	h.metrics.WatchTenants(h.db)
 	if code, body := h.do(t, "POST", "/api/v1/tenants/demo/cycles", h.token); code != 200 {
 		t.Fatalf("first cycle: %d %s", code, body)
 	}
