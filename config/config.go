@@ -506,7 +506,7 @@ func (t *Tenant) validate(p string) error {
 // secret: only commands that talk to Graph need it, and they call this.
 func (t *Tenant) CheckSecret() error {
 	if t.Credential != "" {
-		return nil // a named credential: its secrets are the credential's (credentials:)
+		return nil // a named credential: Config.CheckSecrets asks it
 	}
 	if t.secretErr != nil {
 		return t.secretErr
@@ -556,4 +556,17 @@ func first(vals ...string) string {
 		}
 	}
 	return ""
+}
+
+// CheckSecrets reports a secret tenant t needs to call Graph and does not
+// have: its own client secret, or its named credential's (Credential.Check).
+func (c *Config) CheckSecrets(t *Tenant) error {
+	if t.Credential == "" {
+		return t.CheckSecret()
+	}
+	cr, err := c.CredentialNamed(t.Credential)
+	if err != nil {
+		return &FieldError{"tenants." + t.Name + ".credential", err.Error()}
+	}
+	return cr.Check()
 }

@@ -260,13 +260,32 @@ func TestCredentialsNamedAndRedacted(t *testing.T) {
 	}
 }
 
+// TestNamedCredentialSecretIsCheckedOnlyWhenAsked: a named client-secret
+// credential without its secret is a valid configuration (listings need
+// none); CheckSecrets, asked where Graph is called, names it.
+func TestNamedCredentialSecretIsCheckedOnlyWhenAsked(t *testing.T) {
+	const y = "credentials:\n  - name: x\n    kind: client_secret\n    client_id: 44444444-4444-4444-4444-444444444444\n" +
+		"    client_secret_file: /nonexistent/secret\ntenants:\n  - name: acme\n    tenant_id: acme.example\n" +
+		"    app_id: 33333333-3333-3333-3333-333333333333\n    credential: x\n"
+	cfg, err := Parse(strings.NewReader(y), env(nil))
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		t.Fatalf("a named credential without its secret: %v, want a valid configuration", err)
+	}
+	var fe *FieldError
+	if err := cfg.CheckSecrets(&cfg.Tenants[0]); !errors.As(err, &fe) || fe.Field != "credentials[0].client_secret_file" {
+		t.Fatalf("CheckSecrets = %v, want a FieldError on credentials[0].client_secret_file", err)
+	}
+}
+
 func TestCredentialValidation(t *testing.T) {
 	base := func(cred, tenant string) string {
 		return "credentials:\n" + cred + "tenants:\n  - name: acme\n    tenant_id: acme.example\n    app_id: 33333333-3333-3333-3333-333333333333\n" + tenant
 	}
 	for _, c := range []struct{ yaml, field string }{
 		{base("  - name: x\n    kind: password\n    client_id: 44444444-4444-4444-4444-444444444444\n", "    credential: x\n"), "credentials[0] (x).kind"},
-		{base("  - name: x\n    kind: client_secret\n    client_id: 44444444-4444-4444-4444-444444444444\n", "    credential: x\n"), "credentials[0] (x).client_secret"},
 		{base("  - name: x\n    kind: certificate\n    client_id: 44444444-4444-4444-4444-444444444444\n", "    credential: x\n"), "credentials[0] (x).certificate_file"},
 		{base("  - name: x\n    kind: workload_identity\n    client_id: 44444444-4444-4444-4444-444444444444\n", "    credential: x\n"), "credentials[0] (x).token_file"},
 		{base("  - name: x\n    kind: certificate\n", "    credential: x\n"), "credentials[0] (x).client_id"},

@@ -64,6 +64,10 @@ type Credential struct {
 	// ResourceID (managed_identity) names a user-assigned identity by its
 	// Azure resource id instead of ClientID.
 	ResourceID string `yaml:"resource_id"`
+	// secretErr is why a secret of the credential could not be read (a
+	// file); Check returns it, only where Graph is called.
+	secretErr error
+	where     string // "credentials[i] (name)", for Check's errors
 }
 
 // SecretEnv returns the environment variable a client_secret credential's
@@ -78,10 +82,13 @@ func (c *Credential) SecretEnv() string {
 // load reads what the credential's kind needs from the environment and
 // files; p names it in errors ("credentials[0]").
 func (c *Credential) load(p string, getenv func(string) string) error {
+	// A secret that cannot be read is told by Check, where Graph is called:
+	// commands that read only the directory need no secret (SecretErr).
 	read := func(field, path string) (Secret, error) {
 		b, err := ReadSmallFile(path, MaxSecretBytes)
 		if err != nil {
-			return "", fmt.Errorf("config: %s.%s: %w", p, field, err)
+			c.secretErr = &FieldError{p + "." + field, err.Error()}
+			return "", nil
 		}
 		return Secret(b), nil
 	}
@@ -136,28 +143,38 @@ func (c *Credential) validate(p string) error {
 	default:
 		return &FieldError{p + ".kind", fmt.Sprintf("%q is not client_secret, certificate, workload_identity or managed_identity", c.Kind)}
 	}
+	c.where = p
 	switch c.Kind {
-	case CredentialSecret:
-		if c.ClientSecret == "" {
-			src := "environment variable " + c.SecretEnv()
-			if c.ClientSecretFile != "" {
-				src = "file " + c.ClientSecretFile
-			}
-			return &FieldError{p + ".client_secret", "empty: set it in the " + src}
-		}
 	case CredentialCertificate:
 		switch {
 		case c.CertificateFile == "":
 			return &FieldError{p + ".certificate_file", "required (a PEM file with the certificate and its private key, or a PKCS#12 file)"}
 		case c.CertificatePasswordEnv != "" && c.CertificatePasswordFile != "":
 			return &FieldError{p + ".certificate_password_file", "give certificate_password_env or certificate_password_file, not both"}
-		case c.CertificatePasswordEnv != "" && c.CertificatePassword == "":
-			return &FieldError{p + ".certificate_password_env", "environment variable " + c.CertificatePasswordEnv + " is empty"}
 		}
 	case CredentialWorkloadIdentity:
 		if c.TokenFile == "" {
 			return &FieldError{p + ".token_file", "required (the federated token file), or set AZURE_FEDERATED_TOKEN_FILE"}
 		}
+	}
+	return nil
+}
+
+// Check reports a secret the credential needs and does not have: a client
+// secret that is empty or a file that could not be read, a certificate
+// password variable that is empty. Only commands that call Graph ask.
+func (c *Credential) Check() error {
+	switch {
+	case c.secretErr != nil:
+		return c.secretErr
+	case c.Kind == CredentialSecret && c.ClientSecret == "":
+		src := "environment variable " + c.SecretEnv()
+		if c.ClientSecretFile != "" {
+			src = "file " + c.ClientSecretFile
+		}
+		return &FieldError{c.where + ".client_secret", "empty: set it in the " + src}
+	case c.Kind == CredentialCertificate && c.CertificatePasswordEnv != "" && c.CertificatePassword == "":
+		return &FieldError{c.where + ".certificate_password_env", "environment variable " + c.CertificatePasswordEnv + " is empty"}
 	}
 	return nil
 }

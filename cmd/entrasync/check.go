@@ -222,7 +222,10 @@ func (e *env) checkTenant(cfg *config.Config, t config.Tenant, cl *checklist) {
 		if t.ClientSecretFile != "" {
 			secretFrom = "write it to " + t.ClientSecretFile
 		}
-		if err := t.CheckSecret(); err != nil {
+		if t.Credential != "" {
+			secretFrom = "set the secret of credential " + t.Credential + " (credentials: in the config file)"
+		}
+		if err := cfg.CheckSecrets(&t); err != nil {
 			cl.add(t.Name, graph.CheckToken, checkFailed, strings.TrimPrefix(err.Error(), "config: "), secretFrom)
 			return
 		}

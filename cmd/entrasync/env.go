@@ -240,7 +240,7 @@ func tenantOf(t config.Tenant) sync.Tenant {
 // that talk to Graph — is the tenant's client secret needed
 // (config.Tenant.CheckSecret).
 func sourceOf(cfg *config.Config, t config.Tenant, logger *slog.Logger, observe func(string, int, time.Duration), progress func(graph.Progress)) (*graph.Source, error) {
-	if err := t.CheckSecret(); err != nil {
+	if err := cfg.CheckSecrets(&t); err != nil {
 		return nil, err
 	}
 	transport, err := transportOf(cfg.Graph.CAFile)
