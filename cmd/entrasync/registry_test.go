@@ -7,8 +7,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -74,15 +78,15 @@ func TestRegistryThreeWorkers(t *testing.T) {
 	}
 	token := strings.TrimSpace(tokOut.String())
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	// Three worker processes of their own: this test binary run again as
+	// TestRunProcess, each `entrasync run` with its own pool and holder.
 	var addrs []string
-	var dones []chan error
+	var procs []*exec.Cmd
 	var logs []*syncBuffer
 	for range 3 {
-		addr, log, done := freeAddr(t), newSyncBuffer(), make(chan error, 1)
-		go func() { done <- run(ctx, []string{"--config", cfgFile, "run", "--listen", addr}, getenv, log, log) }()
-		addrs, logs, dones = append(addrs, addr), append(logs, log), append(dones, done)
+		addr := freeAddr(t)
+		cmd, log := startRunProcess(t, env, "--config", cfgFile, "run", "--listen", addr)
+		addrs, logs, procs = append(addrs, addr), append(logs, log), append(procs, cmd)
 	}
 	for i, a := range addrs {
 		eventually(t, fmt.Sprintf("worker %d starts", i), func() string {
@@ -166,10 +170,10 @@ func TestRegistryThreeWorkers(t *testing.T) {
 	if code, body := api(token, "POST", addrs[0], "/api/v1/tenants/acme/cycles", ""); code != http.StatusNotFound {
 		t.Fatalf("a cycle of a removed tenant: %d %s", code, body)
 	}
-	cancel()
-	for i, d := range dones {
-		if err := <-d; err != nil {
-			t.Fatalf("worker %d: %v", i, err)
+	for i, p := range procs {
+		_ = p.Process.Signal(syscall.SIGTERM)
+		if err := p.Wait(); err != nil {
+			t.Fatalf("worker process %d: %v\n%s", i, err, logs[i].String())
 		}
 	}
 	for _, l := range logs {
@@ -272,5 +276,45 @@ func TestRegistryHelpGolden(t *testing.T) {
 			t.Fatalf("tenant %s --help: exit %d %q\n%s", verb, code, stderr, out)
 		}
 		golden(t, "help-tenant-"+verb, out)
+	}
+}
+
+// startRunProcess runs entrasync with args in a process of its own (this
+// test binary run again as TestRunProcess) with env added to the
+// environment; its output goes to the buffer. It is killed at cleanup if
+// still running.
+func startRunProcess(t *testing.T, env map[string]string, args ...string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRunProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "ENTRASYNC_TEST_PROCESS_ARGS="+strings.Join(args, "\x1f"))
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	log := newSyncBuffer()
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	return cmd, log
+}
+
+// TestRunProcess is a process startRunProcess started: it runs entrasync
+// with the arguments it was given until SIGTERM. On its own (no arguments
+// in the environment) it has nothing to do.
+func TestRunProcess(t *testing.T) {
+	args := os.Getenv("ENTRASYNC_TEST_PROCESS_ARGS")
+	if args == "" {
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, strings.Split(args, "\x1f"), os.Getenv, os.Stdout, os.Stderr); err != nil {
+		t.Fatalf("entrasync: %v", err)
 	}
 }
