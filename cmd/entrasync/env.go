@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -189,7 +190,12 @@ func (e *env) dbURL(cfg *config.Config) string {
 // openStore opens the configured database (by default the SQLite file in
 // the data directory) and registers every configured tenant.
 func (e *env) openStore(cfg *config.Config) (store.Store, error) {
-	db, err := open.URL(e.ctx, e.dbURL(cfg), e.logger)
+	return e.openStoreAt(cfg, e.dbURL(cfg))
+}
+
+// openStoreAt is openStore on the database at url.
+func (e *env) openStoreAt(cfg *config.Config, url string) (store.Store, error) {
+	db, err := open.URL(e.ctx, url, e.logger)
 	if err != nil {
 		return nil, err
 	}
@@ -528,4 +534,33 @@ func (e *env) audit(db sync.Access, a sync.AdminAction) {
 	if err := db.RecordAdminAction(context.WithoutCancel(e.ctx), a); err != nil {
 		fmt.Fprintf(e.stderr, "entrasync: warning: the audit trail did not record %s: %v\n", a.Action, err)
 	}
+}
+
+// openPlanStore opens the directory a plan reads. A plan writes nothing:
+// when the configured SQLite file does not exist (a first plan, or a
+// mistyped path) it plans against an empty directory in a temporary file,
+// removed by the returned cleanup, and says so; the configured path is left
+// as it is.
+func (e *env) openPlanStore(cfg *config.Config) (store.Store, func(), error) {
+	raw := e.dbURL(cfg)
+	backend, target, err := store.ParseURL(raw)
+	if err != nil || backend != store.BackendSQLite {
+		db, err := e.openStore(cfg)
+		return db, func() {}, err
+	}
+	if _, err := os.Stat(target); err == nil || !errors.Is(err, os.ErrNotExist) {
+		db, err := e.openStore(cfg)
+		return db, func() {}, err
+	}
+	dir, err := os.MkdirTemp("", "entrasync-plan-")
+	if err != nil {
+		return nil, nil, err
+	}
+	fmt.Fprintf(e.stderr, "No directory yet at %s: planning against an empty one (nothing is created there; the first sync creates it).\n", target)
+	db, err := e.openStoreAt(cfg, filepath.Join(dir, "plan.db"))
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return db, func() { _ = db.Close(); _ = os.RemoveAll(dir) }, nil
 }

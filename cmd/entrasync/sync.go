@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/entrasync/entrasync/store"
 	"github.com/entrasync/entrasync/sync"
 )
 
@@ -39,8 +40,14 @@ func (e *env) sync(args []string, dryRun bool) error {
 		fmt.Fprintf(e.stderr, "%s every configured tenant, one after the other (%d: %s); name one to %s only it: entrasync %s NAME\n",
 			verb, len(tenants), strings.Join(tenantNames(cfg), ", "), name, name)
 	}
-	db, err := e.openStore(cfg)
-	if err != nil {
+	var db store.Store
+	if dryRun {
+		var cleanup func()
+		if db, cleanup, err = e.openPlanStore(cfg); err != nil {
+			return err
+		}
+		defer cleanup()
+	} else if db, err = e.openStore(cfg); err != nil {
 		return err
 	}
 	defer db.Close()
