@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jmoiron/sqlx"
 
@@ -86,7 +87,14 @@ func (s *DB) LoadState(ctx context.Context, q sqlx.QueryerContext, tenant sync.T
 // loadUsers reads the tenant's users that match where (a condition with ?
 // placeholders for args) with their paths, in id order.
 func (s *DB) loadUsers(ctx context.Context, q sqlx.QueryerContext, tenantID, where string, args ...any) ([]sync.User, error) {
-	rows, err := q.QueryxContext(ctx, s.q(`SELECT `+userColumns+` FROM users WHERE tenant_id = ? AND `+where+` ORDER BY id`),
+	return s.loadUsersPage(ctx, q, tenantID, where, "", args...)
+}
+
+// loadUsersPage is loadUsers with page appended to the query (LIMIT …
+// OFFSET …, its arguments last in args); the paths read are those of the
+// users of the page only.
+func (s *DB) loadUsersPage(ctx context.Context, q sqlx.QueryerContext, tenantID, where, page string, args ...any) ([]sync.User, error) {
+	rows, err := q.QueryxContext(ctx, s.q(`SELECT `+userColumns+` FROM users WHERE tenant_id = ? AND `+where+` ORDER BY id`+page),
 		append([]any{tenantID}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: load users: %w", s.d.Translate(err))
@@ -105,7 +113,18 @@ func (s *DB) loadUsers(ctx context.Context, q sqlx.QueryerContext, tenantID, whe
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: load users: %w", s.d.Translate(err))
 	}
-	prow, err := q.QueryContext(ctx, s.q(`SELECT user_id, path FROM user_paths WHERE tenant_id = ? ORDER BY user_id, path`), tenantID)
+	pathsQuery, pathArgs := `SELECT user_id, path FROM user_paths WHERE tenant_id = ? ORDER BY user_id, path`, []any{tenantID}
+	if page != "" {
+		if len(users) == 0 {
+			return users, nil
+		}
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(users)), ", ")
+		pathsQuery = `SELECT user_id, path FROM user_paths WHERE tenant_id = ? AND user_id IN (` + marks + `) ORDER BY user_id, path`
+		for _, u := range users {
+			pathArgs = append(pathArgs, u.ID)
+		}
+	}
+	prow, err := q.QueryContext(ctx, s.q(pathsQuery), pathArgs...)
 	if err != nil {
 		return nil, fmt.Errorf("store: load paths: %w", s.d.Translate(err))
 	}
@@ -178,6 +197,32 @@ func (s *DB) Users(ctx context.Context, tenantID string, status sync.Status) ([]
 		return s.loadUsers(ctx, s.x, tenantID, "1 = 1")
 	}
 	return s.loadUsers(ctx, s.x, tenantID, "status = ?", string(status))
+}
+
+// UsersPage returns the page of tenantID's users q selects (q
+// normalized: sync.UserQuery), filtered and paged in the query, and how many
+// q selects in all.
+func (s *DB) UsersPage(ctx context.Context, tenantID string, q sync.UserQuery) ([]sync.User, int, error) {
+	where, args := []string{"1 = 1"}, []any{}
+	if q.Status != "" {
+		where, args = append(where, "status = ?"), append(args, string(q.Status))
+	}
+	if q.Text != "" {
+		like := "%" + likeEscaper.Replace(strings.ToLower(q.Text)) + "%"
+		where = append(where, `(lower(email) LIKE ? ESCAPE '\' OR lower(user_principal_name) LIKE ? ESCAPE '\'
+			OR lower(display_name) LIKE ? ESCAPE '\' OR lower(entra_id) LIKE ? ESCAPE '\' OR CAST(id AS TEXT) = ?)`)
+		args = append(args, like, like, like, like, q.Text)
+	}
+	cond := strings.Join(where, " AND ")
+	var total int
+	if err := s.x.GetContext(ctx, &total, s.q(`SELECT count(*) FROM users WHERE tenant_id = ? AND `+cond), append([]any{tenantID}, args...)...); err != nil {
+		return nil, 0, fmt.Errorf("store: count users: %w", s.d.Translate(err))
+	}
+	users, err := s.loadUsersPage(ctx, s.x, tenantID, cond, " LIMIT ? OFFSET ?", append(args, q.Limit, q.Offset)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	return users, total, nil
 }
 
 // Groups lists a tenant's groups with their provisioned members.

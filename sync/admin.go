@@ -110,6 +110,7 @@ type Store interface {
 	TokenStore
 	Access
 	LogPager
+	UserPager
 	// Ping checks the directory answers.
 	Ping(ctx context.Context) error
 	// Close releases it.

@@ -20,6 +20,7 @@ var adminCases = []struct {
 	name string
 	test func(t *testing.T, dir store.Store)
 }{
+	{"UsersPageFilteredInTheQuery", testUsersPage},
 	{"InviteOneThenAllStaged", testInvite},
 	{"InviteIsAllOrNothing", testInviteAllOrNothing},
 	{"InviteBeyondAChunk", testInviteBeyondAChunk},
@@ -630,5 +631,52 @@ func testInviteBeyondAChunk(t *testing.T, dir store.Store) {
 		if e.Type != "user.invited" || e.EntraID != want.EntraID || e.Data["email"] != want.Email {
 			t.Fatalf("event %d = %+v, want user.invited of %s", i, e, want.EntraID)
 		}
+	}
+}
+
+// testUsersPage: a page of users filtered by status and text in the query,
+// with the total it selects and each user's paths; the text's LIKE
+// wildcards are taken literally.
+func testUsersPage(t *testing.T, dir store.Store) {
+	mustRegister(t, dir)
+	ctx := context.Background()
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	var users []sync.EntraUser
+	var direct []string
+	for i := range 12 {
+		id := fmt.Sprintf("u%02d", i)
+		users = append(users, user(id, fmt.Sprintf("%s@x.test", id)))
+		direct = append(direct, id)
+	}
+	users = append(users, user("odd", "100%_sure@x.test"))
+	direct = append(direct, "odd")
+	cycle(t, dir, snapshot(users, direct, secGroup("g1", "Team", "u03")), now)
+	page := func(q sync.UserQuery) ([]sync.User, int) {
+		t.Helper()
+		q, err := q.Normalize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		us, total, err := dir.UsersPage(ctx, "t1", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return us, total
+	}
+	all, _ := page(sync.UserQuery{})
+	if us, total := page(sync.UserQuery{Limit: 5, Offset: 2}); total != 13 || len(all) != 13 || !reflect.DeepEqual(us, all[2:7]) || len(us[1].Paths) == 0 {
+		t.Fatalf("page 2..6: %d of %d: %+v, want %+v", len(us), total, us, all[2:7])
+	}
+	if us, total := page(sync.UserQuery{Text: "U03@X"}); total != 1 || us[0].EntraID != "u03" || len(us[0].Paths) != 2 {
+		t.Fatalf("text u03: %+v of %d", us, total)
+	}
+	if _, total := page(sync.UserQuery{Text: "%_"}); total != 1 {
+		t.Fatalf("a text with LIKE wildcards matched %d users, want the one that holds them", total)
+	}
+	if _, total := page(sync.UserQuery{Status: sync.StatusArchived}); total != 0 {
+		t.Fatalf("archived: %d", total)
+	}
+	if us, total := page(sync.UserQuery{Offset: 100}); total != 13 || len(us) != 0 {
+		t.Fatalf("beyond the end: %d of %d", len(us), total)
 	}
 }

@@ -178,6 +178,14 @@ func (m *Memory) Users(_ context.Context, tenantID string, status sync.Status) (
 	return m.users(tenantID, func(u *sync.User) bool { return status == "" || u.Status == status }), nil
 }
 
+// UsersPage returns the page of tenantID's users q selects (q normalized)
+// and how many it selects in all.
+func (m *Memory) UsersPage(_ context.Context, tenantID string, q sync.UserQuery) ([]sync.User, int, error) {
+	all := m.users(tenantID, func(u *sync.User) bool { return q.Matches(u) })
+	lo := min(q.Offset, len(all))
+	return all[lo:min(lo+q.Limit, len(all))], len(all), nil
+}
+
 // users returns copies of the tenant's users that keep holds.
 func (m *Memory) users(tenantID string, keep func(u *sync.User) bool) []sync.User {
 	m.mu.Lock()

@@ -288,6 +288,21 @@ func TestConsoleReviewHeldRun(t *testing.T) {
 
 var countLine = regexp.MustCompile(`id="count">([^<]*)<`)
 
+// mustCount gets a paged page and returns its count line ("1–100 of 261")
+// and body.
+func (c *client) mustCount(t *testing.T, path string) (string, string) {
+	t.Helper()
+	code, body := c.get(path)
+	if code != 200 {
+		t.Fatalf("GET %s = %d", path, code)
+	}
+	m := countLine.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("GET %s: no count", path)
+	}
+	return m[1], body
+}
+
 // TestConsoleRunLogFiltersAndPages: a run's log is shown a page at a time
 // with links that keep the filters; filters by entity, action, status and
 // text narrow it; a bad filter is 400.
@@ -297,18 +312,7 @@ func TestConsoleRunLogFiltersAndPages(t *testing.T) {
 	c := h.client(t)
 	c.MustSignIn(h.reader)
 	base := fmt.Sprintf("/runs/%d", run.ID)
-	count := func(path string) (string, string) {
-		t.Helper()
-		code, body := c.get(path)
-		if code != 200 {
-			t.Fatalf("GET %s = %d", path, code)
-		}
-		m := countLine.FindStringSubmatch(body)
-		if m == nil {
-			t.Fatalf("GET %s: no count", path)
-		}
-		return m[1], body
-	}
+	count := func(path string) (string, string) { t.Helper(); return c.mustCount(t, path) }
 	// 250 users, 1 group (Engineering), 10 memberships.
 	if got, body := count(base); got != "1–100 of 261" || !strings.Contains(body, `href="`+base+`?offset=100" id="next"`) || strings.Count(body, `class="entry"`) != 100 {
 		t.Fatalf("first page: %q", got)
@@ -405,5 +409,30 @@ func TestConsoleUsersGroupsSettings(t *testing.T) {
 	acts, _ := h.db.AdminActions(context.Background(), "demo", 10)
 	if len(acts) != 3 || acts[0].Target != "tenant" || acts[1].Target != "group Engineering" || acts[2].Detail != "requireMobileAuth=false" {
 		t.Fatalf("audit = %+v", acts)
+	}
+}
+
+// TestConsoleUsersPagedInTheQuery: the users page lists a page at a time
+// (filtered and paged by the directory's query) with links that keep the
+// filters; a search narrows it.
+func TestConsoleUsersPagedInTheQuery(t *testing.T) {
+	h := MustConsole(t, 250, false)
+	h.MustCycle(t)
+	c := h.client(t)
+	c.MustSignIn(h.reader)
+	get := func(path string) (string, string) { t.Helper(); return c.mustCount(t, path) }
+	base := "/tenants/demo/users"
+	if got, body := get(base); !strings.HasPrefix(got, "1–100 of ") || !strings.Contains(body, `href="`+base+`?offset=100" id="next"`) {
+		t.Fatalf("first page: %q", got)
+	}
+	if got, body := get(base + "?status=staged&offset=200"); !strings.HasPrefix(got, "201–") || strings.Contains(body, `id="next"`) ||
+		!strings.Contains(body, `href="`+base+`?offset=100&amp;status=staged" id="prev"`) {
+		t.Fatalf("last page of staged users: %q", got)
+	}
+	if got, body := get(base + "?q=USER007%40"); got != "1–1 of 1" || !strings.Contains(body, "user007@contoso.test") {
+		t.Fatalf("search: %q", got)
+	}
+	if code, _ := c.get(base + "?status=gone"); code != 400 {
+		t.Fatalf("bad status: %d", code)
 	}
 }

@@ -394,8 +394,9 @@ func (c *Console) usersPage(w http.ResponseWriter, r *http.Request, s *session) 
 	if status != "" && !status.Valid() {
 		return badRequest("status must be staged, invited, active, archived or purged")
 	}
-	q := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("q")))
-	users, err := sync.ListUsers(r.Context(), c.store, t, status)
+	offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
+	q := sync.UserQuery{Status: status, Text: r.URL.Query().Get("q"), Offset: max(offset, 0), Limit: usersShown}
+	page, err := sync.ListUsersPage(r.Context(), c.store, t, q) // filtered and paged in the directory's query
 	if err != nil {
 		return err
 	}
@@ -407,11 +408,8 @@ func (c *Console) usersPage(w http.ResponseWriter, r *http.Request, s *session) 
 	for _, g := range groups {
 		names[g.EntraID] = g.DisplayName
 	}
-	var rows []userRow
-	for _, u := range users {
-		if q != "" && !matchAny(q, u.Email, u.UserPrincipalName, u.DisplayName, u.EntraID, strconv.FormatInt(u.ID, 10)) {
-			continue
-		}
+	rows := make([]userRow, 0, len(page.Users))
+	for _, u := range page.Users {
 		row := userRow{UserView: u}
 		for _, p := range u.Paths {
 			if gid, ok := strings.CutPrefix(p, "group:"); ok {
@@ -421,13 +419,34 @@ func (c *Console) usersPage(w http.ResponseWriter, r *http.Request, s *session) 
 		}
 		rows = append(rows, row)
 	}
-	const shown = 500
-	more := max(len(rows)-shown, 0)
-	rows = rows[:min(len(rows), shown)]
-	c.render(w, r, s, http.StatusOK, "users", "Users of "+t, map[string]any{"Tenant": t, "Users": rows, "More": more,
-		"Status": status, "Q": r.URL.Query().Get("q"), "Statuses": []sync.Status{sync.StatusStaged, sync.StatusInvited, sync.StatusActive, sync.StatusArchived, sync.StatusPurged}})
+	link := func(offset int) string {
+		v := url.Values{}
+		if status != "" {
+			v.Set("status", string(status))
+		}
+		if q.Text != "" {
+			v.Set("q", q.Text)
+		}
+		if offset > 0 {
+			v.Set("offset", strconv.Itoa(offset))
+		}
+		return "/tenants/" + url.PathEscape(t) + "/users?" + v.Encode()
+	}
+	data := map[string]any{"Tenant": t, "Users": rows, "Total": page.Total, "From": min(page.Offset+1, page.Total),
+		"To": page.Offset + len(rows), "Status": status, "Q": q.Text,
+		"Statuses": []sync.Status{sync.StatusStaged, sync.StatusInvited, sync.StatusActive, sync.StatusArchived, sync.StatusPurged}}
+	if page.Offset > 0 {
+		data["Prev"] = link(max(page.Offset-usersShown, 0))
+	}
+	if page.Offset+len(rows) < page.Total {
+		data["Next"] = link(page.Offset + usersShown)
+	}
+	c.render(w, r, s, http.StatusOK, "users", "Users of "+t, data)
 	return nil
 }
+
+// usersShown is how many users a page of the console lists.
+const usersShown = 100
 
 func matchAny(lowerQ string, fields ...string) bool {
 	return slices.ContainsFunc(fields, func(f string) bool { return strings.Contains(strings.ToLower(f), lowerQ) })
