@@ -51,6 +51,8 @@ type Server struct {
 	off            []string
 	client         *http.Client
 	tokenLife      time.Duration
+
+	delta deltaConfig // delta.go; guarded by mu
 }
 
 // Option configures a Server.
@@ -135,6 +137,7 @@ func (s *Server) Close() {
 func (s *Server) Update(fn func(t *Tenant)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.trackLocked() // after reindexing
 	defer s.reindexLocked()
 	fn(s.tenant)
 }
@@ -149,6 +152,7 @@ func (s *Server) relink(fn func(t *Tenant)) {
 	fn(s.tenant)
 	s.noteAssignmentsLocked()
 	s.idx.derived = &derived{members: map[int][]ref{}}
+	s.trackLocked()
 }
 
 // Tenant returns a deep copy of the current state of the served tenant.
