@@ -50,7 +50,7 @@ func (s *Server) route(g *greq) *route {
 		case 1:
 			pattern, rt = "/users", route{listing: true, handler: s.listUsers}
 		case 2:
-			if strings.EqualFold(segs[1], "delta") {
+			if isDelta(segs[1]) {
 				pattern, rt = "/users/delta", route{id: "users", listing: true, delta: true, handler: s.usersDelta}
 				break
 			}
@@ -71,7 +71,7 @@ func (s *Server) route(g *greq) *route {
 		switch {
 		case len(segs) == 1:
 			return notSimulated()
-		case len(segs) == 2 && strings.EqualFold(segs[1], "delta"):
+		case len(segs) == 2 && isDelta(segs[1]):
 			pattern, rt = "/groups/delta", route{id: "groups", listing: true, delta: true, handler: s.groupsDelta}
 		case len(segs) == 2:
 			pattern, rt = "/groups/{id}", route{id: segs[1], handler: s.getGroup}
@@ -113,7 +113,7 @@ func (s *Server) route(g *greq) *route {
 		}
 	case first == "$batch" && len(segs) == 1:
 		pattern, rt, method = "/$batch", route{handler: s.batch}, http.MethodPost
-	case strings.EqualFold(first, "directoryObjects") && len(segs) == 2 && strings.EqualFold(segs[1], "delta"):
+	case strings.EqualFold(first, "directoryObjects") && len(segs) == 2 && isDelta(segs[1]):
 		pattern, rt = "/directoryObjects/delta", route{id: "directoryObjects", listing: true, delta: true, handler: s.directoryObjectsDelta}
 	case strings.EqualFold(first, "applications") || strings.EqualFold(first, "directoryObjects") ||
 		strings.EqualFold(first, "me") || strings.EqualFold(first, "organization"):
@@ -146,6 +146,12 @@ func splitPath(p string) ([]string, bool) {
 		parts[i] = u
 	}
 	return parts, true
+}
+
+// isDelta tells whether a segment names the delta function: "delta", or
+// "delta()" as the SDK's request builders write it.
+func isDelta(seg string) bool {
+	return strings.EqualFold(seg, "delta") || strings.EqualFold(seg, "delta()")
 }
 
 func isGraphNavigation(seg string) bool {
