@@ -93,7 +93,11 @@ func (s *Server) ReplayDelta(ids ...string) {
 	}
 	tr.seq++
 	for _, id := range ids {
-		if t, ok := tr.byID[strings.ToLower(id)]; ok && t.deleted == 0 {
+		t, ok := tr.byID[lowerID(id)]
+		if !ok {
+			t, ok = tr.byID[id] // an assignment id
+		}
+		if ok && t.deleted == 0 {
 			t.replay = tr.seq
 			tr.touch(t)
 		}
@@ -103,7 +107,8 @@ func (s *Server) ReplayDelta(ids ...string) {
 // tracker records the change sequence numbers of every object.
 type tracker struct {
 	seq   int64
-	byID  map[string]*tracked // lower-cased id -> object
+	byID    map[string]*tracked // lower-cased id (assignments: the id) -> object
+	objects int                 // directory objects indexed at the last comparison
 	order []*tracked          // sorted by (seq, kind, id); nil when stale
 }
 
@@ -121,6 +126,8 @@ type tracked struct {
 	assign  Assignment
 	members []*trackedMember // groups: every member ever seen, in order
 	byMem   map[string]*trackedMember
+	raw     []string // groups: Group.Members at the last comparison
+	seen    int64    // the last comparison that found the object
 }
 
 type trackedMember struct {
@@ -169,29 +176,38 @@ func (s *Server) startTrackingLocked() {
 		return
 	}
 	s.delta.track = &tracker{byID: map[string]*tracked{}}
-	s.trackLocked()
+	s.trackLocked(trackScope{})
 }
 
-// trackLocked records the changes of the tenant since the last call. Callers
-// hold s.mu for writing and have the index up to date.
-func (s *Server) trackLocked() {
+// trackScope limits what trackLocked compares: kind 0 is everything; the
+// mutators that change one group's members or only assignments name it.
+type trackScope struct {
+	kind int    // 0, kindGroup or kindAssign
+	id   string // kindGroup: the group
+}
+
+// trackLocked records the changes of the tenant (within sc) since the last
+// call. Callers hold s.mu for writing and have the index up to date.
+func (s *Server) trackLocked(sc trackScope) {
 	tr := s.delta.track
 	if tr == nil {
 		return
 	}
 	tr.seq++
 	n := tr.seq
-	seen := make(map[string]bool, len(tr.byID))
 	get := func(kind int, id string) (*tracked, bool) {
-		k := strings.ToLower(id)
-		seen[k] = true
+		k := id // assignment ids are case-sensitive (base64url)
+		if kind != kindAssign {
+			k = lowerID(id)
+		}
 		t, ok := tr.byID[k]
 		if !ok || t.kind != kind {
 			t = &tracked{kind: kind, id: id, props: map[string]int64{}}
 			tr.byID[k] = t
-			return t, true
+			ok = false
 		}
-		return t, false
+		t.seen = n
+		return t, !ok
 	}
 	changed := func(t *tracked, fresh bool, props []string) {
 		if t.deleted != 0 {
@@ -208,46 +224,65 @@ func (s *Server) trackLocked() {
 		}
 		tr.touch(t)
 	}
-	for _, u := range s.tenant.Users {
-		if u.ID == "" {
-			continue
+	// Members are recomputed for groups whose member list changed, and for
+	// every group when objects appeared (a dangling member may now exist).
+	allMembers := len(s.idx.byID) != tr.objects
+	tr.objects = len(s.idx.byID)
+	if sc.kind == 0 {
+		for _, u := range s.tenant.Users {
+			if u.ID == "" {
+				continue
+			}
+			t, fresh := get(kindUser, u.ID)
+			allMembers = allMembers || fresh || t.deleted != 0
+			changed(t, fresh, userDiff(t.user, u))
+			t.user = u
 		}
-		t, fresh := get(kindUser, u.ID)
-		changed(t, fresh, userDiff(t.user, u))
-		t.user = u
 	}
 	for i := range s.tenant.Groups {
 		g := &s.tenant.Groups[i]
-		if g.ID == "" {
+		if g.ID == "" || sc.kind == kindAssign || sc.kind == kindGroup && !strings.EqualFold(g.ID, sc.id) {
 			continue
 		}
 		t, fresh := get(kindGroup, g.ID)
 		props := groupDiff(t.group, *g)
 		if fresh || t.deleted != 0 {
-			t.members, t.byMem = nil, map[string]*trackedMember{}
+			t.members, t.byMem, t.raw = nil, map[string]*trackedMember{}, nil
 		}
-		if s.trackMembers(t, i, n) {
-			props = append(props, "members")
+		if rawChanged := !slices.Equal(t.raw, g.Members); allMembers || fresh || t.deleted != 0 || rawChanged || sc.kind == kindGroup {
+			if s.trackMembers(t, i, n) {
+				props = append(props, "members")
+			}
+			if rawChanged {
+				t.raw = slices.Clone(g.Members)
+			}
 		}
-		changed(t, fresh, props)
-		t.group = *g
-		t.group.Members = nil
-		t.group.GroupTypes = slices.Clone(g.GroupTypes)
-	}
-	for _, a := range s.tenant.Assignments {
-		if a.ID == "" {
-			continue
-		}
-		t, fresh := get(kindAssign, a.ID)
-		var props []string
-		if !strings.EqualFold(t.assign.PrincipalID, a.PrincipalID) || t.assign.AppRoleID != a.AppRoleID {
-			props = []string{"principalId", "appRoleId"}
+		if len(props) > 0 || fresh {
+			t.group = *g
+			t.group.Members = nil
+			t.group.GroupTypes = slices.Clone(g.GroupTypes)
 		}
 		changed(t, fresh, props)
-		t.assign = a
 	}
-	for k, t := range tr.byID {
-		if seen[k] || t.deleted != 0 {
+	if sc.kind == 0 || sc.kind == kindAssign {
+		for _, a := range s.tenant.Assignments {
+			if a.ID == "" {
+				continue
+			}
+			t, fresh := get(kindAssign, a.ID)
+			var props []string
+			if !strings.EqualFold(t.assign.PrincipalID, a.PrincipalID) || t.assign.AppRoleID != a.AppRoleID {
+				props = []string{"principalId", "appRoleId"}
+			}
+			changed(t, fresh, props)
+			t.assign = a
+		}
+	}
+	if sc.kind == kindGroup {
+		return // the group itself is not deleted by a member change
+	}
+	for _, t := range tr.byID {
+		if t.seen == n || t.deleted != 0 || sc.kind != 0 && t.kind != sc.kind {
 			continue
 		}
 		t.deleted = n
@@ -262,6 +297,17 @@ func (s *Server) trackLocked() {
 		}
 		tr.touch(t)
 	}
+}
+
+// lowerID is strings.ToLower for ids, without allocating for the usual
+// lower-case GUID.
+func lowerID(id string) string {
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c >= 'A' && c <= 'Z' || c >= 0x80 {
+			return strings.ToLower(id)
+		}
+	}
+	return id
 }
 
 // trackMembers compares the existing direct members of group gi with the
