@@ -106,10 +106,10 @@ func (s *Server) ReplayDelta(ids ...string) {
 
 // tracker records the change sequence numbers of every object.
 type tracker struct {
-	seq   int64
+	seq     int64
 	byID    map[string]*tracked // lower-cased id (assignments: the id) -> object
 	objects int                 // directory objects indexed at the last comparison
-	order []*tracked          // sorted by (seq, kind, id); nil when stale
+	order   []*tracked          // sorted by (seq, kind, id); nil when stale
 }
 
 // tracked is the last known state of one object and when it changed.
