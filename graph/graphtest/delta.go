@@ -246,8 +246,8 @@ func (s *Server) trackLocked(sc trackScope) {
 		}
 		t, fresh := get(kindGroup, g.ID)
 		props := groupDiff(t.group, *g)
-		if fresh || t.deleted != 0 {
-			t.members, t.byMem, t.raw = nil, map[string]*trackedMember{}, nil
+		if t.deleted != 0 {
+			t.raw = nil // members were all removed at the deletion
 		}
 		if rawChanged := !slices.Equal(t.raw, g.Members); allMembers || fresh || t.deleted != 0 || rawChanged || sc.kind == kindGroup {
 			if s.trackMembers(t, i, n) {
@@ -293,7 +293,9 @@ func (s *Server) trackLocked(sc trackScope) {
 			t.reason = "changed"
 		}
 		for _, m := range t.members {
-			m.removed = true
+			if !m.removed {
+				m.removed, m.seq = true, n
+			}
 		}
 		tr.touch(t)
 	}

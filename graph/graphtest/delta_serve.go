@@ -25,6 +25,10 @@ type deltaState struct {
 	endpoint string // users, groups, directoryObjects
 	epoch    int
 	since    int64 // changes after this sequence number
+	// base is the sequence number when an initial round (since 0) began:
+	// deletions after it are reported in the round too, as the client may
+	// have been served the object already.
+	base int64
 	// The position of the next item of the round (skip tokens only).
 	seq     int64
 	kind    int
@@ -41,7 +45,7 @@ const noSelect = "\x01"
 func (d deltaState) encode() string {
 	raw := strings.Join([]string{"gtd1", d.endpoint, strconv.Itoa(d.epoch), strconv.FormatInt(d.since, 10),
 		strconv.FormatInt(d.seq, 10), strconv.Itoa(d.kind), d.id, strconv.Itoa(d.chunk), strconv.Itoa(d.page),
-		strconv.FormatBool(d.minimal), d.sel, d.filter}, "\x00")
+		strconv.FormatBool(d.minimal), d.sel, d.filter, strconv.FormatInt(d.base, 10)}, "\x00")
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
 }
 
@@ -51,17 +55,18 @@ func decodeDelta(tok, endpoint string) (deltaState, bool) {
 		return deltaState{}, false
 	}
 	p := strings.Split(string(raw), "\x00")
-	if len(p) != 12 || p[0] != "gtd1" || p[1] != endpoint {
+	if len(p) != 13 || p[0] != "gtd1" || p[1] != endpoint {
 		return deltaState{}, false
 	}
 	d := deltaState{endpoint: p[1], id: p[6], sel: p[10], filter: p[11]}
-	var errs [6]error
+	var errs [7]error
 	d.epoch, errs[0] = strconv.Atoi(p[2])
 	d.since, errs[1] = strconv.ParseInt(p[3], 10, 64)
 	d.seq, errs[2] = strconv.ParseInt(p[4], 10, 64)
 	d.kind, errs[3] = strconv.Atoi(p[5])
 	d.chunk, errs[4] = strconv.Atoi(p[7])
 	d.page, errs[5] = strconv.Atoi(p[8])
+	d.base, errs[6] = strconv.ParseInt(p[12], 10, 64)
 	for _, e := range errs {
 		if e != nil {
 			return deltaState{}, false
@@ -137,7 +142,7 @@ func (s *Server) serveDelta(g *greq, rt *route, sets []*propSet) *gresp {
 		return resp
 	}
 
-	st := deltaState{endpoint: ep, epoch: s.delta.epoch, sel: noSelect, page: 1}
+	st := deltaState{endpoint: ep, epoch: s.delta.epoch, sel: noSelect, page: 1, base: tr.seq}
 	if raw, ok := queryOpt(g.query, "$select"); ok {
 		st.sel = raw
 	}
@@ -157,7 +162,7 @@ func (s *Server) serveDelta(g *greq, rt *route, sets []*propSet) *gresp {
 		}
 		if !isSkip {
 			// A deltaLink starts a tracked round.
-			d.minimal, d.page, d.seq, d.kind, d.id, d.chunk = minimal, 1, d.since+1, 0, "", 0
+			d.minimal, d.page, d.seq, d.kind, d.id, d.chunk, d.base = minimal, 1, d.since+1, 0, "", 0, d.since
 		}
 		st = d
 	}
@@ -420,7 +425,7 @@ func (s *Server) deltaItems(q *deltaQuery, t *tracked) []object {
 			kindAssign: "#microsoft.graph.appRoleAssignment"}[t.kind]
 	}
 	if t.deleted != 0 {
-		if since == 0 || t.deleted <= since {
+		if t.deleted <= q.st.base {
 			return nil
 		}
 		o := object{}
@@ -448,12 +453,13 @@ func (s *Server) deltaItems(q *deltaQuery, t *tracked) []object {
 	var members []object
 	if q.withMembers && t.kind == kindGroup {
 		for _, m := range t.members {
+			// A tracked round reports every member change since, also for
+			// a group restored since (its members were removed when it
+			// was deleted).
 			switch {
-			case since == 0 || t.props["*"] > since:
-				if !m.removed {
-					members = append(members, object{{"@odata.type", m.odata}, {"id", m.id}})
-				}
-			case m.seq > since:
+			case since == 0 && !m.removed:
+				members = append(members, object{{"@odata.type", m.odata}, {"id", m.id}})
+			case m.seq > q.st.base:
 				o := object{{"@odata.type", m.odata}, {"id", m.id}}
 				if m.removed {
 					o = append(o, kv{"@removed", object{{"reason", "deleted"}}})
