@@ -592,3 +592,57 @@ func TestDeltaMergeEqualsTenant(t *testing.T) {
 		})
 	}
 }
+
+// TestDeltaBadInput: tokens of another endpoint or not ours, bad
+// preferences and filters answer 400, never 5xx.
+func TestDeltaBadInput(t *testing.T) {
+	s := newServer(t)
+	tok := token(t, s)
+	r := get(t, s, tok, "/v1.0/users/delta?$deltatoken=latest")
+	usersLink := r.body["@odata.deltaLink"].(string)
+	_, userTok, _ := strings.Cut(usersLink, "$deltatoken=")
+	for _, c := range []struct{ path, prefer string }{
+		{"/v1.0/groups/delta?$deltatoken=" + userTok, ""},
+		{"/v1.0/users/delta?$skiptoken=" + userTok, ""},
+		{"/v1.0/users/delta?$skiptoken=%%%", ""},
+		{"/v1.0/users/delta?$deltatoken=" + strings.Repeat("A", 300), ""},
+		{"/v1.0/users/delta?$select=nosuchproperty", ""},
+		{"/v1.0/users/delta", "odata.maxpagesize=0"},
+		{"/v1.0/users/delta", "odata.maxpagesize=x"},
+		{"/v1.0/users/delta?$filter=" + url.QueryEscape("id eq x"), ""},
+		{"/v1.0/directoryObjects/delta?$filter=" + url.QueryEscape("isof('microsoft.graph.device')"), ""},
+		{"/v1.0/directoryObjects/delta?$filter=" + url.QueryEscape("isof("), ""},
+	} {
+		r := do(t, s, tok, http.MethodGet, c.path, nil, "Prefer", c.prefer)
+		if r.status != 400 {
+			t.Errorf("%s (Prefer %q): %d %s, want 400", c.path, c.prefer, r.status, r.raw)
+		}
+	}
+	// A $select with a NUL does not break the tokens it is carried in.
+	r = do(t, s, tok, http.MethodGet, "/v1.0/users/delta?$select=displayName%00x", nil)
+	if r.status >= 500 {
+		t.Errorf("NUL in $select: %d", r.status)
+	}
+}
+
+func TestDeltaPermissions(t *testing.T) {
+	tn := testTenant()
+	tn.Permissions = []string{"Application.Read.All"}
+	s := graphtest.NewServer(tn)
+	defer s.Close()
+	tok := token(t, s)
+	f := url.QueryEscape("isof('microsoft.graph.appRoleAssignment') or isof('microsoft.graph.user')")
+	for _, p := range []string{"/v1.0/users/delta", "/v1.0/groups/delta", "/v1.0/directoryObjects/delta?$filter=" + f} {
+		if r := get(t, s, tok, p); r.status != 403 {
+			t.Errorf("%s without its permission: %d", p, r.status)
+		}
+	}
+	s.Update(func(tn *graphtest.Tenant) {
+		tn.Permissions = append(tn.Permissions, "User.Read.All", "GroupMember.Read.All")
+	})
+	for _, p := range []string{"/v1.0/users/delta", "/v1.0/groups/delta", "/v1.0/directoryObjects/delta?$filter=" + f} {
+		if r := get(t, s, tok, p); r.status != 200 {
+			t.Errorf("%s with User.Read.All and GroupMember.Read.All: %d %s", p, r.status, r.raw)
+		}
+	}
+}
