@@ -408,7 +408,9 @@ func permissionOf(key string) string {
 		return "Application.Read.All"
 	case strings.Contains(key, "/groups/"):
 		return "GroupMember.Read.All"
-	case strings.Contains(key, "/users"):
+	case strings.Contains(key, "/users"), strings.Contains(key, "/directoryObjects/delta"):
+		// directoryObjects/delta of appRoleAssignments and users: the docs
+		// list User.Read.All as the least privileged permission.
 		return "User.Read.All"
 	}
 	return ""

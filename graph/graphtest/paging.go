@@ -45,6 +45,9 @@ func decodeSkipToken(tok, key, scope string) (offset, page int, ok bool) {
 // pageOf returns the 1-based page number a listing request asks for (0 when
 // its skip token is invalid).
 func (s *Server) pageOf(g *greq, rt *route) int {
+	if rt.delta {
+		return deltaPageOf(g, rt)
+	}
 	tok, ok := queryOpt(g.query, "$skiptoken")
 	if !ok {
 		return 1

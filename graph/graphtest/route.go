@@ -15,6 +15,7 @@ type route struct {
 	id      string // {id} or {appId} of the endpoint
 	byAppID bool
 	listing bool
+	delta   bool // a delta endpoint: its own query options and tokens (delta_serve.go)
 	handler func(*greq, *route) *gresp
 	fail    *gresp // routing error (unknown path, method not allowed...)
 }
@@ -49,6 +50,10 @@ func (s *Server) route(g *greq) *route {
 		case 1:
 			pattern, rt = "/users", route{listing: true, handler: s.listUsers}
 		case 2:
+			if isDelta(segs[1]) {
+				pattern, rt = "/users/delta", route{id: "users", listing: true, delta: true, handler: s.usersDelta}
+				break
+			}
 			if segs[1] == "$count" {
 				pattern, rt = "/users/$count", route{handler: s.countUsers}
 				break
@@ -66,6 +71,8 @@ func (s *Server) route(g *greq) *route {
 		switch {
 		case len(segs) == 1:
 			return notSimulated()
+		case len(segs) == 2 && isDelta(segs[1]):
+			pattern, rt = "/groups/delta", route{id: "groups", listing: true, delta: true, handler: s.groupsDelta}
 		case len(segs) == 2:
 			pattern, rt = "/groups/{id}", route{id: segs[1], handler: s.getGroup}
 		case len(segs) == 3 && strings.EqualFold(segs[2], "members"):
@@ -106,6 +113,8 @@ func (s *Server) route(g *greq) *route {
 		}
 	case first == "$batch" && len(segs) == 1:
 		pattern, rt, method = "/$batch", route{handler: s.batch}, http.MethodPost
+	case strings.EqualFold(first, "directoryObjects") && len(segs) == 2 && isDelta(segs[1]):
+		pattern, rt = "/directoryObjects/delta", route{id: "directoryObjects", listing: true, delta: true, handler: s.directoryObjectsDelta}
 	case strings.EqualFold(first, "applications") || strings.EqualFold(first, "directoryObjects") ||
 		strings.EqualFold(first, "me") || strings.EqualFold(first, "organization"):
 		return notSimulated()
@@ -137,6 +146,12 @@ func splitPath(p string) ([]string, bool) {
 		parts[i] = u
 	}
 	return parts, true
+}
+
+// isDelta tells whether a segment names the delta function: "delta", or
+// "delta()" as the SDK's request builders write it.
+func isDelta(seg string) bool {
+	return strings.EqualFold(seg, "delta") || strings.EqualFold(seg, "delta()")
 }
 
 func isGraphNavigation(seg string) bool {

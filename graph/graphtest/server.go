@@ -51,6 +51,8 @@ type Server struct {
 	off            []string
 	client         *http.Client
 	tokenLife      time.Duration
+
+	delta deltaConfig // delta.go; guarded by mu
 }
 
 // Option configures a Server.
@@ -135,6 +137,7 @@ func (s *Server) Close() {
 func (s *Server) Update(fn func(t *Tenant)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.trackLocked(trackScope{}) // after reindexing
 	defer s.reindexLocked()
 	fn(s.tenant)
 }
@@ -143,12 +146,14 @@ func (s *Server) Update(fn func(t *Tenant)) {
 // principal (and its id, user principal name and appId) where it is: member
 // lists and assignments. It keeps the lookup maps, which take a while to
 // rebuild for a big tenant, and drops the derived structures.
-func (s *Server) relink(fn func(t *Tenant)) {
+// sc names what fn may change, for change tracking (delta.go).
+func (s *Server) relink(sc trackScope, fn func(t *Tenant)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	fn(s.tenant)
 	s.noteAssignmentsLocked()
 	s.idx.derived = &derived{members: map[int][]ref{}}
+	s.trackLocked(sc)
 }
 
 // Tenant returns a deep copy of the current state of the served tenant.
@@ -162,7 +167,7 @@ func (s *Server) Tenant() *Tenant {
 // Application with the default app role. It does nothing when that assignment
 // already exists.
 func (s *Server) Assign(principalID string) {
-	s.relink(func(t *Tenant) {
+	s.relink(trackScope{kind: kindAssign}, func(t *Tenant) {
 		for _, a := range t.Assignments {
 			if strings.EqualFold(a.PrincipalID, principalID) && (a.AppRoleID == "" || a.AppRoleID == DefaultAppRoleID) {
 				return
@@ -174,7 +179,7 @@ func (s *Server) Assign(principalID string) {
 
 // Unassign removes every assignment of principalID to the Application.
 func (s *Server) Unassign(principalID string) {
-	s.relink(func(t *Tenant) {
+	s.relink(trackScope{kind: kindAssign}, func(t *Tenant) {
 		t.Assignments = slices.DeleteFunc(t.Assignments, func(a Assignment) bool {
 			return strings.EqualFold(a.PrincipalID, principalID)
 		})
@@ -184,7 +189,7 @@ func (s *Server) Unassign(principalID string) {
 // AddMember makes memberID a direct member of groupID. It does nothing when
 // the group does not exist or memberID is already a member.
 func (s *Server) AddMember(groupID, memberID string) {
-	s.relink(func(t *Tenant) {
+	s.relink(trackScope{kind: kindGroup, id: groupID}, func(t *Tenant) {
 		for i := range t.Groups {
 			g := &t.Groups[i]
 			if !strings.EqualFold(g.ID, groupID) {
@@ -200,7 +205,7 @@ func (s *Server) AddMember(groupID, memberID string) {
 
 // RemoveMember removes memberID from the direct members of groupID.
 func (s *Server) RemoveMember(groupID, memberID string) {
-	s.relink(func(t *Tenant) {
+	s.relink(trackScope{kind: kindGroup, id: groupID}, func(t *Tenant) {
 		for i := range t.Groups {
 			if strings.EqualFold(t.Groups[i].ID, groupID) {
 				t.Groups[i].Members = removeID(t.Groups[i].Members, memberID)

@@ -18,10 +18,14 @@
 //	GET  /v1.0/users/{id}                                  (id or userPrincipalName)
 //	GET  /v1.0/users
 //	POST /v1.0/$batch
+//	GET  /v1.0/users/delta                                 (also delta(); delta.go, delta_serve.go)
+//	GET  /v1.0/groups/delta
+//	GET  /v1.0/directoryObjects/delta                      ($filter=isof(appRoleAssignment) or isof(user))
 //
 // Graph requests need a bearer token issued by the server. Listings support
 // $top (1..999, default 100) and server-driven paging with an absolute
-// @odata.nextLink; every Graph endpoint supports $select. Other OData query
+// @odata.nextLink; every Graph endpoint supports $select (delta endpoints:
+// see Delta queries). Other OData query
 // options ($filter, $expand, $count...) are rejected with 400 rather than
 // ignored.
 //
@@ -73,6 +77,28 @@
 // mutators), faults can be injected ([Server.InjectFault]: error statuses,
 // raw bodies, delays, truncated bodies and silently dropped pages, also for
 // single items of a $batch) and every request is counted ([Server.Requests]).
+//
+// # Delta queries
+//
+// The delta endpoints serve Graph's change tracking from a sequence number
+// the server records per object, property and group membership whenever the
+// tenant changes (Update and every mutator), starting with the first delta
+// request. An initial round pages every object (@odata.nextLink with
+// $skiptoken; page size from Prefer: odata.maxpagesize, default 100) and
+// ends with an @odata.deltaLink whose opaque $deltatoken (base64url) carries
+// the sequence number and the round's $select and $filter; GETting it returns
+// what changed since: changed objects (whole, or only the changed properties
+// with Prefer: return=minimal), deleted ones as {"id", "@removed"}, and for
+// groups/delta with $select=members the members@delta added and removed.
+// $deltatoken=latest returns only a deltaLink. groups/delta splits a group's
+// members@delta over several items (WithDeltaMemberChunk), possibly on
+// several pages; $filter=id eq '…' or … takes at most 50 ids. Server methods
+// simulate the rest: ReplayDelta (an unchanged object comes again),
+// ExpireDeltaTokens (410 Gone with a Location, or 400 syncStateNotFound) and
+// SetAssignmentDelta / WithoutAssignmentDelta (directoryObjects/delta
+// answers 400, as where it is not served). Faults apply to delta pages as to
+// listings (Page 1 is the first request of a round). docs/graph.md lists
+// which shapes follow the documentation and which are assumptions.
 //
 // # Throttling
 //
