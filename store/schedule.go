@@ -181,12 +181,22 @@ func (s *DB) APITokenValid(ctx context.Context, hash string) (bool, error) {
 // in one statement: paused, disconnected, consecutive failures, held runs
 // awaiting review.
 func (s *DB) TenantStates(ctx context.Context) ([]sync.TenantState, error) {
-	var out []sync.TenantState
-	if err := s.x.SelectContext(ctx, &out, `SELECT t.id, COALESCE(sc.paused, false) AS paused,
+	var rows []struct {
+		ID           string `db:"id"`
+		Paused       bool   `db:"paused"`
+		Disconnected bool   `db:"disconnected"`
+		Failures     int    `db:"failures"`
+		HeldPending  int    `db:"held_pending"`
+	}
+	if err := s.x.SelectContext(ctx, &rows, `SELECT t.id, COALESCE(sc.paused, false) AS paused,
 		t.disconnected_at IS NOT NULL AS disconnected, COALESCE(sc.failures, 0) AS failures,
 		(SELECT count(*) FROM runs r WHERE r.tenant_id = t.id AND r.outcome = 'held' AND r.review = '') AS held_pending
 		FROM tenants t LEFT JOIN tenant_schedule sc ON sc.tenant_id = t.id ORDER BY t.id`); err != nil {
 		return nil, fmt.Errorf("store: tenant states: %w", s.d.Translate(err))
+	}
+	out := make([]sync.TenantState, len(rows))
+	for i, r := range rows {
+		out[i] = sync.TenantState{TenantID: r.ID, Paused: r.Paused, Disconnected: r.Disconnected, Failures: r.Failures, HeldPending: r.HeldPending}
 	}
 	return out, nil
 }

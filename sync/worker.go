@@ -68,11 +68,11 @@ func (s Schedule) Quarantined() bool { return s.Failures >= QuarantineAfter }
 // TenantState is a tenant's state for status gauges: paused, disconnected,
 // its consecutive failures and its held runs awaiting review.
 type TenantState struct {
-	TenantID     string `db:"id"`
-	Paused       bool   `db:"paused"`
-	Disconnected bool   `db:"disconnected"`
-	Failures     int    `db:"failures"`
-	HeldPending  int    `db:"held_pending"`
+	TenantID     string
+	Paused       bool
+	Disconnected bool
+	Failures     int
+	HeldPending  int
 }
 
 // Quarantined reports whether the tenant's cycles are backing off.
@@ -271,12 +271,12 @@ type Worker struct {
 	scheduled map[string]bool // tenants whose schedule this process has ensured
 	stopping  atomic.Bool
 
-	slots          chan struct{} // one per cycle in flight, MaxCycles of them
-	inFlight, peak atomic.Int64
-	wake           chan struct{} // a slot came free: poll again now
-	base           context.Context
-	cancel         context.CancelFunc
-	wg             gosync.WaitGroup
+	slots  chan struct{} // one per cycle in flight, MaxCycles of them
+	peak   atomic.Int64  // the most cycles in flight at once
+	wake   chan struct{} // a slot came free: poll again now
+	base   context.Context
+	cancel context.CancelFunc
+	wg     gosync.WaitGroup
 }
 
 // NewWorker returns a Worker over the tenants: syncer runs their cycles,
@@ -528,15 +528,12 @@ func (w *Worker) tryAcquire() bool {
 }
 
 func (w *Worker) noteInFlight() {
-	n := w.inFlight.Add(1)
+	n := int64(len(w.slots))
 	for p := w.peak.Load(); n > p && !w.peak.CompareAndSwap(p, n); p = w.peak.Load() {
 	}
 }
 
-func (w *Worker) releaseSlot() {
-	w.inFlight.Add(-1)
-	<-w.slots
-}
+func (w *Worker) releaseSlot() { <-w.slots }
 
 func (w *Worker) signalWake() {
 	select {
@@ -548,7 +545,7 @@ func (w *Worker) signalWake() {
 // CyclesInFlight returns the cycles this process runs now, and the most it
 // has run at once.
 func (w *Worker) CyclesInFlight() (now, peak int) {
-	return int(w.inFlight.Load()), int(w.peak.Load())
+	return len(w.slots), int(w.peak.Load())
 }
 
 // RunNow runs a full cycle of tenantID now (C2), unless one is already
