@@ -32,6 +32,22 @@ func secGroup(id, name string, members ...string) sync.EntraGroup {
 	return sync.EntraGroup{ID: id, DisplayName: name, SecurityEnabled: true, Found: true, Members: members}
 }
 
+// mustBegin begins a cycle's transaction on tenant's directory and loads its
+// state; the caller rolls it back (or commits).
+func mustBegin(tb testing.TB, ctx context.Context, dir sync.Directory, tenant string) (sync.Tx, *sync.State) {
+	tb.Helper()
+	tx, err := dir.Begin(ctx, tenant)
+	if err != nil {
+		tb.Fatalf("begin: %v", err)
+	}
+	st, err := tx.State(ctx)
+	if err != nil {
+		_ = tx.Rollback()
+		tb.Fatalf("state: %v", err)
+	}
+	return tx, st
+}
+
 // cycle plans snap against tenant t1's directory and applies it, returning the plan.
 func cycle(tb testing.TB, dir sync.Directory, snap *sync.Snapshot, now time.Time) *sync.Plan {
 	tb.Helper()
@@ -42,15 +58,8 @@ func cycle(tb testing.TB, dir sync.Directory, snap *sync.Snapshot, now time.Time
 func cycleFor(tb testing.TB, dir sync.Directory, tenant string, snap *sync.Snapshot, now time.Time) *sync.Plan {
 	tb.Helper()
 	ctx := context.Background()
-	tx, err := dir.Begin(ctx, tenant)
-	if err != nil {
-		tb.Fatalf("begin: %v", err)
-	}
+	tx, st := mustBegin(tb, ctx, dir, tenant)
 	defer func() { _ = tx.Rollback() }()
-	st, err := tx.State(ctx)
-	if err != nil {
-		tb.Fatalf("state: %v", err)
-	}
 	plan := sync.Diff(snap, st, now)
 	run := &sync.Run{TenantID: tenant, Trigger: "test", StartedAt: now, FinishedAt: now, Outcome: sync.OutcomeSucceeded, Counts: plan.Counts()}
 	if err := tx.Apply(ctx, run, plan, plan.Events()); err != nil {
@@ -65,15 +74,8 @@ func cycleFor(tb testing.TB, dir sync.Directory, tenant string, snap *sync.Snaps
 func replan(tb testing.TB, dir sync.Directory, snap *sync.Snapshot) *sync.Plan {
 	tb.Helper()
 	ctx := context.Background()
-	tx, err := dir.Begin(ctx, "t1")
-	if err != nil {
-		tb.Fatalf("begin: %v", err)
-	}
+	tx, st := mustBegin(tb, ctx, dir, "t1")
 	defer func() { _ = tx.Rollback() }()
-	st, err := tx.State(ctx)
-	if err != nil {
-		tb.Fatalf("state: %v", err)
-	}
 	return sync.Diff(snap, st, time.Now())
 }
 
@@ -339,15 +341,8 @@ func testRegisterTenant(t *testing.T, dir store.Store) {
 	if err := dir.RegisterTenant(ctx, sync.Tenant{ID: "t1", EntraTenantID: "e2", Settings: s}); err != nil {
 		t.Fatalf("re-register: %v", err)
 	}
-	tx, err := dir.Begin(ctx, "t1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx, st := mustBegin(t, ctx, dir, "t1")
 	defer func() { _ = tx.Rollback() }()
-	st, err := tx.State(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if st.Tenant.EntraTenantID != "e2" || st.Tenant.Settings != s || len(st.Users) != 0 || len(st.Groups) != 0 {
 		t.Fatalf("state after re-register = %+v", st)
 	}
@@ -423,15 +418,8 @@ func testEmailSwapInOnePlan(t *testing.T, dir store.Store) {
 	cycle(t, dir, snapshot([]sync.EntraUser{user("a", "a@x.test"), user("b", "b@x.test"), user("c", "c@x.test")},
 		[]string{"a", "b", "c"}), now)
 	ctx := context.Background()
-	tx, err := dir.Begin(ctx, "t1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx, st := mustBegin(t, ctx, dir, "t1")
 	defer func() { _ = tx.Rollback() }()
-	st, err := tx.State(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	plan := &sync.Plan{TenantID: "t1"}
 	// A three-way rotation: a → b's, b → c's, c → a's.
 	next := map[string]string{"a": "B@x.test", "b": "c@x.test", "c": "a@X.test"}
@@ -807,15 +795,8 @@ func testBeginSerialises(t *testing.T, dir store.Store) {
 	mustRegister(t, dir)
 	ctx := context.Background()
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	txA, err := dir.Begin(ctx, "t1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	txA, stA := mustBegin(t, ctx, dir, "t1")
 	defer func() { _ = txA.Rollback() }()
-	stA, err := txA.State(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	plan := sync.Diff(snapshot([]sync.EntraUser{user("a", "a@x.test")}, []string{"a"}), stA, now)
 	runA := &sync.Run{TenantID: "t1", Trigger: "A", StartedAt: now, FinishedAt: now, Outcome: sync.OutcomeSucceeded}
 	if err := txA.Apply(ctx, runA, plan, plan.Events()); err != nil {

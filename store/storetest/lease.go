@@ -192,15 +192,8 @@ func testLeaseDuringOpenTx(t *testing.T, dir store.Store) {
 	const ttl = 2 * time.Second
 	mustClaim(t, l, "t1", "h1", ttl, true, true)
 	claimed := time.Now()
-	tx, err := dir.Begin(ctx, "t1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx, st := mustBegin(t, ctx, dir, "t1")
 	defer func() { _ = tx.Rollback() }()
-	st, err := tx.State(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	type result struct {
 		what  string
@@ -360,15 +353,8 @@ func testRunFigures(t *testing.T, dir store.Store) {
 		t.Fatalf("Run(%d) =\n%+v\nwant\n%+v", failed.ID, *got, *failed)
 	}
 
-	tx, err := dir.Begin(ctx, "t1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx, st := mustBegin(t, ctx, dir, "t1")
 	defer func() { _ = tx.Rollback() }()
-	st, err := tx.State(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	plan := sync.Diff(snapshot([]sync.EntraUser{user("a", "a@x.test")}, []string{"a"}), st, start)
 	run := &sync.Run{TenantID: "t1", Trigger: "cli", StartedAt: start, Outcome: sync.OutcomeSucceeded, Counts: plan.Counts(),
 		GraphRequests: 120, RoundTrips: 4, LowerBound: 3, ThrottleMs: 5000, ReadMillis: 7000, PlanMillis: 15}
@@ -398,15 +384,8 @@ func testRunFigures(t *testing.T, dir store.Store) {
 func testApplySetsRun(t *testing.T, dir store.Store) {
 	mustRegister(t, dir)
 	ctx := context.Background()
-	tx, err := dir.Begin(ctx, "t1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx, st := mustBegin(t, ctx, dir, "t1")
 	defer func() { _ = tx.Rollback() }()
-	st, err := tx.State(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	plan := sync.Diff(snapshot([]sync.EntraUser{user("a", "a@x.test"), user("b", "b@x.test")}, []string{"a", "b"},
 		secGroup("g1", "Eng", "a")), st, now)
