@@ -117,14 +117,7 @@ func testRunLogPaging(t *testing.T, dir store.Store) {
 		t.Fatalf("runs: %v %v", runs, err)
 	}
 	id := runs[0].ID
-	page := func(q sync.LogQuery) sync.LogPage {
-		t.Helper()
-		p, err := dir.RunLog(ctx, id, q)
-		if err != nil {
-			t.Fatalf("RunLog(%+v): %v", q, err)
-		}
-		return p
-	}
+	page := runLogPages(t, ctx, dir, id)
 	all := page(sync.LogQuery{Limit: 1000})
 	if all.Total != 28 || len(all.Entries) != 28 { // 25 users, 1 group, 2 memberships
 		t.Fatalf("whole log: total %d, %d entries", all.Total, len(all.Entries))
@@ -194,14 +187,7 @@ func testRunLogLargeRun(t *testing.T, dir store.Store) {
 	mustRegister(t, dir)
 	id := MustLargeRun(t, dir, "t1", LargeRun)
 	ctx := context.Background()
-	page := func(q sync.LogQuery) sync.LogPage {
-		t.Helper()
-		p, err := dir.RunLog(ctx, id, q)
-		if err != nil {
-			t.Fatalf("RunLog(%+v): %v", q, err)
-		}
-		return p
-	}
+	page := runLogPages(t, ctx, dir, id)
 	if p := page(sync.LogQuery{}); p.Total != LargeRun || len(p.Entries) != sync.DefaultLogPage || p.Entries[0].Label != "user1@contoso.test" {
 		t.Fatalf("first page: total %d, %d entries", p.Total, len(p.Entries))
 	}
@@ -244,5 +230,18 @@ func BenchRunLog(b *testing.B, dir store.Store) {
 				}
 			}
 		})
+	}
+}
+
+// runLogPages returns a function reading pages of run id's log, failing t
+// on an error.
+func runLogPages(t *testing.T, ctx context.Context, dir store.Store, id int64) func(sync.LogQuery) sync.LogPage {
+	return func(q sync.LogQuery) sync.LogPage {
+		t.Helper()
+		p, err := dir.RunLog(ctx, id, q)
+		if err != nil {
+			t.Fatalf("RunLog(%+v): %v", q, err)
+		}
+		return p
 	}
 }
