@@ -25,20 +25,7 @@ func TestConformance(t *testing.T) {
 func TestSQLiteTwoHandles(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "shared.db")
-	a, err := sqlite.Open(ctx, path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = a.Close() }()
-	b, err := sqlite.Open(ctx, path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = b.Close() }()
-	if err := a.RegisterTenant(ctx, sync.Tenant{ID: "t1", EntraTenantID: "e1", Settings: sync.DefaultTenantSettings()}); err != nil {
-		t.Fatal(err)
-	}
+	a, b := mustTwoHandles(t)
 	txA, err := a.Begin(ctx, "t1")
 	if err != nil {
 		t.Fatal(err)
@@ -173,20 +160,7 @@ func TestSQLiteUpgradeFrom0001(t *testing.T) {
 func TestSQLiteLeaseAcrossHandles(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "shared.db")
-	a, err := sqlite.Open(ctx, path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = a.Close() }()
-	b, err := sqlite.Open(ctx, path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = b.Close() }()
-	if err := a.RegisterTenant(ctx, sync.Tenant{ID: "t1", EntraTenantID: "e1", Settings: sync.DefaultTenantSettings()}); err != nil {
-		t.Fatal(err)
-	}
+	a, b := mustTwoHandles(t)
 	if ok, err := a.ClaimTenant(ctx, "t1", "a", time.Minute, false); err != nil || !ok {
 		t.Fatalf("claim by a = %v, %v", ok, err)
 	}
@@ -221,4 +195,24 @@ func TestSQLiteLeaseAcrossHandles(t *testing.T) {
 	if sc, err := b.Schedule(ctx, "t1"); err != nil || sc.LeaseHolder != "a" {
 		t.Fatalf("schedule seen by b = %+v, %v", sc, err)
 	}
+}
+
+// mustTwoHandles opens one fresh file twice, as two processes would, with
+// tenant t1 registered; both are closed at cleanup.
+func mustTwoHandles(t *testing.T) (a, b *sqlite.DB) {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "shared.db")
+	for _, h := range []**sqlite.DB{&a, &b} {
+		db, err := sqlite.Open(ctx, path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		*h = db
+	}
+	if err := a.RegisterTenant(ctx, sync.Tenant{ID: "t1", EntraTenantID: "e1", Settings: sync.DefaultTenantSettings()}); err != nil {
+		t.Fatal(err)
+	}
+	return a, b
 }
