@@ -53,10 +53,11 @@ func (s *Source) servicePrincipal(ctx context.Context) (sync.Ref, error) {
 // assignments pages appRoleAssignedTo and sorts principals into direct users
 // and groups; service principals are counted (S4), unknown types skipped.
 //
-// onGroup, when set, is called with each assigned group as soon as its page
-// is read, so that group reads can start before the last page.
-// onMore, when set, is called once if the listing has more than one page.
-func (s *Source) assignments(ctx context.Context, spID string, snap *sync.Snapshot, onGroup func(sync.Ref), onMore func()) (direct []string, grps []sync.Ref, err error) {
+// onGroup, when set, is called with each assigned group and the page it is
+// on as soon as that page is read, so that group reads can start before the
+// last page. onMore, when set, is called once if the listing has more than
+// one page. record, when set, is given every assignment (change tracking).
+func (s *Source) assignments(ctx context.Context, spID string, snap *sync.Snapshot, onGroup func(sync.Ref, int), onMore func(), record func(wireAssignment)) (direct []string, grps []sync.Ref, err error) {
 	top := int32(PageSize)
 	first, err := s.servicePrincipals().ByServicePrincipalId(spID).AppRoleAssignedTo().ToGetRequestInformation(ctx,
 		&serviceprincipals.ItemAppRoleAssignedToRequestBuilderGetRequestConfiguration{
@@ -75,6 +76,9 @@ func (s *Source) assignments(ctx context.Context, spID string, snap *sync.Snapsh
 			if !guidRE.MatchString(pid) {
 				return malformed(fmt.Sprintf("appRoleAssignedTo of %s, page %d", spID, n), fmt.Sprintf("assignment %d has no valid principalId (%q)", i, clipped(pid)))
 			}
+			if record != nil {
+				record(a)
+			}
 			switch a.PrincipalType {
 			case "User":
 				if !seenUser[pid] {
@@ -86,7 +90,7 @@ func (s *Source) assignments(ctx context.Context, spID string, snap *sync.Snapsh
 					seenGroup[pid] = true
 					grps = append(grps, sync.Ref{ID: pid, Name: a.PrincipalDisplayName})
 					if onGroup != nil {
-						onGroup(grps[len(grps)-1])
+						onGroup(grps[len(grps)-1], n)
 					}
 				}
 			case "ServicePrincipal":

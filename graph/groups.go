@@ -125,6 +125,7 @@ func (s *Source) memberPage(ctx context.Context, eg *sync.EntraGroup, n int, ite
 			eg.Nested = append(eg.Nested, sync.Ref{ID: m.ID, Name: m.DisplayName})
 		default:
 			eg.OtherMembers++
+			eg.OtherIDs = append(eg.OtherIDs, m.ID)
 		}
 	}
 	s.progress(ctx, func(c *requestCounter) { c.memberPages.Add(1) })
@@ -133,6 +134,8 @@ func (s *Source) memberPage(ctx context.Context, eg *sync.EntraGroup, n int, ite
 
 func (s *Source) memberGroupDone(ctx context.Context, eg *sync.EntraGroup) {
 	sort.Strings(eg.Members)
+	sort.Slice(eg.Nested, func(i, j int) bool { return eg.Nested[i].ID < eg.Nested[j].ID })
+	sort.Strings(eg.OtherIDs)
 	s.progress(ctx, func(c *requestCounter) { c.groupsRead.Add(1) })
 }
 

@@ -36,7 +36,7 @@ func (s *Source) readUsers(ctx context.Context, read *sync.OnDemandRead, queries
 	}
 	read.ServicePrincipal = sp
 	snap := &sync.Snapshot{}
-	direct, groupRefs, err := s.assignments(ctx, sp.ID, snap, nil, nil)
+	direct, groupRefs, err := s.assignments(ctx, sp.ID, snap, nil, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -132,7 +132,7 @@ func (s *Source) readGroup(ctx context.Context, read *sync.OnDemandRead, query s
 	}
 	read.ServicePrincipal = sp
 	snap := &sync.Snapshot{}
-	direct, groupRefs, err := s.assignments(ctx, sp.ID, snap, nil, nil)
+	direct, groupRefs, err := s.assignments(ctx, sp.ID, snap, nil, nil, nil)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,10 @@ import (
 // member readers; and when most of the tenant is directly assigned, every
 // user is listed alongside. Round trips stay at the lower bound the data
 // allows; wall time is about the longest chain instead of their sum.
-func (s *Source) read(ctx context.Context, snap *sync.Snapshot) error {
+//
+// m, when set, is given what change tracking needs beyond the snapshot (the
+// assignments' ids).
+func (s *Source) read(ctx context.Context, snap *sync.Snapshot, m *mirror) error {
 	sp, err := s.servicePrincipal(ctx)
 	if err != nil {
 		return err
@@ -127,13 +130,19 @@ func (s *Source) read(ctx context.Context, snap *sync.Snapshot) error {
 
 	// Stage 1: assignment pages.
 	var pending []sync.Ref
-	direct, groupRefs, err := s.assignments(ctx, sp.ID, snap, func(r sync.Ref) {
+	pageOf := map[string]int{} // the assignment page each group is on
+	var record func(wireAssignment)
+	if m != nil {
+		record = m.recordAssignment
+	}
+	direct, groupRefs, err := s.assignments(ctx, sp.ID, snap, func(r sync.Ref, page int) {
+		pageOf[r.ID] = page
 		pending = append(pending, r)
 		if len(pending) == BatchSize {
 			batches <- pending
 			pending = nil
 		}
-	}, probe)
+	}, probe, record)
 	if len(pending) > 0 {
 		batches <- pending
 	}
@@ -182,6 +191,7 @@ func (s *Source) read(ctx context.Context, snap *sync.Snapshot) error {
 		tenantUsers = max(tenantUsers, n)
 	}
 	snap.LowerBound = lowerBound(snap, assignments, len(missing), tenantUsers)
+	snap.CriticalPath = criticalPath(snap, assignments, pageOf, len(missing) > 0)
 	for i, u := range fromList {
 		if u == nil {
 			snap.Skipped = append(snap.Skipped, sync.Skip{Kind: sync.SkipUser, ID: missing[i],
@@ -216,6 +226,26 @@ func lowerBound(snap *sync.Snapshot, assignments, missing, tenantUsers int) int 
 		lb += m
 	}
 	return lb
+}
+
+// criticalPath is the longest chain of round trips the data makes follow
+// each other: the service principal, then the assignment pages in order; a
+// group found on page p is looked up after it, its first member page after
+// that, then its further pages one by one; missing direct users are looked
+// up once the last assignment page is read.
+func criticalPath(snap *sync.Snapshot, assignments int, pageOf map[string]int, missing bool) int {
+	chain := max(1, pages(assignments, PageSize))
+	if missing {
+		chain++
+	}
+	for _, g := range snap.Groups {
+		c := pageOf[g.ID] + 1
+		if ok, _ := sync.GroupSupport(g); ok {
+			c += max(1, pages(len(g.Members)+len(g.Nested)+g.OtherMembers, PageSize))
+		}
+		chain = max(chain, c)
+	}
+	return 1 + chain
 }
 
 // parallel runs fn for 0..n-1 with at most Concurrency at once; the first

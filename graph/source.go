@@ -164,7 +164,7 @@ func (s *Source) Snapshot(ctx context.Context) (*sync.Snapshot, error) {
 	ctr := &requestCounter{}
 	ctx = context.WithValue(ctx, counterKey{}, ctr)
 	snap := &sync.Snapshot{Users: map[string]sync.EntraUser{}}
-	err := s.read(ctx, snap)
+	err := s.read(ctx, snap, nil)
 	ctr.fill(snap)
 	if err != nil {
 		return snap, err

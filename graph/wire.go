@@ -46,6 +46,7 @@ type wireMember struct {
 
 // wireAssignment is an appRoleAssignment.
 type wireAssignment struct {
+	ID                   string `json:"id"`
 	PrincipalID          string `json:"principalId"`
 	PrincipalType        string `json:"principalType"`
 	PrincipalDisplayName string `json:"principalDisplayName"`

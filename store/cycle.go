@@ -132,11 +132,12 @@ func (s *DB) InsertRun(ctx context.Context, q sqlx.QueryerContext, run *sync.Run
 		skipped, _ = json.Marshal(run.Skipped)
 	}
 	err := sqlx.GetContext(ctx, q, &run.ID, s.q(`INSERT INTO runs (tenant_id, trigger, started_at, finished_at, outcome, counts,
-		conflicts, graph_requests, read_ms, apply_ms, error, round_trips, lower_bound, plan_ms, throttle_wait_ms, held, skipped)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+		conflicts, graph_requests, read_ms, apply_ms, error, round_trips, lower_bound, plan_ms, throttle_wait_ms, held, skipped,
+		mode, full_reason, critical_path)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 		run.TenantID, run.Trigger, s.d.Time(run.StartedAt), s.d.Time(run.FinishedAt), string(run.Outcome), counts, conflicts,
 		run.GraphRequests, run.ReadMillis, run.ApplyMillis, run.Error, run.RoundTrips, run.LowerBound, run.PlanMillis,
-		run.ThrottleMs, run.Held, skipped)
+		run.ThrottleMs, run.Held, skipped, run.Mode, run.FullReason, run.CriticalPath)
 	if err != nil {
 		return fmt.Errorf("store: record run: %w", s.d.Translate(err))
 	}

@@ -232,7 +232,7 @@ func (s *DB) Groups(ctx context.Context, tenantID string) ([]sync.Group, error) 
 
 const runColumns = `id, tenant_id, trigger, started_at, finished_at, outcome, counts, conflicts, graph_requests,
 	read_ms, apply_ms, error, round_trips, lower_bound, plan_ms, throttle_wait_ms, held, review, reviewed_at,
-	reviewed_by, skipped`
+	reviewed_by, skipped, mode, full_reason, critical_path`
 
 type runRow struct {
 	ID            int64  `db:"id"`
@@ -256,13 +256,17 @@ type runRow struct {
 	ReviewedAt    Time   `db:"reviewed_at"`
 	ReviewedBy    string `db:"reviewed_by"`
 	Skipped       Text   `db:"skipped"`
+	Mode          string `db:"mode"`
+	FullReason    string `db:"full_reason"`
+	CriticalPath  int    `db:"critical_path"`
 }
 
 func (r *runRow) run() (sync.Run, error) {
 	run := sync.Run{ID: r.ID, TenantID: r.TenantID, Trigger: r.Trigger, StartedAt: r.StartedAt.Time, FinishedAt: r.FinishedAt.Time,
 		Outcome: sync.Outcome(r.Outcome), GraphRequests: r.GraphRequests, ReadMillis: r.ReadMillis, ApplyMillis: r.ApplyMillis,
 		Error: r.Error, RoundTrips: r.RoundTrips, LowerBound: r.LowerBound, PlanMillis: r.PlanMillis, ThrottleMs: r.ThrottleMs,
-		Held: r.Held, Review: r.Review, ReviewedAt: r.ReviewedAt.Ptr(), ReviewedBy: r.ReviewedBy}
+		Held: r.Held, Review: r.Review, ReviewedAt: r.ReviewedAt.Ptr(), ReviewedBy: r.ReviewedBy,
+		Mode: r.Mode, FullReason: r.FullReason, CriticalPath: r.CriticalPath}
 	if err := json.Unmarshal(r.Counts, &run.Counts); err != nil {
 		return run, fmt.Errorf("store: run %d counts: %w", r.ID, err)
 	}

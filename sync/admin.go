@@ -111,6 +111,7 @@ type Store interface {
 	Access
 	LogPager
 	UserPager
+	DeltaStore
 	// Ping checks the directory answers.
 	Ping(ctx context.Context) error
 	// Close releases it.

@@ -27,10 +27,12 @@ func glitchTenant(n int) *graphtest.Tenant {
 
 // mustFailUnchanged runs a cycle that must fail as an incomplete read naming
 // want, with the directory as it was and a failed run recorded.
+// mustFailUnchanged runs a full cycle (the faults are in the full read's
+// requests) that must fail naming want and change nothing.
 func mustFailUnchanged(t *testing.T, h *harness, want string) {
 	t.Helper()
 	before := h.dump(t)
-	res, err := h.syncer.Cycle(context.Background(), tenantName, h.src, sync.CycleOptions{Trigger: "test"})
+	res, err := h.syncer.Cycle(context.Background(), tenantName, h.src, sync.CycleOptions{Trigger: "test", Full: true})
 	if err == nil {
 		t.Fatalf("cycle succeeded; plan %v", res.Plan.Counts())
 	}
@@ -64,7 +66,7 @@ func TestC6_EmptyAssignmentListHeldWhenItsCountAgrees(t *testing.T) {
 	h.srv.InjectFault(graphtest.Fault{Endpoint: "GET /v1.0/servicePrincipals/{id}/appRoleAssignedTo", Page: 1, Body: `{"value":[]}`})
 	h.srv.InjectFault(graphtest.Fault{Endpoint: "GET /v1.0/servicePrincipals/{id}/appRoleAssignedTo/$count", Body: `0`})
 	before := h.dump(t, "users", "groups", "memberships")
-	res := h.cycle(t)
+	res := h.fullCycle(t)
 	if res.Run.Outcome != sync.OutcomeHeld || !strings.Contains(res.Plan.HeldReason, "empty assignment list") {
 		t.Fatalf("run %s (%s), want held as an empty assignment list", res.Run.Outcome, res.Plan.HeldReason)
 	}
@@ -94,7 +96,7 @@ func TestC4_GroupLookUp404LeavesTheGroupUnchanged(t *testing.T) {
 	h.cycle(t)
 	before := h.dump(t, "users", "groups", "memberships")
 	h.srv.InjectFault(graphtest.Fault{Endpoint: "GET /v1.0/groups/{id}", ID: gid(100), Status: 404, Times: 1})
-	res := h.cycle(t)
+	res := h.fullCycle(t)
 	if !res.Plan.Empty() || len(res.Plan.Held) != 0 {
 		t.Fatalf("plan %v held %d, want nothing changed", res.Plan.Counts(), len(res.Plan.Held))
 	}

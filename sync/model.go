@@ -93,8 +93,10 @@ type EntraGroup struct {
 	// Nested are the groups that are direct members of this group (S3).
 	Nested []Ref `json:"nested,omitempty"`
 	// OtherMembers counts direct members that are neither users nor groups
-	// (devices, contacts, service principals).
-	OtherMembers int `json:"otherMembers,omitempty"`
+	// (devices, contacts, service principals); OtherIDs are their ids when
+	// the read kept them (for change tracking).
+	OtherMembers int      `json:"otherMembers,omitempty"`
+	OtherIDs     []string `json:"-"`
 }
 
 // Ref names a directory object: its id and display name.
@@ -144,6 +146,9 @@ type Snapshot struct {
 	RoundTrips    int `json:"roundTrips"`
 	// LowerBound is the fewest round trips the data allowed.
 	LowerBound int `json:"lowerBound"`
+	// CriticalPath is the longest chain of round trips that must follow
+	// each other: wall time is judged against it times the latency.
+	CriticalPath int `json:"criticalPath,omitempty"`
 	// ThrottleWait is how long the read waited out throttling.
 	ThrottleWait time.Duration `json:"throttleWait"`
 }

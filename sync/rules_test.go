@@ -102,9 +102,21 @@ func mustSource(tb testing.TB, srv *graphtest.Server, maxRetries int) *graph.Sou
 	return src
 }
 
+// cycle runs one cycle: full the first time, incremental after that.
 func (h *harness) cycle(tb testing.TB) *sync.Result {
 	tb.Helper()
-	res, err := h.syncer.Cycle(context.Background(), tenantName, h.src, sync.CycleOptions{Trigger: "test"})
+	return h.cycleWith(tb, sync.CycleOptions{Trigger: "test"})
+}
+
+// fullCycle runs a full cycle (sync --full).
+func (h *harness) fullCycle(tb testing.TB) *sync.Result {
+	tb.Helper()
+	return h.cycleWith(tb, sync.CycleOptions{Trigger: "test", Full: true})
+}
+
+func (h *harness) cycleWith(tb testing.TB, opt sync.CycleOptions) *sync.Result {
+	tb.Helper()
+	res, err := h.syncer.Cycle(context.Background(), tenantName, h.src, opt)
 	if err != nil {
 		tb.Fatalf("cycle: %v", err)
 	}
@@ -605,7 +617,8 @@ func TestC4_FailedReadAppliesNothing(t *testing.T) {
 			setUser(h.srv, gid(2), func(u *graphtest.User) { u.Mail = "new@acme.test" })
 			before := h.dump(t)
 			h.srv.InjectFault(f.fault)
-			res, err := h.syncer.Cycle(context.Background(), tenantName, h.src, sync.CycleOptions{Trigger: "test"})
+			// The faults are in the full read's requests.
+			res, err := h.syncer.Cycle(context.Background(), tenantName, h.src, sync.CycleOptions{Trigger: "test", Full: true})
 			if err == nil {
 				t.Fatalf("cycle succeeded despite the fault; plan %v", res.Plan.Counts())
 			}
@@ -620,7 +633,9 @@ func TestC4_FailedReadAppliesNothing(t *testing.T) {
 				t.Fatalf("last run = %+v, want a failed run saying which read failed", runs)
 			}
 			h.srv.ClearFaults()
-			if res := h.cycle(t); res.Plan.Counts()["user.archive"] != 2 || res.Plan.Counts()["user.update"] != 1 {
+			// The failed cycle left the delta state where it was: the next
+			// (incremental) cycle sees every change since.
+			if res := h.cycle(t); res.Run.Mode != sync.ModeIncremental || res.Plan.Counts()["user.archive"] != 2 || res.Plan.Counts()["user.update"] != 1 {
 				t.Fatalf("next sound cycle = %v, want it to converge", res.Plan.Counts())
 			}
 		})
@@ -673,9 +688,16 @@ func TestGraphRequestsAreCounted(t *testing.T) {
 	h := MustHarness(t, baseTenant(), nil)
 	h.srv.ResetCounts()
 	res := h.cycle(t)
-	// SP, assignments, group, members, user 1 look-up.
-	if got, want := res.Run.GraphRequests, h.srv.GraphRequests(); got != want || got != 5 {
-		t.Fatalf("run counted %d Graph requests, server saw %d, want 5", got, want)
+	// Three delta links from now, then SP, assignments, group, members,
+	// user 1 look-up.
+	if got, want := res.Run.GraphRequests, h.srv.GraphRequests(); got != want || got != 8 {
+		t.Fatalf("run counted %d Graph requests, server saw %d, want 8", got, want)
+	}
+	// An unchanged incremental cycle: SP and the three delta rounds.
+	h.srv.ResetCounts()
+	res = h.cycle(t)
+	if got, want := res.Run.GraphRequests, h.srv.GraphRequests(); res.Run.Mode != sync.ModeIncremental || got != want || got != 4 {
+		t.Fatalf("incremental run (%s) counted %d Graph requests, server saw %d, want 4", res.Run.Mode, got, want)
 	}
 }
 

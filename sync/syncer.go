@@ -70,22 +70,29 @@ const (
 
 // Run is the record of one cycle.
 type Run struct {
-	ID            int64      `json:"id"`
-	TenantID      string     `json:"tenantId"`
-	Trigger       string     `json:"trigger"`
-	StartedAt     time.Time  `json:"startedAt"`
-	FinishedAt    time.Time  `json:"finishedAt"`
-	Outcome       Outcome    `json:"outcome"`
-	Counts        Counts     `json:"counts"`
-	GraphRequests int        `json:"graphRequests"`
-	RoundTrips    int        `json:"roundTrips"`
-	LowerBound    int        `json:"lowerBound"`
-	ThrottleMs    int64      `json:"throttleWaitMs"`
-	ReadMillis    int64      `json:"readMs"`
-	PlanMillis    int64      `json:"planMs"`
-	ApplyMillis   int64      `json:"applyMs"`
-	Error         string     `json:"error,omitempty"`
-	Conflicts     []Conflict `json:"conflicts,omitempty"`
+	ID            int64     `json:"id"`
+	TenantID      string    `json:"tenantId"`
+	Trigger       string    `json:"trigger"`
+	StartedAt     time.Time `json:"startedAt"`
+	FinishedAt    time.Time `json:"finishedAt"`
+	Outcome       Outcome   `json:"outcome"`
+	Counts        Counts    `json:"counts"`
+	GraphRequests int       `json:"graphRequests"`
+	RoundTrips    int       `json:"roundTrips"`
+	LowerBound    int       `json:"lowerBound"`
+	// CriticalPath is the longest chain of round trips that had to follow
+	// each other (a full read's), 0 when not known.
+	CriticalPath int `json:"criticalPath,omitempty"`
+	// Mode is how the cycle read Graph (ModeFull, ModeIncremental);
+	// FullReason why a full read was made.
+	Mode        string     `json:"mode,omitempty"`
+	FullReason  string     `json:"fullReason,omitempty"`
+	ThrottleMs  int64      `json:"throttleWaitMs"`
+	ReadMillis  int64      `json:"readMs"`
+	PlanMillis  int64      `json:"planMs"`
+	ApplyMillis int64      `json:"applyMs"`
+	Error       string     `json:"error,omitempty"`
+	Conflicts   []Conflict `json:"conflicts,omitempty"`
 	// Held counts the changes the archive guard held back (C6); Review is
 	// how an administrator decided on them (approved, rejected, or "").
 	Held       int        `json:"held,omitempty"`
@@ -194,6 +201,12 @@ type CycleOptions struct {
 	// from HeldChanges): they pass the archive guard this cycle; others are
 	// guarded.
 	Approved map[string]bool
+	// Full makes the cycle read in full even where an incremental read
+	// could be made (sync --full).
+	Full bool
+	// FullEvery is how often a full cycle runs between incremental ones
+	// (DefaultFullEvery when 0).
+	FullEvery time.Duration
 }
 
 // Syncer runs cycles: read → plan → apply → record.
@@ -224,10 +237,11 @@ const (
 func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt CycleOptions) (*Result, error) {
 	log := s.logger.With(LogTenant, tenantID)
 	run := &Run{TenantID: tenantID, Trigger: opt.Trigger, StartedAt: s.now().UTC()}
-	snap, err := src.Snapshot(ctx)
+	snap, next, err := s.read(ctx, tenantID, src, run, opt)
 	run.ReadMillis = time.Since(run.StartedAt).Milliseconds()
 	if snap != nil {
 		run.GraphRequests, run.RoundTrips, run.LowerBound = snap.GraphRequests, snap.RoundTrips, snap.LowerBound
+		run.CriticalPath = snap.CriticalPath
 		run.ThrottleMs = snap.ThrottleWait.Milliseconds()
 	}
 	if err != nil {
@@ -284,12 +298,31 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 	if err := tx.Apply(ctx, run, plan, plan.Events()); err != nil {
 		return res, s.applyFailed(ctx, tx, run, fmt.Errorf("sync: apply: %w", err))
 	}
+	if dtx, ok := tx.(DeltaTx); ok && next != nil {
+		// The delta state moves with the changes it led to, or not at all.
+		if err := dtx.SaveDelta(ctx, next); err != nil {
+			return res, s.applyFailed(ctx, tx, run, fmt.Errorf("sync: save delta state: %w", err))
+		}
+		next.Mirror = nil
+	}
 	if err := tx.Commit(); err != nil {
 		return res, s.applyFailed(ctx, tx, run, fmt.Errorf("sync: commit: %w", err))
 	}
-	log.Info("cycle finished", LogRun, run.ID, "outcome", run.Outcome, "changes", len(plan.Changes),
+	log.Info("cycle finished", LogRun, run.ID, "outcome", run.Outcome, "mode", run.Mode, "changes", len(plan.Changes),
 		"conflicts", len(plan.Conflicts), "graph_requests", run.GraphRequests, "read_ms", run.ReadMillis)
 	return res, nil
+}
+
+// read reads the cycle's picture: incrementally or in full for a
+// DeltaSource (readDelta), in full otherwise.
+func (s *Syncer) read(ctx context.Context, tenantID string, src Source, run *Run, opt CycleOptions) (*Snapshot, *DeltaState, error) {
+	dsrc, ok := src.(DeltaSource)
+	if ds, stores := s.dir.(DeltaStore); ok && stores {
+		return s.readDelta(ctx, tenantID, dsrc, ds, run, opt)
+	}
+	run.Mode = ModeFull
+	snap, err := src.Snapshot(ctx)
+	return snap, nil, err
 }
 
 // plan begins the cycle's transaction (locking the tenant), loads the

@@ -47,6 +47,8 @@ func benchScenarios() []benchScenario {
 // benchCycle is what the child reports about one cycle.
 type benchCycle struct {
 	Label         string         `json:"label"`
+	Mode          string         `json:"mode"`
+	CriticalPath  int            `json:"criticalPath,omitempty"`
 	Error         string         `json:"error,omitempty"`
 	RoundTrips    int            `json:"roundTrips"`
 	Requests      int            `json:"requests"`
@@ -175,9 +177,13 @@ func (e *env) benchScenario(sc benchScenario, latency time.Duration, base string
 	out := bufio.NewScanner(outPipe)
 	out.Buffer(make([]byte, 1<<20), 1<<20)
 	var cycles []benchCycle
-	step := func(label string) error {
+	step := func(label string, full bool) error {
 		srv.ResetCounts()
-		if _, err := fmt.Fprintf(in, "cycle %s\n", label); err != nil {
+		verb := "cycle"
+		if full {
+			verb = "full"
+		}
+		if _, err := fmt.Fprintf(in, "%s %s\n", verb, label); err != nil {
 			return err
 		}
 		if !out.Scan() {
@@ -196,12 +202,31 @@ func (e *env) benchScenario(sc benchScenario, latency time.Duration, base string
 		}
 		return nil
 	}
-	err = step("first cycle")
-	if err == nil && sc.throttle.Budget == 0 {
-		err = step("unchanged")
-		if err == nil {
-			changeUsers(srv, len(tn.Users)/100)
-			err = step("1% of users changed")
+	err = step("first cycle", true)
+	if sc.throttle.Budget == 0 {
+		// Incremental cycles where assignment changes are served, a full
+		// one for comparison, then incremental ones where they are not
+		// (the full cycle after switching them off finds that out).
+		steps := []struct {
+			label  string
+			full   bool
+			before func()
+		}{
+			{"unchanged", false, nil},
+			{"1% of users changed", false, func() { changeUsers(srv, len(tn.Users)/100) }},
+			{"unchanged, full", true, nil},
+			{"full, assignment delta refused", true, func() { srv.SetAssignmentDelta(false) }},
+			{"unchanged, assignments listed", false, nil},
+			{"1% changed, assignments listed", false, func() { changeUsers(srv, len(tn.Users)/100) }},
+		}
+		for _, st := range steps {
+			if err != nil {
+				break
+			}
+			if st.before != nil {
+				st.before()
+			}
+			err = step(st.label, st.full)
 		}
 	}
 	_, _ = fmt.Fprintln(in, "quit")
@@ -246,19 +271,19 @@ func (e *env) benchChild() error {
 	syncer := sync.NewSyncer(db, nil)
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
-		label, ok := strings.CutPrefix(in.Text(), "cycle ")
-		if !ok {
+		verb, label, _ := strings.Cut(in.Text(), " ")
+		if verb != "cycle" && verb != "full" {
 			return nil
 		}
 		start := time.Now()
-		res, err := syncer.Cycle(e.ctx, "bench", src, sync.CycleOptions{Trigger: "bench"})
+		res, err := syncer.Cycle(e.ctx, "bench", src, sync.CycleOptions{Trigger: "bench", Full: verb == "full"})
 		c := benchCycle{Label: label, TotalMs: time.Since(start).Milliseconds(), PeakRSSMB: peakRSSMB()}
 		if err != nil {
 			c.Error = err.Error()
 		}
 		if res != nil && res.Run != nil {
 			r := res.Run
-			c.RoundTrips, c.Requests, c.LowerBound = r.RoundTrips, r.GraphRequests, r.LowerBound
+			c.RoundTrips, c.Requests, c.LowerBound, c.Mode, c.CriticalPath = r.RoundTrips, r.GraphRequests, r.LowerBound, r.Mode, r.CriticalPath
 			c.ReadMs, c.PlanMs, c.ApplyMs, c.ThrottleMs, c.Counts = r.ReadMillis, r.PlanMillis, r.ApplyMillis, r.ThrottleMs, r.Counts
 		}
 		if res != nil && res.Plan != nil {
@@ -302,12 +327,16 @@ func printBench(w io.Writer, sc benchScenario, cycles []benchCycle) {
 		sc.spec.DirectlyAssigned, sc.spec.Groups, sc.spec.MaxGroupSize)
 	rows := [][]string{}
 	for _, c := range cycles {
-		rows = append(rows, []string{c.Label, fmt.Sprint(c.RoundTrips), fmt.Sprint(c.LowerBound),
-			fmt.Sprintf("%+.1f%%", 100*float64(c.RoundTrips-c.LowerBound)/float64(max(1, c.LowerBound))), fmt.Sprint(c.Requests),
+		over := "-"
+		if c.LowerBound > 0 {
+			over = fmt.Sprintf("%+.1f%%", 100*float64(c.RoundTrips-c.LowerBound)/float64(c.LowerBound))
+		}
+		rows = append(rows, []string{c.Label, c.Mode, fmt.Sprint(c.RoundTrips), fmt.Sprint(c.LowerBound), over,
+			fmt.Sprint(c.CriticalPath), fmt.Sprint(c.Requests),
 			fmt.Sprint(c.ReadMs), fmt.Sprint(c.PlanMs), fmt.Sprint(c.ApplyMs), fmt.Sprint(c.TotalMs), fmt.Sprint(c.ThrottleMs),
 			fmt.Sprintf("%.0f", c.PeakRSSMB), fmt.Sprint(c.DirectoryRows), fmt.Sprint(c.AuditRows), fmt.Sprint(c.Throttled), fmt.Sprint(c.EarlyRetries)})
 	}
-	_ = table(w, "CYCLE\tROUND TRIPS\tLOWER BOUND\tOVER\tREQUESTS\tREAD MS\tPLAN MS\tAPPLY MS\tTOTAL MS\tTHROTTLE WAIT MS\tPEAK RSS MB\tDIR ROWS\tAUDIT ROWS\t429s\tEARLY RETRIES", rows)
+	_ = table(w, "CYCLE\tMODE\tROUND TRIPS\tLOWER BOUND\tOVER\tCRITICAL PATH\tREQUESTS\tREAD MS\tPLAN MS\tAPPLY MS\tTOTAL MS\tTHROTTLE WAIT MS\tPEAK RSS MB\tDIR ROWS\tAUDIT ROWS\t429s\tEARLY RETRIES", rows)
 }
 
 // benchFault is one injected fault and what the cycle did about it.
@@ -324,21 +353,25 @@ type benchFault struct {
 func (e *env) benchFaults(latency time.Duration, base string) ([]benchFault, error) {
 	spec := graphtest.GenSpec{Seed: 3, Users: 5_000, DirectlyAssigned: 3_000, Groups: 6, MaxGroupSize: 3_000, NestedGroups: 1, DisabledPercent: 2}
 	kinds := []struct {
-		name  string
-		fault graphtest.Fault
+		name        string
+		fault       graphtest.Fault
+		incremental bool // injected into an incremental cycle's delta rounds
 	}{
-		{"HTTP 500 on page 3 of a group's members", graphtest.Fault{Endpoint: "GET /v1.0/groups/{id}/members", Page: 3, Status: 500}},
-		{"timeout (assignments page 2 answers after 3 s; client timeout 1 s)", graphtest.Fault{Endpoint: "GET /v1.0/servicePrincipals/{id}/appRoleAssignedTo", Page: 2, Delay: 3 * time.Second}},
-		{"truncated JSON on page 2 of a group's members", graphtest.Fault{Endpoint: "GET /v1.0/groups/{id}/members", Page: 2, Truncate: true}},
-		{"a page that goes missing (404 on an assignments nextLink)", graphtest.Fault{Endpoint: "GET /v1.0/servicePrincipals/{id}/appRoleAssignedTo", Page: 2, Status: 404}},
-		{"503 on every member page, beyond retries", graphtest.Fault{Endpoint: "GET /v1.0/groups/{id}/members", Status: 503, RetryAfter: "0"}},
-		{"429 on every group look-up inside $batch, beyond retries", graphtest.Fault{Endpoint: "GET /v1.0/groups/{id}", Status: 429, RetryAfter: "0"}},
-		{"truncated item body inside $batch", graphtest.Fault{Endpoint: "GET /v1.0/groups/{id}", Truncate: true}},
-		{"a page silently dropped (valid nextLink skipping a page)", graphtest.Fault{Endpoint: "GET /v1.0/groups/{id}/members", Page: 1, DropPage: true, Times: 1}},
+		{"HTTP 500 on page 3 of a group's members", graphtest.Fault{Endpoint: "GET /v1.0/groups/{id}/members", Page: 3, Status: 500}, false},
+		{"timeout (assignments page 2 answers after 4 s; client timeout 2 s)", graphtest.Fault{Endpoint: "GET /v1.0/servicePrincipals/{id}/appRoleAssignedTo", Page: 2, Delay: 4 * time.Second}, false},
+		{"truncated JSON on page 2 of a group's members", graphtest.Fault{Endpoint: "GET /v1.0/groups/{id}/members", Page: 2, Truncate: true}, false},
+		{"a page that goes missing (404 on an assignments nextLink)", graphtest.Fault{Endpoint: "GET /v1.0/servicePrincipals/{id}/appRoleAssignedTo", Page: 2, Status: 404}, false},
+		{"503 on every member page, beyond retries", graphtest.Fault{Endpoint: "GET /v1.0/groups/{id}/members", Status: 503, RetryAfter: "0"}, false},
+		{"429 on every group look-up inside $batch, beyond retries", graphtest.Fault{Endpoint: "GET /v1.0/groups/{id}", Status: 429, RetryAfter: "0"}, false},
+		{"truncated item body inside $batch", graphtest.Fault{Endpoint: "GET /v1.0/groups/{id}", Truncate: true}, false},
+		{"a page silently dropped (valid nextLink skipping a page)", graphtest.Fault{Endpoint: "GET /v1.0/groups/{id}/members", Page: 1, DropPage: true, Times: 1}, false},
+		{"incremental: HTTP 500 on a users/delta page", graphtest.Fault{Endpoint: "GET /v1.0/users/delta", Page: 1, Status: 500}, true},
+		{"incremental: truncated JSON on a groups/delta page", graphtest.Fault{Endpoint: "GET /v1.0/groups/delta", Page: 1, Truncate: true}, true},
+		{"incremental: 503 on every directoryObjects/delta page, beyond retries", graphtest.Fault{Endpoint: "GET /v1.0/directoryObjects/delta", Status: 503, RetryAfter: "0"}, true},
 	}
 	var out []benchFault
 	for i, k := range kinds {
-		bf, err := e.benchOneFault(spec, latency, base, benchSchema(fmt.Sprintf("fault%d", i)), k.name, k.fault)
+		bf, err := e.benchOneFault(spec, latency, base, benchSchema(fmt.Sprintf("fault%d", i)), k.name, k.fault, k.incremental)
 		if err != nil {
 			return nil, err
 		}
@@ -347,7 +380,7 @@ func (e *env) benchFaults(latency time.Duration, base string) ([]benchFault, err
 	return out, nil
 }
 
-func (e *env) benchOneFault(spec graphtest.GenSpec, latency time.Duration, base, schema, kind string, fault graphtest.Fault) (benchFault, error) {
+func (e *env) benchOneFault(spec graphtest.GenSpec, latency time.Duration, base, schema, kind string, fault graphtest.Fault, incremental bool) (benchFault, error) {
 	bf := benchFault{Kind: kind}
 	srv := graphtest.NewServer(graphtest.Generate(spec), graphtest.WithLatency(latency))
 	defer srv.Close()
@@ -367,7 +400,7 @@ func (e *env) benchOneFault(spec graphtest.GenSpec, latency time.Duration, base,
 	}
 	src, err := graph.New(graph.Config{TenantID: tn.TenantID, ClientID: tn.ClientID, ClientSecret: tn.ClientSecret,
 		ServicePrincipalID: tn.Application.ID, GraphEndpoint: srv.GraphEndpoint(), LoginEndpoint: srv.LoginEndpoint(),
-		Transport: srv.Client().Transport, MaxRetries: 2, RetryDelay: time.Second, Timeout: time.Second}, nil)
+		Transport: srv.Client().Transport, MaxRetries: 2, RetryDelay: time.Second, Timeout: 2 * time.Second}, nil)
 	if err != nil {
 		return bf, err
 	}
@@ -390,7 +423,7 @@ func (e *env) benchOneFault(spec graphtest.GenSpec, latency time.Duration, base,
 		}
 	}
 	srv.InjectFault(fault)
-	_, cerr := syncer.Cycle(e.ctx, "bench", src, sync.CycleOptions{Trigger: "bench"})
+	_, cerr := syncer.Cycle(e.ctx, "bench", src, sync.CycleOptions{Trigger: "bench", Full: !incremental})
 	bf.Failed = cerr != nil
 	after, err := db.Dump(e.ctx)
 	if err != nil {

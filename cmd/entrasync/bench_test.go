@@ -40,24 +40,43 @@ func TestBenchSmallAndFaults(t *testing.T) {
 		}
 		if scenario == "small" {
 			c := res[0].Cycles
-			if len(c) != 3 {
+			if len(c) != 7 {
 				t.Fatalf("cycles = %+v", c)
 			}
-			for _, cy := range c {
-				// Within 10 % of the floor, or 2 above it: the two counts
-				// that choose how to read users are not in the floor.
-				if cy.Error != "" || cy.RoundTrips > max(cy.LowerBound*11/10, cy.LowerBound+2) || cy.LowerBound == 0 {
-					t.Errorf("%s: %d round trips for a lower bound of %d (%s)", cy.Label, cy.RoundTrips, cy.LowerBound, cy.Error)
+			const assignmentPages = 1 // 300 direct assignments and 20 groups: one page
+			for i, cy := range c {
+				switch {
+				case cy.Error != "":
+					t.Errorf("%s: %s", cy.Label, cy.Error)
+				case cy.Mode == "full":
+					// Within 10 % of the floor, or 2 above it: the two counts
+					// that choose how to read users are not in the floor.
+					if cy.RoundTrips > max(cy.LowerBound*11/10, cy.LowerBound+2) || cy.LowerBound == 0 || cy.CriticalPath == 0 {
+						t.Errorf("%s: %d round trips for a lower bound of %d (critical path %d)", cy.Label, cy.RoundTrips, cy.LowerBound, cy.CriticalPath)
+					}
+				case i < 3 && cy.RoundTrips > 6, i >= 4 && cy.RoundTrips > assignmentPages+4:
+					t.Errorf("%s (%s): %d round trips", cy.Label, cy.Mode, cy.RoundTrips)
 				}
 			}
-			if c[0].DirectoryRows == 0 || c[1].DirectoryRows != 0 || c[1].AuditRows != 1 {
-				t.Errorf("first cycle wrote %d rows, unchanged cycle %d directory rows and %d audit rows (want >0, 0, 1)",
-					c[0].DirectoryRows, c[1].DirectoryRows, c[1].AuditRows)
+			for i, want := range []string{"full", "incremental", "incremental", "full", "full", "incremental", "incremental"} {
+				if c[i].Mode != want {
+					t.Errorf("cycle %d (%s) was %s, want %s", i, c[i].Label, c[i].Mode, want)
+				}
+			}
+			if c[0].DirectoryRows == 0 {
+				t.Errorf("first cycle wrote nothing")
+			}
+			for _, i := range []int{1, 3, 4, 5} {
+				if c[i].DirectoryRows != 0 || c[i].AuditRows != 1 {
+					t.Errorf("%s: %d directory rows and %d audit rows, want 0 and 1", c[i].Label, c[i].DirectoryRows, c[i].AuditRows)
+				}
 			}
 			// 1% of the tenant's users are renamed; those provisioned are
 			// updated, and nothing else is written.
-			if n := c[2].Counts["user.update"]; n == 0 || n > 10 || c[2].DirectoryRows != n || len(c[2].Counts) != 1 {
-				t.Errorf("1%% changed: counts %v, %d rows; want only user updates (1 to 10), one row each", c[2].Counts, c[2].DirectoryRows)
+			for _, i := range []int{2, 6} {
+				if n := c[i].Counts["user.update"]; n == 0 || n > 10 || c[i].DirectoryRows != n || len(c[i].Counts) != 1 {
+					t.Errorf("%s: counts %v, %d rows; want only user updates (1 to 10), one row each", c[i].Label, c[i].Counts, c[i].DirectoryRows)
+				}
 			}
 			continue
 		}

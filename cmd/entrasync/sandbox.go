@@ -67,7 +67,7 @@ func (s *sandbox) Changes() []console.SandboxChange {
 		{Name: "enable", Title: "Enable a user's account again", Arg: "UPN"},
 		{Name: "hire", Title: "A new user joins, assigned directly", Arg: "given name"},
 		{Name: "mass-unassign", Title: fmt.Sprintf("Unassign the Staff group (%d users): the archive guard holds the run", sandboxStaff)},
-		{Name: "fail-graph", Title: "Make Graph fail (503 on every assignment listing) until healed: cycles fail, nothing is applied"},
+		{Name: "fail-graph", Title: "Make Graph fail (503 on every assignment listing and users/delta round) until healed: cycles fail, nothing is applied"},
 		{Name: "heal", Title: "Graph answers again"},
 	}
 }
@@ -166,6 +166,8 @@ func (s *sandbox) Apply(_ context.Context, name, arg string) (string, error) {
 		return fmt.Sprintf("unassigned the Staff group: its %d users lose their only path", sandboxStaff), nil
 	case "fail-graph":
 		s.srv.InjectFault(graphtest.Fault{Endpoint: "GET /v1.0/servicePrincipals/{id}/appRoleAssignedTo", Status: http.StatusServiceUnavailable, RetryAfter: "0"})
+		// Incremental cycles read the delta rounds instead.
+		s.srv.InjectFault(graphtest.Fault{Endpoint: "GET /v1.0/users/delta", Status: http.StatusServiceUnavailable, RetryAfter: "0"})
 		return "Graph now answers 503 to the assignment listing", nil
 	case "heal":
 		s.srv.ClearFaults()

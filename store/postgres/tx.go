@@ -39,6 +39,13 @@ func (s *DB) Begin(ctx context.Context, tenantID string) (sync.Tx, error) {
 // Commit makes the transaction's writes durable.
 func (t *tx) Commit() error { return t.c.Commit(translate) }
 
+var _ sync.DeltaTx = (*tx)(nil)
+
+// SaveDelta saves the tenant's delta state with the cycle (store.DB.SaveDelta).
+func (t *tx) SaveDelta(ctx context.Context, st *sync.DeltaState) error {
+	return t.s.DB.SaveDelta(ctx, t.c.Tx, st)
+}
+
 // Rollback discards them; a no-op after Commit.
 func (t *tx) Rollback() error { return t.c.Rollback() }
 

@@ -46,6 +46,16 @@ func (t *tx) Commit() error {
 	return t.c.Commit(translate)
 }
 
+var _ sync.DeltaTx = (*tx)(nil)
+
+// SaveDelta saves the tenant's delta state with the cycle (store.DB.SaveDelta).
+func (t *tx) SaveDelta(ctx context.Context, st *sync.DeltaState) error {
+	if t.failed != nil {
+		return fmt.Errorf("store: save delta state: transaction already failed: %w", t.failed)
+	}
+	return t.s.DB.SaveDelta(ctx, t.c.Tx, st)
+}
+
 // Rollback discards the transaction's writes and releases the lock; it is a
 // no-op after Commit or Rollback.
 func (t *tx) Rollback() error { return t.c.Rollback() }

@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	gosync "sync"
@@ -49,6 +50,7 @@ type tenant struct {
 	lock     chan struct{}
 	schedule *schedule // nil until the tenant is first claimed, paused or noted
 	dir      *directory
+	delta    *sync.DeltaState // nil until a cycle saves one
 }
 
 // directory is a tenant's users and groups; a transaction works on a copy.
@@ -122,6 +124,27 @@ func (m *Memory) Begin(ctx context.Context, tenantID string) (sync.Tx, error) {
 		}
 	}
 	return &tx{m: m, tn: tn, tenant: st}, nil
+}
+
+// DeltaState returns a copy of tenantID's delta state, nil when it has none.
+func (m *Memory) DeltaState(_ context.Context, tenantID string) (*sync.DeltaState, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	tn := m.tenants[tenantID]
+	if tn == nil {
+		return nil, fmt.Errorf("synctest: tenant %q: %w", tenantID, sync.ErrTenantNotFound)
+	}
+	if tn.delta == nil {
+		return nil, nil
+	}
+	return cloneDelta(tn.delta), nil
+}
+
+func cloneDelta(st *sync.DeltaState) *sync.DeltaState {
+	c := *st
+	c.Links = maps.Clone(st.Links)
+	c.Mirror = slices.Clone(st.Mirror)
+	return &c
 }
 
 // lockTenant takes tenantID's lock, waiting until ctx ends.

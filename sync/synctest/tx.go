@@ -23,6 +23,7 @@ type tx struct {
 	done   bool
 	runs   []*runRecord
 	events []sync.Event
+	delta  *sync.DeltaState // saved by SaveDelta, stored at Commit
 }
 
 // State returns a copy of the tenant's users (purged tombstones excepted)
@@ -243,12 +244,36 @@ func (t *tx) Commit() error {
 	t.m.mu.Lock()
 	defer t.m.mu.Unlock()
 	t.tn.dir = t.work
+	if t.delta != nil {
+		t.tn.delta = t.delta
+	}
 	// Others may have numbered and stored runs and events meanwhile: keep
 	// both in id order, as the database returns them.
 	t.m.runs = append(t.m.runs, t.runs...)
 	slices.SortFunc(t.m.runs, func(a, b *runRecord) int { return cmp.Compare(a.run.ID, b.run.ID) })
 	t.m.events = append(t.m.events, t.events...)
 	slices.SortFunc(t.m.events, func(a, b sync.Event) int { return cmp.Compare(a.ID, b.ID) })
+	return nil
+}
+
+// SaveDelta keeps st to replace the tenant's delta state at Commit, if the
+// stored generation is still st.Generation; ECONFLICT otherwise.
+func (t *tx) SaveDelta(_ context.Context, st *sync.DeltaState) error {
+	if t.done || t.failed != nil {
+		return sync.Errorf(sync.EINTERNAL, "synctest: SaveDelta on an ended or aborted transaction")
+	}
+	t.m.mu.Lock()
+	defer t.m.mu.Unlock()
+	var gen int64
+	if t.tn.delta != nil {
+		gen = t.tn.delta.Generation
+	}
+	if gen != st.Generation {
+		return sync.Errorf(sync.ECONFLICT, "synctest: delta state of %s was saved by another cycle meanwhile", t.tn.id)
+	}
+	st.Generation++
+	t.delta = cloneDelta(st)
+	t.dirty = true
 	return nil
 }
 

@@ -1,0 +1,268 @@
+package graph
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	gosync "sync"
+	"time"
+
+	abstractions "github.com/microsoft/kiota-abstractions-go"
+
+	"github.com/entrasync/entrasync/sync"
+)
+
+// Incremental reads from Graph's delta queries (sync.DeltaSource): before a
+// full read, fresh delta links are taken with $deltatoken=latest; an
+// incremental read follows them and applies what changed to the mirror
+// (mirror.go). users/delta carries attribute, enable/disable and deletion
+// changes; groups/delta with members the membership changes, renames and
+// deletions; directoryObjects/delta with isof('microsoft.graph.appRoleAssignment')
+// the assignment changes where Graph serves it, else the assignments are
+// listed in full each cycle.
+
+var _ sync.DeltaSource = (*Source)(nil)
+
+// The delta queries, by the name their links are kept under.
+const (
+	deltaUsers       = "users"
+	deltaGroups      = "groups"
+	deltaAssignments = "assignments"
+)
+
+// deltaPath is each query's initial request, relative to v1.0.
+func deltaPath(name string) string {
+	q := url.Values{}
+	switch name {
+	case deltaUsers:
+		q.Set("$select", strings.Join(userFields, ","))
+		return "users/delta?" + q.Encode()
+	case deltaGroups:
+		q.Set("$select", strings.Join(groupFields, ",")+",members")
+		return "groups/delta?" + q.Encode()
+	}
+	q.Set("$filter", "isof('microsoft.graph.appRoleAssignment') or isof('microsoft.graph.user')")
+	return "directoryObjects/delta?" + q.Encode()
+}
+
+// DeltaScope identifies what decides the application's scope: the Entra
+// tenant, the application and the Graph endpoint.
+func (s *Source) DeltaScope() string {
+	h := sha256.Sum256([]byte(strings.Join([]string{s.cfg.TenantID, s.cfg.ServicePrincipalID, s.cfg.AppID,
+		strings.TrimRight(s.cfg.GraphEndpoint, "/")}, "\x00")))
+	return hex.EncodeToString(h[:8])
+}
+
+// counted runs read with a request counter and fills the snapshot's
+// figures from it.
+func (s *Source) counted(ctx context.Context, read func(ctx context.Context) (*sync.Snapshot, *sync.DeltaState, error)) (*sync.Snapshot, *sync.DeltaState, error) {
+	ctr := &requestCounter{}
+	snap, st, err := read(context.WithValue(ctx, counterKey{}, ctr))
+	if snap == nil {
+		snap = &sync.Snapshot{Users: map[string]sync.EntraUser{}}
+	}
+	ctr.fill(snap)
+	return snap, st, err
+}
+
+// SnapshotDelta takes fresh delta links, then reads the whole picture. A
+// query Graph refuses is left out of the state, which says why: without
+// users or groups delta every cycle reads in full; without assignment
+// changes the assignments are listed each cycle.
+func (s *Source) SnapshotDelta(ctx context.Context) (*sync.Snapshot, *sync.DeltaState, error) {
+	return s.counted(ctx, func(ctx context.Context) (*sync.Snapshot, *sync.DeltaState, error) {
+		st := s.latestLinks(ctx)
+		snap := &sync.Snapshot{Users: map[string]sync.EntraUser{}}
+		m := newMirror()
+		if err := s.read(ctx, snap, m); err != nil {
+			return snap, nil, err
+		}
+		// The links are part of the cycle's floor: three requests, side by
+		// side, before the read.
+		snap.LowerBound += len(latestQueries)
+		snap.CriticalPath++
+		if st.Strategy == "" {
+			return snap, st, nil
+		}
+		m.fill(snap)
+		var err error
+		if st.Mirror, err = m.encode(snap.Users); err != nil {
+			return snap, nil, err
+		}
+		return snap, st, nil
+	})
+}
+
+// latestQueries are the delta queries whose links a full read takes.
+var latestQueries = []string{deltaUsers, deltaGroups, deltaAssignments}
+
+// latestLinks takes the three delta links from now, side by side, and
+// decides the strategy they allow.
+func (s *Source) latestLinks(ctx context.Context) *sync.DeltaState {
+	names := latestQueries
+	links := make([]string, len(names))
+	errs := make([]error, len(names))
+	var wg gosync.WaitGroup
+	for i, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			links[i], errs[i] = s.latest(ctx, name)
+		}()
+	}
+	wg.Wait()
+	st := &sync.DeltaState{TakenAt: time.Now().UTC(), Scope: s.DeltaScope(), Links: map[string]string{}}
+	for i, name := range names[:2] {
+		if errs[i] != nil {
+			st.Note = fmt.Sprintf("%s/delta is not available (%v): every cycle reads in full", name, errs[i])
+			if i == 1 && isRefused(errs[i]) {
+				st.Note += "; granting Group.Read.All would make cycles incremental"
+			}
+			s.logger.Warn("delta links not taken; cycles stay full", "query", name, "err", errs[i])
+			return st
+		}
+		st.Links[name] = links[i]
+	}
+	st.Strategy = sync.StrategyDelta
+	if errs[2] != nil {
+		st.Strategy = sync.StrategyDeltaListed
+		st.Note = fmt.Sprintf("assignment changes are not served (%v): assignments are listed in full each cycle", errs[2])
+		return st
+	}
+	st.Links[deltaAssignments] = links[2]
+	return st
+}
+
+// isRefused reports a 403 answer.
+func isRefused(err error) bool {
+	var e *sync.Error
+	return errors.As(err, &e) && strings.Contains(e.Message, "HTTP 403")
+}
+
+// latest asks query name for a delta link from now ($deltatoken=latest):
+// a response with no items and a deltaLink on the Graph host.
+func (s *Source) latest(ctx context.Context, name string) (string, error) {
+	info, err := s.graphRequest(deltaPath(name) + "&$deltatoken=latest")
+	if err != nil {
+		return "", err
+	}
+	what := name + "/delta ($deltatoken=latest)"
+	body, err := s.getRaw(ctx, info)
+	if err != nil {
+		return "", readError(what, err)
+	}
+	var p deltaPage
+	if err := json.Unmarshal(body, &p); err != nil {
+		return "", malformed(what, err.Error())
+	}
+	if p.DeltaLink == "" || p.NextLink != "" {
+		return "", malformed(what, "no @odata.deltaLink")
+	}
+	if err := s.onGraph(p.DeltaLink); err != nil {
+		return "", malformed(what, err.Error())
+	}
+	return p.DeltaLink, nil
+}
+
+// graphRequest is a GET of path (relative to the Graph endpoint's v1.0).
+func (s *Source) graphRequest(path string) (*abstractions.RequestInformation, error) {
+	u, err := url.Parse(strings.TrimRight(s.cfg.GraphEndpoint, "/") + "/v1.0/" + path)
+	if err != nil {
+		return nil, fmt.Errorf("graph: request %s: %w", path, err)
+	}
+	info := abstractions.NewRequestInformation()
+	info.Method = abstractions.GET
+	info.SetUri(*u)
+	return info, nil
+}
+
+// onGraph checks that a link Graph gave points at the Graph endpoint: a
+// token is never sent anywhere else.
+func (s *Source) onGraph(link string) error {
+	u, err := url.Parse(link)
+	g, gerr := url.Parse(s.cfg.GraphEndpoint)
+	if err != nil || gerr != nil || !u.IsAbs() {
+		return fmt.Errorf("link %q is not an absolute URL", clipped(link))
+	}
+	if u.Scheme != "https" || !strings.EqualFold(u.Host, g.Host) {
+		return fmt.Errorf("link to another host (%s), not the Graph endpoint %s", clipped(u.Scheme+"://"+u.Host), g.Host)
+	}
+	return nil
+}
+
+// deltaPage is one page of a delta round.
+type deltaPage struct {
+	Value     *[]json.RawMessage `json:"value"`
+	NextLink  string             `json:"@odata.nextLink"`
+	DeltaLink string             `json:"@odata.deltaLink"`
+}
+
+// removed is the @removed annotation of a deleted object or member.
+type removed struct {
+	Reason string `json:"reason"`
+}
+
+// checkRemoved accepts the documented reasons of @removed: changed (soft
+// deleted, restorable) and deleted (gone for good).
+func checkRemoved(r *removed, where string) error {
+	if r == nil || r.Reason == "changed" || r.Reason == "deleted" {
+		return nil
+	}
+	return sync.DeltaReset("%s: unknown @removed reason %q", where, clipped(r.Reason))
+}
+
+// round follows a delta link to the end of its round, giving each page's
+// items to fn, and returns the next delta link. Graph refusing the link
+// (410 Gone, syncStateNotFound, another 400, 403) is sync.ErrDeltaReset; a
+// link or page that cannot be trusted is too; any other failure fails the
+// read (C4).
+func (s *Source) round(ctx context.Context, name, link string, fn func(items []json.RawMessage, where string) error) (string, error) {
+	if err := s.onGraph(link); err != nil {
+		return "", sync.DeltaReset("the stored %s delta link: %v", name, err)
+	}
+	for n := 1; ; n++ {
+		where := fmt.Sprintf("%s/delta, page %d", name, n)
+		info, err := nextRequest(where, link)
+		if err != nil {
+			return "", sync.DeltaReset("%v", err)
+		}
+		body, err := s.getRaw(ctx, info)
+		if err != nil {
+			if a, ok := answerOf(err); ok && (a.status == http.StatusGone || a.status == http.StatusBadRequest || a.status == http.StatusForbidden) {
+				return "", sync.DeltaReset("%s: Graph answered HTTP %d %s", where, a.status, a.code)
+			}
+			return "", readError(where, err)
+		}
+		var p deltaPage
+		if err := json.Unmarshal(body, &p); err != nil {
+			return "", malformed(where, err.Error())
+		}
+		switch {
+		case p.Value == nil:
+			return "", malformed(where, "page has no value array")
+		case p.NextLink != "" && p.DeltaLink != "":
+			return "", malformed(where, "page has both an @odata.nextLink and an @odata.deltaLink")
+		case p.NextLink == "" && p.DeltaLink == "":
+			return "", malformed(where, "page ends the round without an @odata.deltaLink")
+		}
+		if err := fn(*p.Value, where); err != nil {
+			return "", err
+		}
+		if p.DeltaLink != "" {
+			if err := s.onGraph(p.DeltaLink); err != nil {
+				return "", sync.DeltaReset("%s: @odata.deltaLink: %v", where, err)
+			}
+			return p.DeltaLink, nil
+		}
+		if err := s.onGraph(p.NextLink); err != nil {
+			return "", sync.DeltaReset("%s: @odata.nextLink: %v", where, err)
+		}
+		link = p.NextLink
+	}
+}

@@ -1,0 +1,556 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	gosync "sync"
+	"time"
+
+	"github.com/entrasync/entrasync/sync"
+)
+
+// An incremental read: the three delta rounds side by side (or the
+// assignment listing where assignment changes are not served), merged into
+// the mirror, then the groups newly assigned (or newly supported) read
+// whole and the users newly in scope looked up.
+
+// userChange is what a round said of one user: the last whole object, or
+// that it was removed.
+type userChange struct {
+	user    *sync.EntraUser // nil: removed, or only part of the object came
+	removed bool
+}
+
+// groupChange is what a round said of one group, merged over its items.
+type groupChange struct {
+	props   map[string]json.RawMessage // the properties that came, last wins
+	members []memberChange             // in order
+	removed bool
+}
+
+type memberChange struct {
+	typ, id string
+	removed bool
+}
+
+// Incremental reads the changes since prev and returns the picture they
+// lead to, with the next state.
+func (s *Source) Incremental(ctx context.Context, prev *sync.DeltaState) (*sync.Snapshot, *sync.DeltaState, error) {
+	return s.counted(ctx, func(ctx context.Context) (*sync.Snapshot, *sync.DeltaState, error) {
+		m, err := decodeMirror(prev.Mirror)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, name := range []string{deltaUsers, deltaGroups} {
+			if prev.Links[name] == "" {
+				return nil, nil, sync.DeltaReset("the delta state has no %s link", name)
+			}
+		}
+		withAssignments := prev.Strategy == sync.StrategyDelta && prev.Links[deltaAssignments] != ""
+		next := &sync.DeltaState{Strategy: prev.Strategy, Note: prev.Note, Scope: s.DeltaScope(),
+			TakenAt: time.Now().UTC(), Links: map[string]string{}}
+		if err := s.incremental(ctx, m, prev, next, withAssignments); err != nil {
+			return nil, nil, err
+		}
+		snap := m.snapshot()
+		if next.Mirror, err = m.encode(snap.Users); err != nil {
+			return snap, nil, err
+		}
+		return snap, next, nil
+	})
+}
+
+// incremental runs the rounds and merges them into m.
+func (s *Source) incremental(ctx context.Context, m *mirror, prev, next *sync.DeltaState, withAssignments bool) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var (
+		wg      gosync.WaitGroup
+		mu      gosync.Mutex
+		first   error
+		users   = map[string]*userChange{}
+		groups  = map[string]*groupChange{}
+		assign  map[string]massign // the whole listing, when listed
+		changes []assignmentChange // the round, when served
+		sp      sync.Ref
+		links   [3]string // users, groups, assignments
+	)
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		// A reset outranks a failure: a full read follows either way, but a
+		// reset says why.
+		if first == nil || errors.Is(err, sync.ErrDeltaReset) && !errors.Is(first, sync.ErrDeltaReset) {
+			first = err
+		}
+		cancel(err)
+	}
+	run := func(fn func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(); err != nil {
+				fail(err)
+			}
+		}()
+	}
+	run(func() (err error) {
+		sp, err = s.servicePrincipal(ctx)
+		return err
+	})
+	run(func() (err error) {
+		links[0], err = s.round(ctx, deltaUsers, prev.Links[deltaUsers], func(items []json.RawMessage, where string) error {
+			return mergeUsers(users, items, where)
+		})
+		return err
+	})
+	run(func() (err error) {
+		links[1], err = s.round(ctx, deltaGroups, prev.Links[deltaGroups], func(items []json.RawMessage, where string) error {
+			return mergeGroups(groups, items, where)
+		})
+		return err
+	})
+	run(func() error {
+		if withAssignments {
+			link, err := s.round(ctx, deltaAssignments, prev.Links[deltaAssignments], func(items []json.RawMessage, where string) error {
+				c, err := assignmentChanges(items, where)
+				changes = append(changes, c...)
+				return err
+			})
+			if err == nil || !errors.Is(err, errAssignmentDelta) {
+				links[2] = link
+				return err
+			}
+			// Graph answered something this merge cannot trust: list the
+			// assignments instead, now and in later cycles.
+			s.logger.Warn("assignment changes unusable; listing assignments in full", "err", err)
+			mu.Lock()
+			next.Strategy, next.Note = sync.StrategyDeltaListed, "assignment changes unusable ("+err.Error()+"): assignments are listed in full each cycle"
+			mu.Unlock()
+		}
+		var err error
+		assign, err = s.listAssignments(ctx, m.SP.ID)
+		return err
+	})
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	next.Links[deltaUsers], next.Links[deltaGroups] = links[0], links[1]
+	if links[2] != "" {
+		next.Links[deltaAssignments] = links[2]
+	}
+	if sp.ID != m.SP.ID {
+		return sync.DeltaReset("the application's service principal is now %s, not %s", clipped(sp.ID), clipped(m.SP.ID))
+	}
+	m.SP = sp
+	if assign != nil {
+		m.Assign = assign
+	}
+	for _, c := range changes {
+		switch {
+		case c.removed:
+			delete(m.Assign, c.id)
+		case c.resource == m.SP.ID:
+			m.Assign[c.id] = c.a
+		}
+	}
+	return s.settle(ctx, m, users, groups)
+}
+
+// settle applies the users' and groups' changes to m, reads the groups
+// that need a whole read, looks up the users newly in scope and drops what
+// is out of scope.
+func (s *Source) settle(ctx context.Context, m *mirror, users map[string]*userChange, groups map[string]*groupChange) error {
+	direct, assigned, names := m.principals(&sync.Snapshot{})
+	var whole []sync.Ref // groups to read whole
+	for _, id := range assigned {
+		g, had := m.Groups[id]
+		ch := groups[id]
+		if !had {
+			whole = append(whole, sync.Ref{ID: id, Name: names[id]})
+			continue
+		}
+		if ch == nil {
+			continue
+		}
+		if ch.removed {
+			*g = mgroup{Found: false, Name: names[id]}
+			continue
+		}
+		if err := ch.apply(g); err != nil {
+			return err
+		}
+		switch ok, _ := sync.GroupSupport(g.entra(id)); {
+		case ok && !g.Read:
+			// Newly supported (or back from deletion): its members were
+			// never read.
+			whole = append(whole, sync.Ref{ID: id, Name: g.Name})
+		case !ok:
+			g.Read, g.Members, g.Nested, g.Others = false, nil, nil, nil
+		}
+	}
+	inAssigned := map[string]bool{}
+	for _, id := range assigned {
+		inAssigned[id] = true
+	}
+	for id := range m.Groups {
+		if !inAssigned[id] {
+			delete(m.Groups, id)
+		}
+	}
+	for id, ch := range users {
+		if ch.removed {
+			delete(m.users, id)
+			for _, g := range m.Groups {
+				g.Members = deleteID(g.Members, id)
+			}
+			continue
+		}
+		if _, ok := m.users[id]; ok {
+			if ch.user != nil {
+				m.users[id] = ch.user
+			} else {
+				delete(m.users, id) // partly known now: look it up again
+			}
+		}
+	}
+	if len(whole) > 0 {
+		read, err := s.readGroups(ctx, whole)
+		if err != nil {
+			return err
+		}
+		for _, g := range read.groups {
+			m.Groups[g.ID] = groupOf(g)
+		}
+		for id, u := range read.users {
+			if _, ok := m.users[id]; !ok {
+				u := u
+				m.users[id] = &u
+			}
+		}
+	}
+	// Users in scope the mirror does not have: those the round carried
+	// whole, the rest looked up.
+	need := map[string]bool{}
+	for _, id := range direct {
+		need[id] = true
+	}
+	for _, g := range m.Groups {
+		if ok, _ := sync.GroupSupport(g.entra("")); ok {
+			for _, id := range g.Members {
+				need[id] = true
+			}
+		}
+	}
+	var missing []string
+	for _, id := range slices.Sorted(maps.Keys(need)) {
+		if m.users[id] != nil {
+			continue
+		}
+		if ch := users[id]; ch != nil && ch.user != nil {
+			m.users[id] = ch.user
+			continue
+		}
+		if ch := users[id]; ch != nil && ch.removed {
+			continue // deleted: a direct assignment to it is skipped, as a full read skips it
+		}
+		missing = append(missing, id)
+	}
+	if len(missing) > 0 {
+		found, _, err := s.lookUp(ctx, missing)
+		if err != nil {
+			return err
+		}
+		for _, u := range found {
+			if u != nil {
+				m.users[u.ID] = u
+			}
+		}
+	}
+	for id := range m.users {
+		if !need[id] {
+			delete(m.users, id)
+		}
+	}
+	return nil
+}
+
+// apply merges a group's changes into g.
+func (ch *groupChange) apply(g *mgroup) error {
+	var err error
+	dec := func(k string, v any) {
+		if raw, ok := ch.props[k]; ok && err == nil {
+			if e := json.Unmarshal(raw, v); e != nil {
+				err = malformed("groups/delta", fmt.Sprintf("%s: %v", k, e))
+			}
+		}
+	}
+	var name *string
+	var sec, mail *bool
+	dec("displayName", &name)
+	dec("securityEnabled", &sec)
+	dec("mailEnabled", &mail)
+	if raw, ok := ch.props["groupTypes"]; ok && err == nil {
+		var t []string
+		if e := json.Unmarshal(raw, &t); e != nil {
+			return malformed("groups/delta", "groupTypes: "+e.Error())
+		}
+		g.Types = t
+	}
+	if err != nil {
+		return err
+	}
+	g.Found = true
+	if name != nil {
+		g.Name = *name
+	}
+	if sec != nil {
+		g.Sec = *sec
+	}
+	if mail != nil {
+		g.Mail = *mail
+	}
+	if !g.Read {
+		return nil
+	}
+	members, nested, others := setOf(g.Members), map[string]sync.Ref{}, setOf(g.Others)
+	for _, n := range g.Nested {
+		nested[n.ID] = n
+	}
+	for _, mc := range ch.members {
+		delete(members, mc.id)
+		delete(nested, mc.id)
+		delete(others, mc.id)
+		if mc.removed {
+			continue
+		}
+		switch mc.typ {
+		case "#microsoft.graph.user":
+			members[mc.id] = true
+		case "#microsoft.graph.group":
+			nested[mc.id] = sync.Ref{ID: mc.id}
+		default:
+			others[mc.id] = true
+		}
+	}
+	g.Members = slices.Sorted(maps.Keys(members))
+	g.Others = slices.Sorted(maps.Keys(others))
+	g.Nested = g.Nested[:0]
+	for _, id := range slices.Sorted(maps.Keys(nested)) {
+		g.Nested = append(g.Nested, nested[id])
+	}
+	return nil
+}
+
+func setOf(ids []string) map[string]bool {
+	m := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		m[id] = true
+	}
+	return m
+}
+
+func deleteID(ids []string, id string) []string {
+	if i, ok := slices.BinarySearch(ids, id); ok {
+		return slices.Delete(ids, i, i+1)
+	}
+	return ids
+}
+
+// mergeUsers merges a users/delta page: the last whole object of a user
+// wins; a removal stands until the user comes back.
+func mergeUsers(users map[string]*userChange, items []json.RawMessage, where string) error {
+	for i, raw := range items {
+		var u struct {
+			wireUser
+			Removed *removed `json:"@removed"`
+		}
+		var keys map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &u); err != nil {
+			return malformed(where, fmt.Sprintf("item %d: %v", i, err))
+		}
+		if err := json.Unmarshal(raw, &keys); err != nil {
+			return malformed(where, fmt.Sprintf("item %d: %v", i, err))
+		}
+		if !guidRE.MatchString(u.ID) {
+			return malformed(where, fmt.Sprintf("item %d has no valid id (%q)", i, clipped(u.ID)))
+		}
+		if err := checkRemoved(u.Removed, where); err != nil {
+			return err
+		}
+		ch := &userChange{removed: u.Removed != nil}
+		if !ch.removed {
+			_, upn := keys["userPrincipalName"]
+			_, enabled := keys["accountEnabled"]
+			if upn && enabled {
+				eu := u.entraUser()
+				ch.user = &eu
+			}
+		}
+		users[u.ID] = ch
+	}
+	return nil
+}
+
+// mergeGroups merges a groups/delta page: properties over earlier ones,
+// members@delta appended in order (a group's members may be split over
+// items and pages), a removal, or a group that comes back.
+func mergeGroups(groups map[string]*groupChange, items []json.RawMessage, where string) error {
+	for i, raw := range items {
+		var keys map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &keys); err != nil {
+			return malformed(where, fmt.Sprintf("item %d: %v", i, err))
+		}
+		var id string
+		if err := json.Unmarshal(keys["id"], &id); err != nil || !guidRE.MatchString(id) {
+			return malformed(where, fmt.Sprintf("item %d has no valid id", i))
+		}
+		ch := groups[id]
+		if ch == nil {
+			ch = &groupChange{props: map[string]json.RawMessage{}}
+			groups[id] = ch
+		}
+		if r, ok := keys["@removed"]; ok {
+			var rm removed
+			if err := json.Unmarshal(r, &rm); err != nil {
+				return malformed(where, fmt.Sprintf("item %d: @removed: %v", i, err))
+			}
+			if err := checkRemoved(&rm, where); err != nil {
+				return err
+			}
+			*ch = groupChange{props: map[string]json.RawMessage{}, removed: true}
+			continue
+		}
+		for _, k := range []string{"displayName", "securityEnabled", "mailEnabled", "groupTypes"} {
+			if v, ok := keys[k]; ok {
+				ch.props[k] = v
+				ch.removed = false
+			}
+		}
+		if raw, ok := keys["members@delta"]; ok {
+			var ms []struct {
+				Type    string   `json:"@odata.type"`
+				ID      string   `json:"id"`
+				Removed *removed `json:"@removed"`
+			}
+			if err := json.Unmarshal(raw, &ms); err != nil {
+				return malformed(where, fmt.Sprintf("item %d: members@delta: %v", i, err))
+			}
+			for _, mm := range ms {
+				if !guidRE.MatchString(mm.ID) {
+					return malformed(where, fmt.Sprintf("item %d: a member has no valid id (%q)", i, clipped(mm.ID)))
+				}
+				if err := checkRemoved(mm.Removed, where); err != nil {
+					return err
+				}
+				ch.members = append(ch.members, memberChange{typ: mm.Type, id: mm.ID, removed: mm.Removed != nil})
+			}
+		}
+	}
+	return nil
+}
+
+// assignmentChange is one appRoleAssignment of a directoryObjects/delta round.
+type assignmentChange struct {
+	id       string
+	resource string
+	a        massign
+	removed  bool
+}
+
+// errAssignmentDelta marks an assignment round this merge cannot trust:
+// the source lists the assignments instead.
+var errAssignmentDelta = errors.New("unexpected assignment change")
+
+// assignmentChanges reads a directoryObjects/delta page: appRoleAssignment
+// items (users, which the filter must include, are ignored). Removed items
+// without a type are taken as removed assignments (an id that is no
+// assignment's removes nothing).
+func assignmentChanges(items []json.RawMessage, where string) ([]assignmentChange, error) {
+	var out []assignmentChange
+	bad := func(i int, why string) error {
+		return fmt.Errorf("%w: %s, item %d: %s", errAssignmentDelta, where, i, why)
+	}
+	for i, raw := range items {
+		var a struct {
+			Type string `json:"@odata.type"`
+			wireAssignment
+			ResourceID string   `json:"resourceId"`
+			Removed    *removed `json:"@removed"`
+		}
+		if err := json.Unmarshal(raw, &a); err != nil {
+			return nil, bad(i, err.Error())
+		}
+		switch a.Type {
+		case "#microsoft.graph.user", "#microsoft.graph.group":
+			continue
+		case "#microsoft.graph.appRoleAssignment", "":
+		default:
+			return nil, bad(i, fmt.Sprintf("unknown type %q", clipped(a.Type)))
+		}
+		if a.ID == "" {
+			return nil, bad(i, "no id")
+		}
+		if a.Removed != nil {
+			if a.Removed.Reason != "deleted" && a.Removed.Reason != "changed" {
+				return nil, bad(i, fmt.Sprintf("unknown @removed reason %q", clipped(a.Removed.Reason)))
+			}
+			out = append(out, assignmentChange{id: a.ID, removed: true})
+			continue
+		}
+		if a.Type == "" || a.ResourceID == "" || !guidRE.MatchString(a.PrincipalID) || a.PrincipalType == "" {
+			return nil, bad(i, "an assignment without its type, resourceId, principalId or principalType")
+		}
+		out = append(out, assignmentChange{id: a.ID, resource: a.ResourceID,
+			a: massign{P: a.PrincipalID, T: a.PrincipalType, N: a.PrincipalDisplayName}})
+	}
+	return out, nil
+}
+
+// listAssignments lists the application's assignments in full.
+func (s *Source) listAssignments(ctx context.Context, spID string) (map[string]massign, error) {
+	m := newMirror()
+	if _, _, err := s.assignments(ctx, spID, &sync.Snapshot{}, nil, nil, m.recordAssignment); err != nil {
+		return nil, err
+	}
+	return m.Assign, nil
+}
+
+// groupsRead is what readGroups found.
+type groupsRead struct {
+	groups []sync.EntraGroup
+	users  map[string]sync.EntraUser
+}
+
+// readGroups reads groups whole: their properties 20 to a $batch and the
+// members of the supported ones.
+func (s *Source) readGroups(ctx context.Context, refs []sync.Ref) (*groupsRead, error) {
+	out := &groupsRead{users: map[string]sync.EntraUser{}}
+	chains := make(chan struct{}, s.cfg.Concurrency)
+	for i := 0; i < len(refs); i += BatchSize {
+		gs, err := s.groupProps(ctx, refs[i:min(i+BatchSize, len(refs))])
+		if err != nil {
+			return nil, err
+		}
+		var supported []*sync.EntraGroup
+		for j := range gs {
+			if ok, _ := sync.GroupSupport(gs[j]); ok {
+				supported = append(supported, &gs[j])
+			}
+		}
+		if len(supported) > 0 {
+			users, err := s.membersOf(ctx, supported, chains)
+			if err != nil {
+				return nil, err
+			}
+			maps.Copy(out.users, users)
+		}
+		out.groups = append(out.groups, gs...)
+	}
+	return out, nil
+}

@@ -1,0 +1,77 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/entrasync/entrasync/sync"
+)
+
+// Delta state (sync.DeltaState): one row per tenant, read before a cycle
+// and replaced in the cycle's transaction.
+
+// DeltaState returns tenantID's delta state, nil when it has none.
+func (s *DB) DeltaState(ctx context.Context, tenantID string) (*sync.DeltaState, error) {
+	var r struct {
+		Strategy   string `db:"strategy"`
+		Note       string `db:"note"`
+		Links      Text   `db:"links"`
+		TakenAt    Time   `db:"taken_at"`
+		FullAt     Time   `db:"full_at"`
+		Scope      string `db:"scope"`
+		Mirror     []byte `db:"mirror"`
+		Generation int64  `db:"generation"`
+	}
+	err := s.x.GetContext(ctx, &r, s.q(`SELECT strategy, note, links, taken_at, full_at, scope, mirror, generation
+		FROM delta_state WHERE tenant_id = ?`), tenantID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: delta state of %s: %w", tenantID, s.d.Translate(err))
+	}
+	st := &sync.DeltaState{TenantID: tenantID, Strategy: r.Strategy, Note: r.Note, TakenAt: r.TakenAt.Time,
+		FullAt: r.FullAt.Time, Scope: r.Scope, Mirror: r.Mirror, Generation: r.Generation}
+	if err := json.Unmarshal(r.Links, &st.Links); err != nil {
+		return nil, fmt.Errorf("store: delta state of %s: links: %w", tenantID, err)
+	}
+	return st, nil
+}
+
+// SaveDelta replaces the tenant's delta state with st on tx, if its stored
+// generation is still st.Generation (0: none stored); st.Generation becomes
+// the new one. ECONFLICT when another save came between.
+func (s *DB) SaveDelta(ctx context.Context, tx *sqlx.Tx, st *sync.DeltaState) error {
+	links, err := json.Marshal(st.Links)
+	if err != nil {
+		return fmt.Errorf("store: delta links: %w", err)
+	}
+	if st.Mirror == nil {
+		st.Mirror = []byte{}
+	}
+	next := st.Generation + 1
+	var res sql.Result
+	if st.Generation == 0 {
+		res, err = tx.ExecContext(ctx, s.q(`INSERT INTO delta_state (tenant_id, strategy, note, links, taken_at, full_at, scope, mirror, generation)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id) DO NOTHING`),
+			st.TenantID, st.Strategy, st.Note, Text(links), s.d.Time(st.TakenAt), s.d.Time(st.FullAt), st.Scope, st.Mirror, next)
+	} else {
+		res, err = tx.ExecContext(ctx, s.q(`UPDATE delta_state SET strategy = ?, note = ?, links = ?, taken_at = ?, full_at = ?,
+			scope = ?, mirror = ?, generation = ? WHERE tenant_id = ? AND generation = ?`),
+			st.Strategy, st.Note, Text(links), s.d.Time(st.TakenAt), s.d.Time(st.FullAt), st.Scope, st.Mirror, next,
+			st.TenantID, st.Generation)
+	}
+	if err != nil {
+		return fmt.Errorf("store: save delta state of %s: %w", st.TenantID, s.d.Translate(err))
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return sync.Errorf(sync.ECONFLICT, "store: delta state of %s was saved by another cycle meanwhile", st.TenantID)
+	}
+	st.Generation = next
+	return nil
+}

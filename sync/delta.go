@@ -1,0 +1,177 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Incremental cycles (docs/behaviour.md, C12). A tenant's delta state is
+// where Graph's change tracking left off: the delta links, when they were
+// taken, the strategy they serve and the picture of Graph they lead to (the
+// mirror, opaque to sync). It is kept in the directory and saved only in the
+// transaction that applies a cycle, so a failed or dry-run cycle never moves
+// it. A cycle is incremental when a usable state exists, full otherwise.
+
+// DeltaState is one tenant's change-tracking state.
+type DeltaState struct {
+	TenantID string `json:"tenantId"`
+	// Strategy names the delta queries the links serve (StrategyDelta…);
+	// "" means none can be used and every cycle reads in full.
+	Strategy string `json:"strategy"`
+	// Note says why a strategy is missing or reduced (a refused permission).
+	Note string `json:"note,omitempty"`
+	// Links are the delta links by query (users, groups, assignments).
+	Links map[string]string `json:"links,omitempty"`
+	// TakenAt is when the links were taken (the last cycle's read);
+	// FullAt when the last full read was.
+	TakenAt time.Time `json:"takenAt"`
+	FullAt  time.Time `json:"fullAt"`
+	// Scope identifies the configuration that decides scope (the tenant,
+	// the application, the Graph endpoint); a state of another scope is
+	// not used.
+	Scope string `json:"scope"`
+	// Mirror is the source's picture of Graph as of the links (encoded by
+	// the source; the directory keeps it as it is).
+	Mirror []byte `json:"-"`
+	// Generation counts the saves; a save whose predecessor was replaced
+	// meanwhile is refused (ECONFLICT).
+	Generation int64 `json:"generation"`
+}
+
+// The strategies of a delta state.
+const (
+	// StrategyDelta: users/delta, groups/delta (members) and assignment
+	// changes from directoryObjects/delta.
+	StrategyDelta = "users+groups+assignments"
+	// StrategyDeltaListed: users/delta and groups/delta; the assignments
+	// are listed in full each cycle.
+	StrategyDeltaListed = "users+groups"
+)
+
+// The modes of a run.
+const (
+	ModeFull        = "full"
+	ModeIncremental = "incremental"
+)
+
+// DefaultFullEvery is how often a full cycle runs when incremental ones
+// could (full_every).
+const DefaultFullEvery = 24 * time.Hour
+
+// DeltaSource is a Source that can also read what changed since a state.
+type DeltaSource interface {
+	Source
+	// DeltaScope identifies the configuration that decides scope.
+	DeltaScope() string
+	// SnapshotDelta reads the whole picture as Snapshot does, taking fresh
+	// delta links first, so that what changes during the read is replayed
+	// by the next incremental read. The state it returns has no TenantID,
+	// FullAt or Generation (the Syncer sets them).
+	SnapshotDelta(ctx context.Context) (*Snapshot, *DeltaState, error)
+	// Incremental reads the changes since prev and returns the whole
+	// picture they lead to, as a full read would give it, with the next
+	// state. ErrDeltaReset (in the chain) means prev cannot be used and a
+	// full read must be made.
+	Incremental(ctx context.Context, prev *DeltaState) (*Snapshot, *DeltaState, error)
+}
+
+// DeltaStore is the directory's half of incremental cycles: Directory reads
+// a tenant's state; Tx.SaveDelta (DeltaTx) writes it with the cycle.
+type DeltaStore interface {
+	// DeltaState returns tenantID's state, nil when it has none.
+	DeltaState(ctx context.Context, tenantID string) (*DeltaState, error)
+}
+
+// DeltaTx saves a tenant's state in the cycle's transaction.
+type DeltaTx interface {
+	// SaveDelta replaces the tenant's state with st, whose Generation is
+	// the one read (0: none was); it sets st.Generation to the new one.
+	// ECONFLICT when another save came between.
+	SaveDelta(ctx context.Context, st *DeltaState) error
+}
+
+// ErrDeltaReset means a delta state cannot be used (Graph refused its token:
+// 410 Gone, syncStateNotFound; or answered something a merge cannot trust):
+// a full read replaces it.
+var ErrDeltaReset = errors.New("delta state cannot be used")
+
+// DeltaReset wraps why as ErrDeltaReset.
+func DeltaReset(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrDeltaReset, fmt.Sprintf(format, args...))
+}
+
+// fullReason says why a cycle must read in full, "" when it may be
+// incremental: asked for, no state, a state without a strategy, another
+// scope, or full_every elapsed since the last full read.
+func fullReason(prev *DeltaState, scope string, opt CycleOptions, now time.Time) string {
+	every := opt.FullEvery
+	if every <= 0 {
+		every = DefaultFullEvery
+	}
+	switch {
+	case opt.Full:
+		return "full cycle requested"
+	case prev == nil:
+		return "no delta state yet"
+	case prev.Strategy == "":
+		if prev.Note != "" {
+			return prev.Note
+		}
+		return "delta queries not available"
+	case prev.Scope != scope:
+		return "the configuration that decides scope changed"
+	case !now.Before(prev.FullAt.Add(every)):
+		return fmt.Sprintf("full_every (%s) elapsed since the last full cycle", every)
+	}
+	return ""
+}
+
+// readDelta reads for one cycle: incrementally when the tenant's state
+// allows, in full otherwise (or when Graph refuses the state, logged and
+// recorded on the run). It returns the state to save with the cycle (nil
+// when there is none to save).
+func (s *Syncer) readDelta(ctx context.Context, tenantID string, src DeltaSource, ds DeltaStore, run *Run, opt CycleOptions) (*Snapshot, *DeltaState, error) {
+	prev, err := ds.DeltaState(ctx, tenantID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sync: load delta state: %w", err)
+	}
+	reason := fullReason(prev, src.DeltaScope(), opt, run.StartedAt)
+	var tried *Snapshot // an incremental read Graph refused: its requests count too
+	if reason == "" {
+		run.Mode = ModeIncremental
+		snap, next, err := src.Incremental(ctx, prev)
+		if err == nil {
+			next.FullAt = prev.FullAt
+			return snap, s.stamp(next, tenantID, prev), nil
+		}
+		if !errors.Is(err, ErrDeltaReset) {
+			return snap, nil, err
+		}
+		tried, reason = snap, err.Error()
+		s.logger.Warn("delta state refused; reading in full", LogTenant, tenantID, "reason", reason)
+	}
+	run.Mode, run.FullReason = ModeFull, reason
+	snap, next, err := src.SnapshotDelta(ctx)
+	if snap != nil && tried != nil {
+		snap.GraphRequests += tried.GraphRequests
+		snap.RoundTrips += tried.RoundTrips
+		snap.ThrottleWait += tried.ThrottleWait
+	}
+	if err != nil || next == nil {
+		return snap, nil, err
+	}
+	next.FullAt = run.StartedAt
+	return snap, s.stamp(next, tenantID, prev), nil
+}
+
+// stamp readies next to replace prev.
+func (s *Syncer) stamp(next *DeltaState, tenantID string, prev *DeltaState) *DeltaState {
+	next.TenantID = tenantID
+	next.Generation = 0
+	if prev != nil {
+		next.Generation = prev.Generation
+	}
+	return next
+}
