@@ -2,12 +2,15 @@ package sync_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/entrasync/entrasync/graph"
 	"github.com/entrasync/entrasync/graph/graphtest"
 	"github.com/entrasync/entrasync/store/storetest"
 	"github.com/entrasync/entrasync/sync"
@@ -276,3 +279,202 @@ func incrementalEqualsFull(t *testing.T, db sync.Store, seed uint64, assignmentD
 	}
 }
 
+
+// deltaHarness is a harness whose first (full) cycle has taken delta links.
+func deltaHarness(t *testing.T) *harness {
+	t.Helper()
+	h := MustHarness(t, glitchTenant(30), nil)
+	if res := h.cycle(t); res.Run.Mode != sync.ModeFull || res.Run.FullReason != "no delta state yet" {
+		t.Fatalf("first cycle: mode %s (%s)", res.Run.Mode, res.Run.FullReason)
+	}
+	return h
+}
+
+// deltaStateOf renders the tenant's delta state without its mirror.
+func deltaStateOf(t *testing.T, h *harness) string {
+	t.Helper()
+	st, err := h.db.DeltaState(context.Background(), tenantName)
+	if err != nil || st == nil {
+		t.Fatalf("delta state: %v, %v", st, err)
+	}
+	return fmt.Sprintf("%s %v %s gen=%d mirror=%d", st.Strategy, st.Links, st.TakenAt, st.Generation, len(st.Mirror))
+}
+
+// TestC4_FaultInADeltaPageLeavesDirectoryAndDeltaStateUnchanged injects a
+// fault into each delta round of an incremental cycle that would change
+// the directory.
+func TestC4_FaultInADeltaPageLeavesDirectoryAndDeltaStateUnchanged(t *testing.T) {
+	t.Parallel()
+	for _, f := range []struct {
+		name  string
+		fault graphtest.Fault
+		want  string
+	}{
+		{"users/delta 500 beyond retries", graphtest.Fault{Endpoint: "GET /v1.0/users/delta", Status: 500}, "users/delta, page 1: HTTP 500"},
+		{"groups/delta truncated", graphtest.Fault{Endpoint: "GET /v1.0/groups/delta", Truncate: true}, "groups/delta, page 1: malformed"},
+		{"directoryObjects/delta without value", graphtest.Fault{Endpoint: "GET /v1.0/directoryObjects/delta", Body: `{"@odata.context":"x"}`}, "no value array"},
+		{"a round that ends without a deltaLink", graphtest.Fault{Endpoint: "GET /v1.0/users/delta", Body: `{"value":[]}`}, "ends the round without an @odata.deltaLink"},
+		{"a member without an id", graphtest.Fault{Endpoint: "GET /v1.0/groups/delta",
+			Body: `{"value":[{"id":"` + gid(100) + `","members@delta":[{"@odata.type":"#microsoft.graph.user"}]}],"@odata.deltaLink":"x"}`}, "a member has no valid id"},
+	} {
+		t.Run(f.name, func(t *testing.T) {
+			t.Parallel()
+			h := deltaHarness(t)
+			setUser(h.srv, gid(3), func(u *graphtest.User) { u.AccountEnabled = false })
+			h.srv.RemoveMember(gid(100), gid(1000))
+			setUser(h.srv, gid(2), func(u *graphtest.User) { u.Mail = "new@acme.test" })
+			before, state := h.dump(t), deltaStateOf(t, h)
+			h.srv.InjectFault(f.fault)
+			res, err := h.syncer.Cycle(context.Background(), tenantName, h.src, sync.CycleOptions{Trigger: "test"})
+			if err == nil || !errors.Is(err, sync.ErrSnapshotIncomplete) || !strings.Contains(err.Error(), f.want) {
+				t.Fatalf("cycle: %v (plan %v), want a failed read naming %q", err, res.Plan, f.want)
+			}
+			if res.Run.Mode != sync.ModeIncremental {
+				t.Fatalf("mode %s, want incremental", res.Run.Mode)
+			}
+			if h.dump(t) != before || deltaStateOf(t, h) != state {
+				t.Fatalf("a failed incremental read changed the directory or the delta state")
+			}
+			h.srv.ClearFaults()
+			if res := h.cycle(t); res.Run.Mode != sync.ModeIncremental || res.Plan.Counts()["user.archive"] != 2 || res.Plan.Counts()["user.update"] != 1 {
+				t.Fatalf("next cycle (%s) = %v, want the changes since the last applied cycle", res.Run.Mode, res.Plan.Counts())
+			}
+		})
+	}
+}
+
+// TestC12_TokenGraphNoLongerAcceptsReadsInFull: 410 Gone and
+// syncStateNotFound make the cycle read in full, logged and recorded on
+// the run, and the next cycle is incremental again.
+func TestC12_TokenGraphNoLongerAcceptsReadsInFull(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []struct {
+		expiry graphtest.DeltaExpiry
+		want   string
+	}{{graphtest.DeltaGone, "HTTP 410"}, {graphtest.DeltaSyncStateNotFound, "syncStateNotFound"}} {
+		t.Run(mode.want, func(t *testing.T) {
+			t.Parallel()
+			h := deltaHarness(t)
+			h.srv.ExpireDeltaTokens(mode.expiry)
+			setUser(h.srv, gid(2), func(u *graphtest.User) { u.DisplayName = "Renamed" })
+			res := h.cycle(t)
+			if res.Run.Mode != sync.ModeFull || !strings.Contains(res.Run.FullReason, mode.want) || res.Plan.Counts()["user.update"] != 1 {
+				t.Fatalf("cycle: mode %s (%s), plan %v; want a full read saying why, applying the rename", res.Run.Mode, res.Run.FullReason, res.Plan.Counts())
+			}
+			runs, _ := h.db.Runs(context.Background(), tenantName, 1)
+			if len(runs) != 1 || runs[0].Mode != sync.ModeFull || runs[0].FullReason != res.Run.FullReason {
+				t.Fatalf("recorded run = %+v", runs)
+			}
+			if res := h.cycle(t); res.Run.Mode != sync.ModeIncremental || !res.Plan.Empty() {
+				t.Fatalf("next cycle: %s %v", res.Run.Mode, res.Plan.Counts())
+			}
+		})
+	}
+}
+
+// TestBadInput_DeltaAnswersAMergeCannotTrust: an unknown @removed reason
+// or a deltaLink to another host make the cycle read in full; nothing is
+// half applied.
+func TestBadInput_DeltaAnswersAMergeCannotTrust(t *testing.T) {
+	t.Parallel()
+	for _, f := range []struct {
+		name, body, want string
+	}{
+		{"unknown @removed reason", `{"value":[{"id":"` + gid(2) + `","@removed":{"reason":"archived"}}],"@odata.deltaLink":"https://graph.invalid/x"}`, `unknown @removed reason "archived"`},
+		{"deltaLink to another host", `{"value":[],"@odata.deltaLink":"https://attacker.example/v1.0/users/delta?$deltatoken=x"}`, "link to another host"},
+		{"nextLink over http", `{"value":[],"@odata.nextLink":"http://127.0.0.1/v1.0/users/delta?$skiptoken=x"}`, "link to another host"},
+	} {
+		t.Run(f.name, func(t *testing.T) {
+			t.Parallel()
+			h := deltaHarness(t)
+			setUser(h.srv, gid(2), func(u *graphtest.User) { u.DisplayName = "Renamed" })
+			h.srv.InjectFault(graphtest.Fault{Endpoint: "GET /v1.0/users/delta", Body: f.body, Times: 1})
+			res := h.cycle(t)
+			if res.Run.Mode != sync.ModeFull || !strings.Contains(res.Run.FullReason, f.want) || res.Plan.Counts()["user.update"] != 1 {
+				t.Fatalf("cycle: mode %s (%s), plan %v; want a full read naming %q", res.Run.Mode, res.Run.FullReason, res.Plan.Counts(), f.want)
+			}
+		})
+	}
+}
+
+// TestC12_AssignmentChangesNotServedFallBackToListing: Graph refusing
+// directoryObjects/delta, or answering it in a shape the merge does not
+// know, makes the tenant list its assignments each cycle; the result is
+// the same.
+func TestC12_AssignmentChangesNotServedFallBackToListing(t *testing.T) {
+	t.Parallel()
+	h := MustHarness(t, glitchTenant(30), nil)
+	h.srv.SetAssignmentDelta(false)
+	h.cycle(t)
+	st, _ := h.db.DeltaState(context.Background(), tenantName)
+	if st.Strategy != sync.StrategyDeltaListed || !strings.Contains(st.Note, "assignments are listed in full") {
+		t.Fatalf("strategy %q (%s), want assignments listed", st.Strategy, st.Note)
+	}
+	h.srv.Unassign(gid(1))
+	if res := h.cycle(t); res.Run.Mode != sync.ModeIncremental || res.Plan.Counts()["user.archive"] != 1 {
+		t.Fatalf("cycle: %s %v, want user 1 archived", res.Run.Mode, res.Plan.Counts())
+	}
+
+	// Served, then answered in an unexpected shape: listed from then on.
+	h2 := deltaHarness(t)
+	h2.srv.Unassign(gid(1))
+	h2.srv.InjectFault(graphtest.Fault{Endpoint: "GET /v1.0/directoryObjects/delta", Times: 1,
+		Body: `{"value":[{"@odata.type":"#microsoft.graph.appRoleAssignment","id":"a1","principalId":"` + gid(9) + `"}],"@odata.deltaLink":"x"}`})
+	res := h2.cycle(t)
+	if res.Run.Mode != sync.ModeIncremental || res.Plan.Counts()["user.archive"] != 1 {
+		t.Fatalf("cycle: %s %v, want user 1 archived from the listing", res.Run.Mode, res.Plan.Counts())
+	}
+	if st, _ := h2.db.DeltaState(context.Background(), tenantName); st.Strategy != sync.StrategyDeltaListed || st.Links["assignments"] != "" {
+		t.Fatalf("strategy %q links %v, want assignments listed", st.Strategy, st.Links)
+	}
+}
+
+// TestC12_WithoutGroupsDeltaEveryCycleIsFull: groups/delta refused (403)
+// leaves no strategy: every cycle reads in full and says why.
+func TestC12_WithoutGroupsDeltaEveryCycleIsFull(t *testing.T) {
+	t.Parallel()
+	h := MustHarness(t, glitchTenant(3), nil)
+	h.srv.InjectFault(graphtest.Fault{Endpoint: "GET /v1.0/groups/delta", Status: 403})
+	h.cycle(t)
+	res := h.cycle(t)
+	if res.Run.Mode != sync.ModeFull || !strings.Contains(res.Run.FullReason, "groups/delta is not available") ||
+		!strings.Contains(res.Run.FullReason, "Group.Read.All") {
+		t.Fatalf("second cycle: %s (%s), want full, naming the permission", res.Run.Mode, res.Run.FullReason)
+	}
+}
+
+// TestC12_WhenACycleReadsInFull: on request, after full_every, when the
+// configuration that decides scope changes; dry runs and failed cycles
+// never move the delta state.
+func TestC12_WhenACycleReadsInFull(t *testing.T) {
+	t.Parallel()
+	h := deltaHarness(t)
+	state := deltaStateOf(t, h)
+	setUser(h.srv, gid(2), func(u *graphtest.User) { u.DisplayName = "Renamed" })
+	dry := h.cycleWith(t, sync.CycleOptions{Trigger: "test", DryRun: true})
+	if dry.Run.Mode != sync.ModeIncremental || dry.Plan.Counts()["user.update"] != 1 || deltaStateOf(t, h) != state {
+		t.Fatalf("dry run: %s %v; the delta state must not move", dry.Run.Mode, dry.Plan.Counts())
+	}
+	if res := h.fullCycle(t); res.Run.Mode != sync.ModeFull || res.Run.FullReason != "full cycle requested" {
+		t.Fatalf("--full: %s (%s)", res.Run.Mode, res.Run.FullReason)
+	}
+	if res := h.cycle(t); res.Run.Mode != sync.ModeIncremental {
+		t.Fatalf("after a full cycle: %s (%s)", res.Run.Mode, res.Run.FullReason)
+	}
+	if res := h.cycleWith(t, sync.CycleOptions{Trigger: "test", FullEvery: time.Nanosecond}); res.Run.Mode != sync.ModeFull ||
+		!strings.Contains(res.Run.FullReason, "full_every") {
+		t.Fatalf("full_every elapsed: %s (%s)", res.Run.Mode, res.Run.FullReason)
+	}
+	// Another application: a state of another scope is not used.
+	tn := h.srv.Tenant()
+	other, err := graph.New(graph.Config{TenantID: tn.TenantID, ClientID: tn.ClientID, ClientSecret: tn.ClientSecret,
+		AppID: tn.Application.AppID, GraphEndpoint: h.srv.GraphEndpoint(), LoginEndpoint: h.srv.LoginEndpoint(),
+		Transport: h.srv.Client().Transport, MaxRetries: 2, RetryDelay: time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := h.syncer.Cycle(context.Background(), tenantName, other, sync.CycleOptions{Trigger: "test"})
+	if err != nil || res.Run.Mode != sync.ModeFull || !strings.Contains(res.Run.FullReason, "decides scope") {
+		t.Fatalf("scope changed: %v %s (%s)", err, res.Run.Mode, res.Run.FullReason)
+	}
+}
