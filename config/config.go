@@ -160,7 +160,10 @@ type Tenant struct {
 	ServicePrincipalID string `yaml:"service_principal_id"`
 	AppID              string `yaml:"app_id"`
 	// Schedule is a cron expression or "@every <duration>"; default 45 minutes.
-	Schedule    string `yaml:"schedule"`
+	Schedule string `yaml:"schedule"`
+	// FullEvery is how often a cycle reads Graph in full between
+	// incremental ones (a Go duration, at least 1h; default 24h).
+	FullEvery   string `yaml:"full_every"`
 	AutoInvite  bool   `yaml:"auto_invite"`
 	EmailSource string `yaml:"email_source"` // mail (default) or upn
 	// ArchiveThreshold and ArchiveThresholdPercent tune the archive guard:
@@ -492,6 +495,9 @@ func (t *Tenant) validate(p string) error {
 	if _, err := t.ParsedSchedule(); err != nil {
 		return &FieldError{p + ".schedule", err.Error()}
 	}
+	if _, err := t.ParsedFullEvery(); err != nil {
+		return &FieldError{p + ".full_every", err.Error()}
+	}
 	if d, ok := strings.CutPrefix(t.Schedule, "@every "); ok {
 		if dur, err := time.ParseDuration(d); err != nil || dur < time.Minute {
 			return &FieldError{p + ".schedule", fmt.Sprintf("%q: @every needs a duration of at least 1m", t.Schedule)}
@@ -519,6 +525,23 @@ func (t *Tenant) CheckSecret() error {
 		return &FieldError{"tenants." + t.Name + ".client_secret", "empty: set it in the " + src}
 	}
 	return nil
+}
+
+// DefaultFullEvery is how often a full cycle runs by default.
+const DefaultFullEvery = "24h"
+
+// ParsedFullEvery parses FullEvery ("" is the default): a Go duration of
+// at least an hour.
+func (t *Tenant) ParsedFullEvery() (time.Duration, error) {
+	v := t.FullEvery
+	if v == "" {
+		v = DefaultFullEvery
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < time.Hour {
+		return 0, fmt.Errorf("%q: needs a duration of at least 1h, such as 24h or 168h", v)
+	}
+	return d, nil
 }
 
 // ParsedSchedule parses the tenant's Schedule: a standard five-field cron

@@ -220,6 +220,9 @@ type WorkerTenant struct {
 	// Schedule says when its scheduled cycles are due (nil: a second after
 	// the last one).
 	Schedule Cadence
+	// FullEvery is how often its cycles read in full between incremental
+	// ones (DefaultFullEvery when 0); CycleOptions.FullEvery overrides it.
+	FullEvery time.Duration
 }
 
 // Observer is told about every finished cycle (metrics).
@@ -583,6 +586,9 @@ func (w *Worker) RunNowWith(ctx context.Context, t WorkerTenant, opt CycleOption
 		}
 		return max(time.Until(t.Schedule.Next(start)), time.Second)
 	}
+	if opt.FullEvery == 0 {
+		opt.FullEvery = t.FullEvery
+	}
 	err := w.leaseWith(ctx, t, next, func(ctx context.Context) error {
 		var err error
 		res, err = w.syncer.Cycle(ctx, t.ID, t.Source, opt)
@@ -690,6 +696,9 @@ func (w *Worker) leased(ctx context.Context, t WorkerTenant, opt CycleOptions) (
 			return normal // disconnected: not a failure, no back-off
 		}
 		return Backoff(w.noteOutcome(ctx, t.ID, err), normal)
+	}
+	if opt.FullEvery == 0 {
+		opt.FullEvery = t.FullEvery
 	}
 	err := w.hold(ctx, t, next, func(ctx context.Context) error {
 		var err error

@@ -483,7 +483,8 @@ func (e *env) newWorker(cfg *config.Config, dir sync.Store, m *web.Metrics, only
 		if err != nil {
 			return nil, nil, &config.FieldError{Field: "tenants." + t.Name + ".schedule", Problem: err.Error()}
 		}
-		wts = append(wts, sync.WorkerTenant{ID: t.Name, Source: src, Schedule: sched})
+		every, _ := t.ParsedFullEvery() // validated with the configuration
+		wts = append(wts, sync.WorkerTenant{ID: t.Name, Source: src, Schedule: sched, FullEvery: every})
 	}
 	var obs sync.Observer
 	if m != nil {

@@ -27,12 +27,13 @@ var commandHelp = map[string]struct{ usage, about, examples string }{
 			"admin API, /metrics, /healthz and /readyz, and stops cleanly on SIGINT or SIGTERM. Several\n" +
 			"processes may share one PostgreSQL; SQLite allows one process.",
 		"  entrasync --config entrasync.yaml run\n  entrasync --config entrasync.yaml run --listen 0.0.0.0:8080"},
-	"sync": {"entrasync sync [NAME] [--tenant NAME] [--json]",
-		"Runs a full cycle now for the tenant NAME, or for every configured tenant one after the other (it\n" +
-			"says so first), and applies it. Exit 3 when changes were held back as e-mail conflicts, 4 when the\n" +
+	"sync": {"entrasync sync [NAME] [--tenant NAME] [--full] [--json]",
+		"Runs a cycle now for the tenant NAME, or for every configured tenant one after the other (it\n" +
+			"says so first), and applies it. The cycle is incremental (Graph's delta queries) when the tenant's\n" +
+			"delta state allows, full otherwise; --full reads Graph in full. Exit 3 when changes were held back as e-mail conflicts, 4 when the\n" +
 			"archive guard held changes for review (the message names the run: entrasync runs approve ID).",
-		"  entrasync --config entrasync.yaml sync contoso\n  entrasync --config entrasync.yaml sync --json"},
-	"plan": {"entrasync plan [NAME] [--tenant NAME] [--json]",
+		"  entrasync --config entrasync.yaml sync contoso\n  entrasync --config entrasync.yaml sync contoso --full\n  entrasync --config entrasync.yaml sync --json"},
+	"plan": {"entrasync plan [NAME] [--tenant NAME] [--full] [--json]",
 		"Dry run: reads Graph, prints the plan (+ create, ~ update, ↓ archive, ↑ restore), changes nothing\n" +
 			"in the directory. Without NAME, every configured tenant (it says so first).",
 		"  entrasync --config entrasync.yaml plan contoso\n  entrasync --config entrasync.yaml plan contoso --json | jq '.[0].plan.changes'"},

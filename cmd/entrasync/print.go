@@ -124,13 +124,27 @@ func printRuns(w io.Writer, runs []sync.Run, wide bool) error {
 	rows := make([][]string, 0, len(runs))
 	for _, r := range runs {
 		rows = append(rows, []string{fmt.Sprint(r.ID), r.TenantID, r.StartedAt.Format(time.RFC3339), outcomeLine(&r),
-			r.Trigger, countsLine(r.Counts), fmt.Sprint(r.GraphRequests), cell(r.Error, 60, wide)})
+			r.Trigger, dash(r.Mode), countsLine(r.Counts), fmt.Sprint(r.GraphRequests), cell(r.Error, 60, wide)})
 	}
-	if err := table(w, "ID\tTENANT\tSTARTED\tOUTCOME\tTRIGGER\tCHANGES\tGRAPH REQUESTS\tERROR", rows); err != nil {
+	if err := table(w, "ID\tTENANT\tSTARTED\tOUTCOME\tTRIGGER\tREAD\tCHANGES\tGRAPH REQUESTS\tERROR", rows); err != nil {
 		return err
 	}
 	_, err := fmt.Fprintf(w, "%d run(s)\n", len(runs))
 	return err
+}
+
+// readLine says how a run read Graph: incrementally, or in full and why,
+// with its round trips beside the floor and the critical path.
+func readLine(r *sync.Run) string {
+	out := "Read: " + dash(r.Mode)
+	if r.FullReason != "" {
+		out += " (" + r.FullReason + ")"
+	}
+	out += fmt.Sprintf(", %d round trips", r.RoundTrips)
+	if r.LowerBound > 0 {
+		out += fmt.Sprintf(" (lower bound %d, critical path %d)", r.LowerBound, r.CriticalPath)
+	}
+	return out
 }
 
 func countsLine(c sync.Counts) string {
@@ -153,6 +167,7 @@ func printRun(w io.Writer, r *sync.Run, log []sync.LogEntry, wide bool) error {
 		fmt.Fprintf(w, "Reviewed %s\n", r.ReviewedAt.Format(time.RFC3339))
 	}
 	fmt.Fprintf(w, "Started %s, read %d ms, apply %d ms, %d Graph requests\n", r.StartedAt.Format(time.RFC3339), r.ReadMillis, r.ApplyMillis, r.GraphRequests)
+	fmt.Fprintln(w, readLine(r))
 	if r.Error != "" {
 		fmt.Fprintf(w, "Error: %s\n", r.Error)
 	}

@@ -151,7 +151,8 @@ func (rs *registrySources) build(r sync.RegisteredTenant) (sync.WorkerTenant, er
 		return sync.WorkerTenant{}, err
 	}
 	rs.e.logger.Info("serving tenant from the registry", sync.LogTenant, r.Name, "version", r.Version, "credential", r.Credential)
-	return sync.WorkerTenant{ID: t.Name, Source: src, Schedule: sched}, nil
+	every, _ := t.ParsedFullEvery() // validated with the entry
+	return sync.WorkerTenant{ID: t.Name, Source: src, Schedule: sched, FullEvery: every}, nil
 }
 
 // warn logs a registry entry this process cannot serve, once per problem.

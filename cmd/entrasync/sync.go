@@ -18,6 +18,8 @@ func (e *env) sync(args []string, dryRun bool) error {
 		name = "plan"
 	}
 	f := e.newFlags(name, true)
+	var full bool
+	f.BoolVar(&full, "full", false, "read Graph in full even where an incremental cycle could run")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -66,12 +68,12 @@ func (e *env) sync(args []string, dryRun bool) error {
 		}
 		var res *sync.Result
 		if dryRun {
-			res, err = syncer.Cycle(e.ctx, t.Name, src, sync.CycleOptions{DryRun: true, Trigger: "cli"})
+			res, err = syncer.Cycle(e.ctx, t.Name, src, sync.CycleOptions{DryRun: true, Trigger: "cli", Full: full})
 		} else {
 			// Take the tenant's lease, as the worker does: never two cycles at once.
 			wt, _ := worker.Tenant(t.Name)
 			wt.Source = src
-			res, err = worker.RunNowWith(e.ctx, wt, sync.CycleOptions{Trigger: "cli"})
+			res, err = worker.RunNowWith(e.ctx, wt, sync.CycleOptions{Trigger: "cli", Full: full})
 		}
 		prog.done()
 		if err != nil {
@@ -172,6 +174,6 @@ func printResult(w io.Writer, res *sync.Result, color bool) error {
 		_, err := fmt.Fprintf(w, "Dry run: nothing applied (%d Graph requests)\n\n", r.GraphRequests)
 		return err
 	}
-	_, err := fmt.Fprintf(w, "Run %d: %s, %d Graph requests, read %d ms, apply %d ms\n\n", r.ID, r.Outcome, r.GraphRequests, r.ReadMillis, r.ApplyMillis)
+	_, err := fmt.Fprintf(w, "Run %d: %s, %d Graph requests, read %d ms, apply %d ms\n%s\n\n", r.ID, r.Outcome, r.GraphRequests, r.ReadMillis, r.ApplyMillis, readLine(r))
 	return err
 }

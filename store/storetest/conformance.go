@@ -110,6 +110,7 @@ var conformance = []struct {
 	{"APITokenRotation", testAPITokens},
 	{"RunFiguresRoundTrip", testRunFigures},
 	{"ApplySetsRunTimesAndID", testApplySetsRun},
+	{"DeltaStateSavedWithTheCycle", testDeltaState}, // delta.go
 }
 
 // Dir is a directory backend as the suite opens it: the store, and its

@@ -341,6 +341,7 @@ func testRunFigures(t *testing.T, dir store.Store) {
 	failed := &sync.Run{TenantID: "t1", Trigger: "schedule", StartedAt: start, FinishedAt: start.Add(2 * time.Second),
 		Outcome: sync.OutcomeFailed, Counts: sync.Counts{}, Conflicts: []sync.Conflict{}, GraphRequests: 40, RoundTrips: 9, LowerBound: 7,
 		ThrottleMs: 1234, ReadMillis: 2000, PlanMillis: 0, Error: "graph snapshot incomplete",
+		Mode: sync.ModeFull, FullReason: "full_every (24h0m0s) elapsed since the last full cycle", CriticalPath: 5,
 		Skipped: []sync.Skip{{Kind: sync.SkipGroup, ID: "g1", Name: "All Company", Reason: "Microsoft 365 group"}}}
 	if err := dir.RecordRun(ctx, failed); err != nil {
 		t.Fatal(err)

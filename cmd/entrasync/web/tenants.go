@@ -28,8 +28,8 @@ func (s *Server) listTenants(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// triggerCycle is POST /api/v1/tenants/{tenant}/cycles[?dry_run=true]: a
-// full cycle now (C2), or its plan. A failed cycle that recorded a run is
+// triggerCycle is POST /api/v1/tenants/{tenant}/cycles[?dry_run=true][&full=true]:
+// a cycle now (C2), or its plan; full=true reads Graph in full. A failed cycle that recorded a run is
 // 502 with the run and the error.
 func (s *Server) triggerCycle(w http.ResponseWriter, r *http.Request) error {
 	t, err := s.tenant(r)
@@ -40,9 +40,13 @@ func (s *Server) triggerCycle(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	full, err := queryBool(r, "full")
+	if err != nil {
+		return err
+	}
 	// The cycle is the worker's: a client that gives up does not cancel it.
 	res, err := sync.Owned(r.Context(), s.worker, func(ctx context.Context) (*sync.Result, error) {
-		return s.worker.RunNow(ctx, t, sync.CycleOptions{DryRun: dry, Trigger: "api"})
+		return s.worker.RunNow(ctx, t, sync.CycleOptions{DryRun: dry, Trigger: "api", Full: full})
 	})
 	if err != nil && (res == nil || res.Run == nil) {
 		return err

@@ -1,0 +1,68 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/entrasync/entrasync/store"
+	"github.com/entrasync/entrasync/sync"
+)
+
+// testDeltaState: a tenant's delta state is saved only with a committed
+// cycle, comes back as saved (links, times, scope, the mirror's bytes), and
+// a save over a state that moved meanwhile is refused.
+func testDeltaState(t *testing.T, dir store.Store) {
+	ctx := context.Background()
+	mustRegister(t, dir)
+	if st, err := dir.DeltaState(ctx, "t1"); err != nil || st != nil {
+		t.Fatalf("before any cycle: %+v, %v; want none", st, err)
+	}
+	at := time.Date(2026, 12, 1, 9, 30, 0, 123000, time.UTC)
+	mirror := bytes.Repeat([]byte{0, 1, 0xff, 'x'}, 100_000) // binary, 400 KB
+	save := func(st *sync.DeltaState, commit bool) error {
+		tx, _ := mustBegin(t, ctx, dir, "t1")
+		defer func() { _ = tx.Rollback() }()
+		if err := tx.(sync.DeltaTx).SaveDelta(ctx, st); err != nil {
+			return err
+		}
+		if commit {
+			return tx.Commit()
+		}
+		return nil
+	}
+	first := &sync.DeltaState{TenantID: "t1", Strategy: sync.StrategyDelta, Links: map[string]string{"users": "https://g/u?$deltatoken=1"},
+		TakenAt: at, FullAt: at, Scope: "s1", Mirror: mirror}
+	if err := save(first, false); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := dir.DeltaState(ctx, "t1"); st != nil {
+		t.Fatalf("a rolled back save kept %+v", st)
+	}
+	first.Generation = 0
+	if err := save(first, true); err != nil || first.Generation != 1 {
+		t.Fatalf("save: %v, generation %d", err, first.Generation)
+	}
+	got, err := dir.DeltaState(ctx, "t1")
+	if err != nil || got.Strategy != sync.StrategyDelta || got.Links["users"] != first.Links["users"] || !got.TakenAt.Equal(at) ||
+		!got.FullAt.Equal(at) || got.Scope != "s1" || !bytes.Equal(got.Mirror, mirror) || got.Generation != 1 {
+		t.Fatalf("read back %+v (mirror %d bytes), %v", got, len(got.Mirror), err)
+	}
+	// Two cycles read generation 1; the second save is refused.
+	a, b := *got, *got
+	a.Links = map[string]string{"users": "2"}
+	b.Links = map[string]string{"users": "3"}
+	if err := save(&a, true); err != nil {
+		t.Fatal(err)
+	}
+	err = save(&b, true)
+	var se *sync.Error
+	if !errors.As(err, &se) || se.Code != sync.ECONFLICT {
+		t.Fatalf("save over a moved state: %v, want ECONFLICT", err)
+	}
+	if got, _ := dir.DeltaState(ctx, "t1"); got.Links["users"] != "2" || got.Generation != 2 {
+		t.Fatalf("after the refused save: %+v", got)
+	}
+}
