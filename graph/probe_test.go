@@ -75,7 +75,9 @@ func TestProbeOptionalFeatures(t *testing.T) {
 	wantCheck(t, c[graph.CheckUsersDelta], graph.CheckOptional, "not served (HTTP 200 without a delta page)", "cycles read every user in full")
 	wantCheck(t, c[graph.CheckGetByIDs], graph.CheckOptional, "HTTP 403", "Directory.Read.All")
 
-	srv.Update(func(tn *graphtest.Tenant) { tn.Permissions = append(tn.Permissions, "Group.Read.All", "Directory.Read.All") })
+	srv.Update(func(tn *graphtest.Tenant) {
+		tn.Permissions = append(tn.Permissions, "Group.Read.All", "Directory.Read.All")
+	})
 	srv.SetAssignmentDelta(true)
 	c = mustProbe(t, config(srv, nil))
 	for _, n := range probeNames {
