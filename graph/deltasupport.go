@@ -66,6 +66,17 @@ func ClassifyDeltaAnswer(status int, body []byte) DeltaSupport {
 	return classifyDelta(status, e.Error.Code)
 }
 
+// ClassifyDeltaError classifies the error of a delta request sent through
+// the Source's request adapter (a Graph answer of 4xx/5xx after retries, as
+// ClassifyDeltaAnswer would); an error with no Graph answer (network, token)
+// is DeltaUnexpected.
+func ClassifyDeltaError(err error) DeltaSupport {
+	if a, ok := answerOf(err); ok {
+		return classifyDelta(a.status, a.code)
+	}
+	return DeltaUnexpected
+}
+
 // classifyDelta classifies a failed delta request by its status and
 // Graph's error code.
 func classifyDelta(status int, code string) DeltaSupport {

@@ -88,13 +88,6 @@ func (p *prober) probeDelta(ctx context.Context, d deltaProbe) (DeltaSupport, st
 		}
 		return support, ""
 	}
-	status, gp := p.problem(err)
-	code := ""
-	if a, ok := answerOf(err); ok {
-		code = a.code
-	}
-	if status == 0 {
-		return DeltaUnexpected, gp
-	}
-	return classifyDelta(status, code), gp
+	_, gp := p.problem(err)
+	return ClassifyDeltaError(err), gp
 }

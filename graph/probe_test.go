@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -111,6 +112,9 @@ func TestClassifyDeltaAnswer(t *testing.T) {
 		if got := graph.ClassifyDeltaAnswer(c.status, []byte(c.body)); got != c.want {
 			t.Errorf("ClassifyDeltaAnswer(%d, %s) = %v, want %v", c.status, c.body, got, c.want)
 		}
+	}
+	if got := graph.ClassifyDeltaError(errors.New("connection reset")); got != graph.DeltaUnexpected {
+		t.Errorf("ClassifyDeltaError(no answer) = %v", got)
 	}
 }
 
