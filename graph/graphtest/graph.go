@@ -13,7 +13,7 @@ import (
 // A Graph request's way through the server: routed (route.go), counted,
 // authorized, throttled (throttle.go), perhaps answered by an injected fault
 // (fault.go), its query checked (query.go), then the endpoint's handler
-// (users.go, groups.go, serviceprincipals.go, batch.go) answers.
+// (users.go, groups.go, serviceprincipals.go, batch.go, getbyids.go) answers.
 
 // greq is one Graph request: an HTTP request to /v1.0 or an item of a $batch.
 type greq struct {
