@@ -5,9 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 	gosync "sync"
@@ -108,12 +106,13 @@ func (s *Source) latestLinks(ctx context.Context) *sync.DeltaState {
 	names := latestQueries
 	links := make([]string, len(names))
 	errs := make([]error, len(names))
+	kinds := make([]DeltaSupport, len(names))
 	var wg gosync.WaitGroup
 	for i, name := range names {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			links[i], errs[i] = s.latest(ctx, name)
+			links[i], kinds[i], errs[i] = s.latest(ctx, name)
 		}()
 	}
 	wg.Wait()
@@ -121,7 +120,7 @@ func (s *Source) latestLinks(ctx context.Context) *sync.DeltaState {
 	for i, name := range names[:2] {
 		if errs[i] != nil {
 			st.Note = fmt.Sprintf("%s/delta is not available (%v): every cycle reads in full", name, errs[i])
-			if i == 1 && isRefused(errs[i]) {
+			if i == 1 && kinds[i] == DeltaRefused {
 				st.Note += "; granting Group.Read.All would make cycles incremental"
 			}
 			s.logger.Warn("delta links not taken; cycles stay full", "query", name, "err", errs[i])
@@ -139,35 +138,30 @@ func (s *Source) latestLinks(ctx context.Context) *sync.DeltaState {
 	return st
 }
 
-// isRefused reports a 403 answer.
-func isRefused(err error) bool {
-	var e *sync.Error
-	return errors.As(err, &e) && strings.Contains(e.Message, "HTTP 403")
-}
-
 // latest asks query name for a delta link from now ($deltatoken=latest):
 // a response with no items and a deltaLink on the Graph host.
-func (s *Source) latest(ctx context.Context, name string) (string, error) {
+// How Graph answered is classified (ClassifyDeltaError) when it failed.
+func (s *Source) latest(ctx context.Context, name string) (string, DeltaSupport, error) {
 	info, err := s.graphRequest(deltaPath(name) + "&$deltatoken=latest")
 	if err != nil {
-		return "", err
+		return "", DeltaUnexpected, err
 	}
 	what := name + "/delta ($deltatoken=latest)"
 	body, err := s.getRaw(ctx, info)
 	if err != nil {
-		return "", readError(what, err)
+		return "", ClassifyDeltaError(err), readError(what, err)
 	}
 	var p deltaPage
 	if err := json.Unmarshal(body, &p); err != nil {
-		return "", malformed(what, err.Error())
+		return "", DeltaUnexpected, malformed(what, err.Error())
 	}
 	if p.DeltaLink == "" || p.NextLink != "" {
-		return "", malformed(what, "no @odata.deltaLink")
+		return "", DeltaUnexpected, malformed(what, "no @odata.deltaLink")
 	}
 	if err := s.onGraph(p.DeltaLink); err != nil {
-		return "", malformed(what, err.Error())
+		return "", DeltaUnexpected, malformed(what, err.Error())
 	}
-	return p.DeltaLink, nil
+	return p.DeltaLink, DeltaServed, nil
 }
 
 // graphRequest is a GET of path (relative to the Graph endpoint's v1.0).
@@ -234,8 +228,13 @@ func (s *Source) round(ctx context.Context, name, link string, fn func(items []j
 		}
 		body, err := s.getRaw(ctx, info)
 		if err != nil {
-			if a, ok := answerOf(err); ok && (a.status == http.StatusGone || a.status == http.StatusBadRequest || a.status == http.StatusForbidden) {
-				return "", sync.DeltaReset("%s: Graph answered HTTP %d %s", where, a.status, a.code)
+			// A link Graph no longer takes (410, syncStateNotFound), a
+			// query it no longer serves or a permission withdrawn: a full
+			// read starts afresh. Anything else fails the read (C4).
+			switch k := ClassifyDeltaError(err); k {
+			case DeltaExpired, DeltaRefused, DeltaUnsupported:
+				a, _ := answerOf(err)
+				return "", sync.DeltaReset("%s: Graph answered HTTP %d %s (%s)", where, a.status, a.code, k)
 			}
 			return "", readError(where, err)
 		}

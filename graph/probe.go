@@ -22,8 +22,10 @@ import (
 
 // Probe tests the connection to one tenant, for `entrasync check`: whether
 // entrasync obtains a token, finds its application's service principal and
-// holds each Graph permission a sync needs. Each probe is one small request
-// with the credential, authentication provider and middleware of the sync.
+// holds each Graph permission a sync needs, and which optional permissions
+// or Graph features would make cycles cheaper (probe_optional.go). Each
+// probe is one small request with the credential, authentication provider
+// and middleware of the sync.
 
 // The checks of a probe, in the order Probe reports them.
 const (
@@ -32,7 +34,17 @@ const (
 	PermApplication       = "Application.Read.All" // the service principal and its assignments
 	PermGroupMember       = "GroupMember.Read.All" // the direct members of assigned groups
 	PermUser              = "User.Read.All"        // the directly assigned users
+
+	// The optional checks: each says whether a feature that makes cycles
+	// cheaper is served; none is required.
+	CheckGroupsDelta     = "groups/delta"           // membership changes
+	CheckAssignmentDelta = "directoryObjects/delta" // assignment changes
+	CheckUsersDelta      = "users/delta"            // user changes
+	CheckGetByIDs        = "getByIds"               // direct users 1,000 to a request (Directory.Read.All)
 )
+
+// optionalChecks are the optional checks, in the order Probe reports them.
+var optionalChecks = []string{CheckGroupsDelta, CheckAssignmentDelta, CheckUsersDelta, CheckGetByIDs}
 
 // CheckStatus is how one check came out.
 type CheckStatus int
@@ -42,18 +54,21 @@ const (
 	CheckOK      CheckStatus = iota // it works
 	CheckFailed                     // it does not; the check's Fix says what to do
 	CheckSkipped                    // not checked: an earlier check failed, or there is nothing to check
+	// CheckOptional: an optional feature is not available; the check's Fix
+	// says what would make cycles cheaper. It never fails a probe.
+	CheckOptional
 )
 
 // Check is one check of a probe: what was checked, how it came out, what
 // was found and, for a failure, the fix.
 type Check struct {
 	Name   string      // CheckToken, CheckServicePrincipal or a permission (PermApplication …)
-	Status CheckStatus // CheckOK, CheckFailed or CheckSkipped
+	Status CheckStatus // CheckOK, CheckFailed, CheckSkipped or CheckOptional
 	// Found says what the check found; it quotes, shortened, what Graph and
 	// the identity platform answered, which may hold control characters a
 	// printer should replace.
 	Found string
-	Fix   string // for a failure, what to do; else ""
+	Fix   string // for a failure, what to do; for CheckOptional, what would help; else ""
 }
 
 // ProbeHints words the fixes of a probe in terms of the configuration the
@@ -72,9 +87,11 @@ type ProbeHints struct {
 // reads looking for an assigned group and a directly assigned user.
 const assignmentScanPages = 5
 
-// Probe checks, in order, the token, the service principal and the
-// permissions PermApplication, PermGroupMember and PermUser of cfg's tenant,
-// and returns one Check for each. A check that cannot run because an
+// Probe checks, in order, the token, the service principal, the
+// permissions PermApplication, PermGroupMember and PermUser of cfg's tenant
+// and the optional checks (CheckGroupsDelta, CheckAssignmentDelta,
+// CheckUsersDelta, CheckGetByIDs: CheckOK or CheckOptional, never
+// CheckFailed), and returns one Check for each. A check that cannot run because an
 // earlier one failed is CheckSkipped. A throttled request is retried once:
 // a check answers now. Found and Fix name no secret of cfg, but Found may
 // quote what a server answered.
@@ -102,7 +119,7 @@ func Probe(ctx context.Context, cfg Config, hints ProbeHints) []Check {
 // cannot set up) reports it too.
 func TokenFailed(found, fix string) []Check {
 	checks := []Check{{Name: CheckToken, Status: CheckFailed, Found: found, Fix: fix}}
-	return append(checks, skipped("no token", CheckServicePrincipal, PermApplication, PermGroupMember, PermUser)...)
+	return append(checks, skipped("no token", append([]string{CheckServicePrincipal, PermApplication, PermGroupMember, PermUser}, optionalChecks...)...)...)
 }
 
 func skipped(why string, names ...string) []Check {
@@ -135,7 +152,7 @@ func (p *prober) run(ctx context.Context) []Check {
 
 	spID, ok := p.probeServicePrincipal(ctx)
 	if !ok {
-		p.checks = append(p.checks, skipped("the service principal was not read", PermApplication, PermGroupMember, PermUser)...)
+		p.checks = append(p.checks, skipped("the service principal was not read", append([]string{PermApplication, PermGroupMember, PermUser}, optionalChecks...)...)...)
 		return p.checks
 	}
 	scan, err := p.scanAssignments(ctx, spID)
@@ -147,6 +164,7 @@ func (p *prober) run(ctx context.Context) []Check {
 	}
 	p.probeGroupMembers(ctx, scan, err)
 	p.probeUsers(ctx, scan, err)
+	p.probeOptional(ctx, spID)
 	return p.checks
 }
 

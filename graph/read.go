@@ -118,7 +118,7 @@ func (s *Source) read(ctx context.Context, snap *sync.Snapshot, m *mirror) error
 				go func() { defer wg.Done(); a, aerr = s.assignmentCount(ctx, sp.ID) }()
 				go func() { defer wg.Done(); n, nerr = s.userCount(ctx) }()
 				wg.Wait()
-				if aerr != nil || nerr != nil || a <= ListThreshold || 2*pages(n, PageSize) >= pages(a, BatchSize) {
+				if aerr != nil || nerr != nil || a <= ListThreshold || 2*pages(n, PageSize) >= pages(a, BatchSize) || s.byIDsPermitted(ctx, sp.ID) {
 					return
 				}
 				tenantUsers = n
@@ -190,7 +190,7 @@ func (s *Source) read(ctx context.Context, snap *sync.Snapshot, m *mirror) error
 		}
 		tenantUsers = max(tenantUsers, n)
 	}
-	snap.LowerBound = lowerBound(snap, assignments, len(missing), tenantUsers)
+	snap.LowerBound = lowerBound(snap, assignments, len(missing), tenantUsers, s.byIDs.served())
 	snap.CriticalPath = criticalPath(snap, assignments, pageOf, len(missing) > 0)
 	for i, u := range fromList {
 		if u == nil {
@@ -207,8 +207,8 @@ func (s *Source) read(ctx context.Context, snap *sync.Snapshot, m *mirror) error
 // privilege: the service principal, the assignment pages, the group
 // properties 20 to a $batch, the supported groups' first member pages 20 to
 // a $batch and each one's further pages, and the missing direct users by the
-// cheaper strategy.
-func lowerBound(snap *sync.Snapshot, assignments, missing, tenantUsers int) int {
+// cheaper strategy (getByIds where it was served: byIDs).
+func lowerBound(snap *sync.Snapshot, assignments, missing, tenantUsers int, byIDs bool) int {
 	lb := 1 + max(1, pages(assignments, PageSize)) + pages(len(snap.Groups), BatchSize)
 	supported := 0
 	for _, g := range snap.Groups {
@@ -218,13 +218,7 @@ func lowerBound(snap *sync.Snapshot, assignments, missing, tenantUsers int) int 
 		}
 	}
 	lb += pages(supported, BatchSize)
-	if missing > 0 {
-		m := pages(missing, BatchSize)
-		if tenantUsers > 0 {
-			m = min(m, pages(tenantUsers, PageSize))
-		}
-		lb += m
-	}
+	lb += UserLookUpBound(missing, tenantUsers, byIDs)
 	return lb
 }
 

@@ -11,6 +11,7 @@
 //	assignments.go  the service principal and appRoleAssignedTo
 //	groups.go       group properties and direct members
 //	users.go        directly assigned users: $batch look-ups or one listing
+//	getbyids.go     directly assigned users by getByIds, where it is permitted
 //	ondemand.go     provision on demand (ReadUsers, ReadGroup)
 //	pages.go        listings, page by page, decoded into small structs
 //	batch.go        $batch requests and the retries of their items
@@ -89,6 +90,7 @@ type Source struct {
 	cred    azcore.TokenCredential
 	adapter *msgraphcore.GraphRequestAdapterBase
 	logger  *slog.Logger
+	byIDs   byIDsState // what was learnt about getByIds (getbyids.go)
 }
 
 // Credential returns the credential the Source obtains tokens with.

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	abstractions "github.com/microsoft/kiota-abstractions-go"
@@ -10,9 +11,10 @@ import (
 	"github.com/entrasync/entrasync/sync"
 )
 
-// The directly assigned users no member page returned: looked up 20 to a
-// $batch, or found by listing every user when that is cheaper; and single
-// users for provision on demand.
+// The directly assigned users no member page returned: read 1,000 to a
+// directoryObjects/getByIds request where Directory.Read.All happens to be
+// granted (getbyids.go), else looked up 20 to a $batch, or found by listing
+// every user when that is cheaper; and single users for provision on demand.
 
 var userFields = []string{"id", "userPrincipalName", "mail", "displayName", "givenName", "surname", "accountEnabled"}
 
@@ -22,11 +24,17 @@ var userFields = []string{"id", "userPrincipalName", "mail", "displayName", "giv
 const ListThreshold = 1000
 
 // lookUp reads the directly assigned users no member page returned, by the
-// cheaper of two strategies; nil entries are users Graph does not know. It
+// cheapest strategy available; nil entries are users Graph does not know. It
 // returns the tenant's user count when it asked for it (else 0).
 func (s *Source) lookUp(ctx context.Context, ids []string) ([]*sync.EntraUser, int, error) {
 	if len(ids) == 0 {
 		return nil, 0, nil
+	}
+	if pages(len(ids), GetByIDsSize) < pages(len(ids), BatchSize) && s.byIDs.usable() {
+		found, err := s.getByIDs(ctx, ids)
+		if !errors.Is(err, errByIDsUnusable) {
+			return found, 0, err
+		}
 	}
 	if len(ids) > ListThreshold {
 		n, err := s.userCount(ctx)
@@ -43,6 +51,23 @@ func (s *Source) lookUp(ctx context.Context, ids []string) ([]*sync.EntraUser, i
 }
 
 func pages(n, size int) int { return (n + size - 1) / size }
+
+// UserLookUpBound is the fewest round trips that read missing directly
+// assigned users: ⌈missing/1000⌉ getByIds requests when byIDs (Directory.Read.All
+// granted), else the cheaper of ⌈missing/20⌉ $batch look-ups and, when the
+// tenant's user count is known (tenantUsers > 0), ⌈tenantUsers/999⌉ pages
+// of /users.
+func UserLookUpBound(missing, tenantUsers int, byIDs bool) int {
+	switch {
+	case missing <= 0:
+		return 0
+	case byIDs:
+		return pages(missing, GetByIDsSize)
+	case tenantUsers > 0:
+		return min(pages(missing, BatchSize), pages(tenantUsers, PageSize))
+	}
+	return pages(missing, BatchSize)
+}
 
 // userCount asks for the tenant's number of users (an advisory figure from
 // the eventually consistent index; only used to pick a strategy).

@@ -433,8 +433,7 @@ func TestC12_AssignmentChangesNotServedFallBackToListing(t *testing.T) {
 // leaves no strategy: every cycle reads in full and says why.
 func TestC12_WithoutGroupsDeltaEveryCycleIsFull(t *testing.T) {
 	t.Parallel()
-	h := MustHarness(t, glitchTenant(3), nil)
-	h.srv.InjectFault(graphtest.Fault{Endpoint: "GET /v1.0/groups/delta", Status: 403})
+	h := mustHarnessOn(t, mustPostgres(t), glitchTenant(3), nil, graphtest.WithGroupsDeltaNeedingGroupRead())
 	h.cycle(t)
 	res := h.cycle(t)
 	if res.Run.Mode != sync.ModeFull || !strings.Contains(res.Run.FullReason, "groups/delta is not available") ||

@@ -74,9 +74,9 @@ func MustMemoryHarness(tb testing.TB, t *graphtest.Tenant, settings *sync.Tenant
 	return mustHarnessOn(tb, synctest.NewMemory(), t, settings)
 }
 
-func mustHarnessOn(tb testing.TB, db sync.Store, t *graphtest.Tenant, settings *sync.TenantSettings) *harness {
+func mustHarnessOn(tb testing.TB, db sync.Store, t *graphtest.Tenant, settings *sync.TenantSettings, opts ...graphtest.Option) *harness {
 	tb.Helper()
-	srv := graphtest.NewServer(t)
+	srv := graphtest.NewServer(t, opts...)
 	tb.Cleanup(srv.Close)
 	s := sync.DefaultTenantSettings()
 	if settings != nil {

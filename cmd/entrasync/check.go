@@ -2,8 +2,10 @@ package main
 
 // `entrasync check`: test connection (docs/behaviour.md, administration). A checklist, one line per
 // check — configuration, database, and per tenant the token, the service
-// principal and each Graph permission — with what was found and, for a
-// failure, the fix. Secrets never reach the output.
+// principal, each Graph permission and the optional features that make
+// cycles cheaper — with what was found and, for a failure, the fix (for an
+// optional feature, what would help; it never fails the check). Secrets
+// never reach the output.
 
 import (
 	"context"
@@ -23,9 +25,10 @@ import (
 
 // Outcomes of one check.
 const (
-	checkOK      = "ok"
-	checkFailed  = "failed"
-	checkSkipped = "skipped"
+	checkOK       = "ok"
+	checkFailed   = "failed"
+	checkSkipped  = "skipped"
+	checkOptional = "optional" // an optional feature not available: never a failure
 )
 
 // The checks before the tenants' (graph.Probe names those), in the order
@@ -36,13 +39,14 @@ const (
 )
 
 // checkStatus is the outcome of a Graph check, as the checklist words it.
-var checkStatus = map[graph.CheckStatus]string{graph.CheckOK: checkOK, graph.CheckFailed: checkFailed, graph.CheckSkipped: checkSkipped}
+var checkStatus = map[graph.CheckStatus]string{graph.CheckOK: checkOK, graph.CheckFailed: checkFailed, graph.CheckSkipped: checkSkipped,
+	graph.CheckOptional: checkOptional}
 
 // checkItem is one line of the checklist.
 type checkItem struct {
 	Check  string `json:"check"`
 	Tenant string `json:"tenant,omitempty"`
-	Status string `json:"status"` // ok, failed, skipped
+	Status string `json:"status"` // ok, failed, skipped, optional
 	Found  string `json:"found"`
 	Fix    string `json:"fix,omitempty"`
 }
@@ -208,7 +212,7 @@ func (e *env) checkDatabase(cfg *config.Config, cl *checklist) {
 }
 
 // checkTenant adds one tenant's Graph checks (graph.Probe): its credential,
-// service principal and permissions, in that order.
+// service principal, permissions and optional features, in that order.
 func (e *env) checkTenant(cfg *config.Config, t config.Tenant, cl *checklist) {
 	ctx, cancel := context.WithTimeout(e.ctx, 2*time.Minute)
 	defer cancel()
@@ -240,8 +244,8 @@ func (e *env) checkTenant(cfg *config.Config, t config.Tenant, cl *checklist) {
 	}
 }
 
-// printChecklist prints one line per check, the fix under each failure,
-// and a summary.
+// printChecklist prints one line per check, the fix under each failure
+// (what would help under an optional one), and a summary.
 func printChecklist(w io.Writer, items []checkItem, color bool) error {
 	width := 0
 	for _, it := range items {
@@ -265,13 +269,18 @@ func printChecklist(w io.Writer, items []checkItem, color bool) error {
 			}
 		case checkSkipped:
 			mark = "-"
+		case checkOptional:
+			mark = "○"
 		default:
 			if color {
 				mark = "\x1b[32m✓\x1b[0m"
 			}
 		}
 		lw.printf(" %s %-*s  %s\n", mark, width, it.Check, it.Found)
-		if it.Fix != "" {
+		switch {
+		case it.Fix != "" && it.Status == checkOptional:
+			lw.printf("   %-*s  optional: %s\n", width, "", it.Fix)
+		case it.Fix != "":
 			lw.printf("   %-*s  fix: %s\n", width, "", it.Fix)
 		}
 	}

@@ -58,10 +58,10 @@ func (c *checkEnv) run(t *testing.T, args ...string) (string, string, int) {
 // checkLine returns the checklist line of one check (and its fix line).
 func checkLine(out, check string) string {
 	lines := strings.Split(out, "\n")
-	re := regexp.MustCompile(`^ [✓✗-] ` + regexp.QuoteMeta(check) + ` `)
+	re := regexp.MustCompile(`^ [✓✗○-] ` + regexp.QuoteMeta(check) + ` `)
 	for i, l := range lines {
 		if re.MatchString(l) {
-			if i+1 < len(lines) && strings.Contains(lines[i+1], "fix: ") {
+			if i+1 < len(lines) && (strings.Contains(lines[i+1], "fix: ") || strings.Contains(lines[i+1], "optional: ")) {
 				return l + "\n" + lines[i+1]
 			}
 			return l
@@ -99,6 +99,10 @@ func TestCheckAllPass(t *testing.T) {
 	wantLine(t, out, "Application.Read.All", "✓", "4 user(s), 4 group(s), 1 service principal(s)")
 	wantLine(t, out, "GroupMember.Read.All", "✓", `members of group "Engineering" (`+demoEngineering+`) read`)
 	wantLine(t, out, "User.Read.All", "✓", "directly assigned user "+demoAlice)
+	wantLine(t, out, "groups/delta", "✓", "membership changes from groups/delta")
+	wantLine(t, out, "directoryObjects/delta", "✓", "assignment changes from directoryObjects/delta")
+	wantLine(t, out, "users/delta", "✓", "user changes from users/delta")
+	wantLine(t, out, "getByIds", "○", "not usable (HTTP 403 Authorization_RequestDenied)", "optional: grant Directory.Read.All")
 	if !strings.Contains(out, "Tenant demo\n") || !strings.HasSuffix(out, "All checks passed.\n") {
 		t.Fatalf("checklist:\n%s", out)
 	}
@@ -113,6 +117,28 @@ func TestCheckAllPass(t *testing.T) {
 		if reqs[k] != 1 {
 			t.Errorf("%s: %d requests, want 1 (%v)", k, reqs[k], reqs)
 		}
+	}
+}
+
+// TestCheckOptionalFeatures: optional features Graph refuses or does not
+// serve are named with what would help, and never fail the check.
+func TestCheckOptionalFeatures(t *testing.T) {
+	t.Parallel()
+	c := mustCheckEnv(t, "", nil)
+	c.gs.InjectFault(graphtest.Fault{Endpoint: "GET /v1.0/groups/delta", Status: 403})
+	c.gs.InjectFault(graphtest.Fault{Endpoint: "GET /v1.0/users/delta", Status: 501})
+	c.gs.SetAssignmentDelta(false)
+	out, stderr, code := c.run(t)
+	if code != exitOK {
+		t.Fatalf("optional features failed the check: exit %d\n%s%s", code, out, stderr)
+	}
+	wantLine(t, out, "groups/delta", "○", "refused (HTTP 403 Authorization_RequestDenied",
+		"optional: grant Group.Read.All (application) to make cycles incremental")
+	wantLine(t, out, "directoryObjects/delta", "○", "not served (HTTP 400 Request_UnsupportedQuery", "optional: incremental cycles read every assignment page")
+	wantLine(t, out, "users/delta", "○", "not served (HTTP 501", "optional: cycles read every user in full")
+	wantLine(t, out, "getByIds", "○", "optional: grant Directory.Read.All")
+	if !strings.HasSuffix(out, "All checks passed.\n") || strings.Contains(out, "✗") {
+		t.Fatalf("checklist:\n%s", out)
 	}
 }
 
@@ -142,7 +168,7 @@ func TestCheckWrongSecret(t *testing.T) {
 	wantLine(t, out, "service principal", "-", "not checked: no token")
 	wantLine(t, out, "User.Read.All", "-", "not checked")
 	wantLine(t, out, "database", "✓")
-	if !strings.Contains(out, "1 of 7 checks failed.") || !strings.Contains(stderr, "1 of 7 checks failed") {
+	if !strings.Contains(out, "1 of 11 checks failed.") || !strings.Contains(stderr, "1 of 11 checks failed") {
 		t.Fatalf("summary:\n%s%s", out, stderr)
 	}
 }
@@ -318,7 +344,7 @@ func TestCheckJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &v); err != nil {
 		t.Fatalf("check --json is not JSON: %v\n%s", err, out)
 	}
-	if v.OK || len(v.Checks) != 7 {
+	if v.OK || len(v.Checks) != 11 {
 		t.Fatalf("ok %v, %d checks", v.OK, len(v.Checks))
 	}
 	status := map[string]string{}
@@ -332,7 +358,8 @@ func TestCheckJSON(t *testing.T) {
 		}
 	}
 	want := map[string]string{"configuration": "ok", "database": "ok", "token": "ok", "service principal": "ok",
-		"Application.Read.All": "ok", "GroupMember.Read.All": "failed", "User.Read.All": "ok"}
+		"Application.Read.All": "ok", "GroupMember.Read.All": "failed", "User.Read.All": "ok",
+		"groups/delta": "ok", "directoryObjects/delta": "ok", "users/delta": "ok", "getByIds": "optional"}
 	for k, s := range want {
 		if status[k] != s {
 			t.Errorf("%s = %q, want %q", k, status[k], s)

@@ -41,9 +41,11 @@ var commandHelp = map[string]struct{ usage, about, examples string }{
 		"Tests the connection, one line per check with what was found and, for a failure, the fix: the\n" +
 			"configuration, the database (reachable, migrated), and per tenant the token, the service principal\n" +
 			"and the Graph permissions Application.Read.All, GroupMember.Read.All and User.Read.All (each probed\n" +
-			"with one read). Changes nothing in Entra or in the directory (pending migrations are\n" +
-			"reported, not applied). Exit 0 when every check passes, 1 when one fails, 2 for an\n" +
-			"invalid configuration.",
+			"with one read), then the optional features that make cycles cheaper: groups/delta,\n" +
+			"directoryObjects/delta (assignment changes), users/delta and getByIds (Directory.Read.All),\n" +
+			"each \"ok\" or \"optional\" with what would help, never a failure. Changes nothing in Entra or\n" +
+			"in the directory (pending migrations are reported, not applied). Exit 0 when every check\n" +
+			"passes, 1 when one fails, 2 for an invalid configuration.",
 		"  entrasync --config entrasync.yaml check\n  entrasync --config entrasync.yaml check --tenant contoso --json | jq '.checks[] | select(.status == \"failed\")'"},
 	"provision user": {"entrasync provision user ID|UPN [--tenant NAME] [--dry-run] [--json]",
 		"Provisions one user now: reads only that user and what decides its scope, applies only its\n" +

@@ -139,6 +139,7 @@ func (s *Server) itemRequest(outer *greq, it batchItem) *greq {
 		requestID:       newUUID(),
 		clientRequestID: outer.clientRequestID,
 		header:          http.Header{},
+		body:            it.Body,
 		inBatch:         true,
 	}
 	for k, v := range it.Headers {

@@ -401,9 +401,26 @@ func (s *Server) lifetime() time.Duration {
 	return tokenLifetime * time.Second
 }
 
+// leastPrivilege are the permissions a tenant whose Permissions is nil
+// grants: the least-privileged set entrasync documents.
+var leastPrivilege = []string{"Application.Read.All", "GroupMember.Read.All", "User.Read.All"}
+
+// WithGroupsDeltaNeedingGroupRead models a tenant that refuses
+// GET /v1.0/groups/delta (403) unless Group.Read.All (or Directory.Read.All)
+// is granted. The group-delta page lists GroupMember.Read.All as least
+// privileged, the directoryObject delta page Group.Read.All; by default
+// graphtest follows the former.
+func WithGroupsDeltaNeedingGroupRead() Option {
+	return func(s *Server) { s.groupsDeltaGroupRead = true }
+}
+
 // permissionOf is the Graph application permission an endpoint needs.
-func permissionOf(key string) string {
+func (s *Server) permissionOf(key string) string {
 	switch {
+	case key == getByIDsKey:
+		return "Directory.Read.All" // the only one its page lists
+	case key == "GET /v1.0/groups/delta" && s.groupsDeltaGroupRead:
+		return "Group.Read.All"
 	case strings.Contains(key, "/servicePrincipals"):
 		return "Application.Read.All"
 	case strings.Contains(key, "/groups/"):
@@ -416,15 +433,21 @@ func permissionOf(key string) string {
 	return ""
 }
 
-// checkPermission answers 403 Authorization_RequestDenied when the tenant
-// lists the permissions granted and the endpoint's is not among them.
+// checkPermission answers 403 Authorization_RequestDenied when the
+// endpoint's permission is not granted: not among the tenant's Permissions
+// (leastPrivilege when nil), nor covered by a higher one granted
+// (Directory.Read.All covers every read, Group.Read.All the group reads).
 func (s *Server) checkPermission(g *greq, rt *route) *gresp {
-	perm := permissionOf(rt.key)
+	perm := s.permissionOf(rt.key)
 	s.mu.RLock()
 	granted := s.tenant.Permissions
-	ok := granted == nil || perm == ""
+	if granted == nil {
+		granted = leastPrivilege
+	}
+	ok := perm == ""
 	for _, p := range granted {
-		ok = ok || strings.EqualFold(p, perm)
+		ok = ok || strings.EqualFold(p, perm) || strings.EqualFold(p, "Directory.Read.All") ||
+			strings.EqualFold(p, "Group.Read.All") && perm == "GroupMember.Read.All"
 	}
 	s.mu.RUnlock()
 	if ok {

@@ -13,7 +13,7 @@ import (
 // A Graph request's way through the server: routed (route.go), counted,
 // authorized, throttled (throttle.go), perhaps answered by an injected fault
 // (fault.go), its query checked (query.go), then the endpoint's handler
-// (users.go, groups.go, serviceprincipals.go, batch.go) answers.
+// (users.go, groups.go, serviceprincipals.go, batch.go, getbyids.go) answers.
 
 // greq is one Graph request: an HTTP request to /v1.0 or an item of a $batch.
 type greq struct {
@@ -24,7 +24,7 @@ type greq struct {
 	requestID       string
 	clientRequestID string
 	header          http.Header
-	body            []byte // request body ($batch only)
+	body            []byte // request body ($batch, getByIds)
 	contentEncoding string
 	inBatch         bool
 	dropPage        bool // a DropPage fault: the nextLink skips one page
@@ -71,7 +71,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, rest string)
 	default:
 		resp = s.authorize(r, g)
 	}
-	if resp == nil && rt.key == "POST /v1.0/$batch" && rt.fail == nil {
+	if resp == nil && (rt.key == "POST /v1.0/$batch" || rt.key == getByIDsKey) && rt.fail == nil {
 		body, status, msg := readBody(r, g.contentEncoding)
 		if status != 0 {
 			resp = s.gerr(g, status, "BadRequest", msg)

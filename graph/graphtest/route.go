@@ -113,6 +113,8 @@ func (s *Server) route(g *greq) *route {
 		}
 	case first == "$batch" && len(segs) == 1:
 		pattern, rt, method = "/$batch", route{handler: s.batch}, http.MethodPost
+	case strings.EqualFold(first, "directoryObjects") && len(segs) == 2 && strings.EqualFold(segs[1], "getByIds"):
+		pattern, rt, method = "/directoryObjects/getByIds", route{handler: s.getByIDs}, http.MethodPost
 	case strings.EqualFold(first, "directoryObjects") && len(segs) == 2 && isDelta(segs[1]):
 		pattern, rt = "/directoryObjects/delta", route{id: "directoryObjects", listing: true, delta: true, handler: s.directoryObjectsDelta}
 	case strings.EqualFold(first, "applications") || strings.EqualFold(first, "directoryObjects") ||

@@ -52,6 +52,8 @@ type Server struct {
 	client         *http.Client
 	tokenLife      time.Duration
 
+	groupsDeltaGroupRead bool // credentials.go: groups/delta needs Group.Read.All
+
 	delta deltaConfig // delta.go; guarded by mu
 }
 

@@ -207,9 +207,11 @@ type Tenant struct {
 	// consented to the (multi-tenant) client yet: the token endpoint
 	// answers AADSTS700016, as for an application not in the directory.
 	ConsentMissing bool `json:"consentMissing,omitempty"`
-	// Permissions, when not nil, are the Graph application permissions
-	// granted to the client (Application.Read.All, GroupMember.Read.All,
-	// User.Read.All); a request needing another is 403.
+	// Permissions are the Graph application permissions granted to the
+	// client; a request needing another is 403 (credentials.go). nil grants
+	// the least-privileged three, Application.Read.All, GroupMember.Read.All
+	// and User.Read.All: everything but directoryObjects/getByIds, which
+	// needs Directory.Read.All listed.
 	Permissions []string `json:"permissions,omitempty"`
 }
 

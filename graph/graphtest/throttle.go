@@ -146,6 +146,12 @@ func requestCost(g *greq, rt *route) int {
 		cost = 3
 	case "GET /v1.0/users", "GET /v1.0/users/{id}/memberOf":
 		cost = 2
+	case getByIDsKey:
+		// The identity table: 5, or 2 with $select.
+		if _, ok := queryOpt(g.query, "$select"); ok {
+			return 2
+		}
+		return 5
 	}
 	if _, ok := queryOpt(g.query, "$select"); ok {
 		cost--
