@@ -86,6 +86,7 @@ func (s *Source) SnapshotDelta(ctx context.Context) (*sync.Snapshot, *sync.Delta
 		snap.LowerBound += len(latestQueries)
 		snap.CriticalPath++
 		if st.Strategy == "" {
+			st.Mirror = []byte{}
 			return snap, st, nil
 		}
 		m.fill(snap)
@@ -93,6 +94,7 @@ func (s *Source) SnapshotDelta(ctx context.Context) (*sync.Snapshot, *sync.Delta
 		if st.Mirror, err = m.encode(snap.Users); err != nil {
 			return snap, nil, err
 		}
+		s.keepMirror(m, sha256.Sum256(st.Mirror))
 		return snap, st, nil
 	})
 }

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,34 +39,74 @@ type memberChange struct {
 }
 
 // Incremental reads the changes since prev and returns the picture they
-// lead to, with the next state.
+// lead to, with the next state. A round that changed nothing leaves the
+// mirror as it was: the next state carries no Mirror (the stored one
+// stands) and nothing is encoded.
 func (s *Source) Incremental(ctx context.Context, prev *sync.DeltaState) (*sync.Snapshot, *sync.DeltaState, error) {
 	return s.counted(ctx, func(ctx context.Context) (*sync.Snapshot, *sync.DeltaState, error) {
-		m, err := decodeMirror(prev.Mirror)
-		if err != nil {
-			return nil, nil, err
-		}
 		for _, name := range []string{deltaUsers, deltaGroups} {
 			if prev.Links[name] == "" {
 				return nil, nil, sync.DeltaReset("the delta state has no %s link", name)
 			}
 		}
+		m, sum, err := s.takeMirror(prev.Mirror)
+		if err != nil {
+			return nil, nil, err
+		}
 		withAssignments := prev.Strategy == sync.StrategyDelta && prev.Links[deltaAssignments] != ""
 		next := &sync.DeltaState{Strategy: prev.Strategy, Note: prev.Note, Scope: s.DeltaScope(),
 			TakenAt: time.Now().UTC(), Links: map[string]string{}}
-		if err := s.incremental(ctx, m, prev, next, withAssignments); err != nil {
+		changed, err := s.incremental(ctx, m, prev, next, withAssignments)
+		if err != nil {
 			return nil, nil, err
 		}
 		snap := m.snapshot()
-		if next.Mirror, err = m.encode(snap.Users); err != nil {
-			return snap, nil, err
+		if changed {
+			if next.Mirror, err = m.encode(snap.Users); err != nil {
+				return snap, nil, err
+			}
+			sum = sha256.Sum256(next.Mirror)
 		}
+		s.keepMirror(m, sum)
 		return snap, next, nil
 	})
 }
 
-// incremental runs the rounds and merges them into m.
-func (s *Source) incremental(ctx context.Context, m *mirror, prev, next *sync.DeltaState, withAssignments bool) error {
+// mirrorCache keeps the mirror of the Source's last incremental read,
+// decoded, with the checksum of the bytes it encodes to: the next read of
+// the same stored bytes skips decoding them. It is taken out while a read
+// changes it, so a read that fails leaves nothing stale behind.
+type mirrorCache struct {
+	mu  gosync.Mutex
+	m   *mirror
+	sum [sha256.Size]byte
+}
+
+// takeMirror returns the mirror stored as b: the cached one when b is what
+// it encodes to, else b decoded.
+func (s *Source) takeMirror(b []byte) (*mirror, [sha256.Size]byte, error) {
+	sum := sha256.Sum256(b)
+	s.mirrors.mu.Lock()
+	m := s.mirrors.m
+	hit := m != nil && s.mirrors.sum == sum
+	s.mirrors.m = nil
+	s.mirrors.mu.Unlock()
+	if hit {
+		return m, sum, nil
+	}
+	m, err := decodeMirror(b)
+	return m, sum, err
+}
+
+func (s *Source) keepMirror(m *mirror, sum [sha256.Size]byte) {
+	s.mirrors.mu.Lock()
+	s.mirrors.m, s.mirrors.sum = m, sum
+	s.mirrors.mu.Unlock()
+}
+
+// incremental runs the rounds and merges them into m; changed is false
+// when they brought nothing (m is as it was).
+func (s *Source) incremental(ctx context.Context, m *mirror, prev, next *sync.DeltaState, withAssignments bool) (changed bool, err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var (
@@ -138,14 +179,17 @@ func (s *Source) incremental(ctx context.Context, m *mirror, prev, next *sync.De
 	})
 	wg.Wait()
 	if first != nil {
-		return first
+		return false, first
 	}
 	next.Links[deltaUsers], next.Links[deltaGroups] = links[0], links[1]
 	if links[2] != "" {
 		next.Links[deltaAssignments] = links[2]
 	}
 	if sp.ID != m.SP.ID {
-		return sync.DeltaReset("the application's service principal is now %s, not %s", clipped(sp.ID), clipped(m.SP.ID))
+		return false, sync.DeltaReset("the application's service principal is now %s, not %s", clipped(sp.ID), clipped(m.SP.ID))
+	}
+	if len(users) == 0 && len(groups) == 0 && len(changes) == 0 && sp == m.SP && (assign == nil || maps.Equal(assign, m.Assign)) {
+		return false, nil
 	}
 	m.SP = sp
 	if assign != nil {
@@ -159,7 +203,7 @@ func (s *Source) incremental(ctx context.Context, m *mirror, prev, next *sync.De
 			m.Assign[c.id] = c.a
 		}
 	}
-	return s.settle(ctx, m, users, groups)
+	return true, s.settle(ctx, m, users, groups)
 }
 
 // settle applies the users' and groups' changes to m, reads the groups

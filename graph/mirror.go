@@ -1,9 +1,10 @@
 package graph
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
-	"encoding/json"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"maps"
@@ -18,8 +19,6 @@ import (
 // members by kind, and the users in scope. A full read builds it; an
 // incremental read applies a round of changes to it and gives the snapshot
 // a full read would give. It is kept in the directory, gzipped JSON.
-
-const mirrorVersion = 1
 
 type mirror struct {
 	V      int                `json:"v"`
@@ -52,7 +51,7 @@ type mgroup struct {
 }
 
 func newMirror() *mirror {
-	return &mirror{V: mirrorVersion, Assign: map[string]massign{}, Groups: map[string]*mgroup{}, users: map[string]*sync.EntraUser{}}
+	return &mirror{Assign: map[string]massign{}, Groups: map[string]*mgroup{}, users: map[string]*sync.EntraUser{}}
 }
 
 // recordAssignment keeps a listed assignment.
@@ -89,11 +88,9 @@ func (m *mirror) fill(snap *sync.Snapshot) {
 // principals are the assigned users and groups, and what the snapshot
 // counts or skips of the rest, from the assignments.
 func (m *mirror) principals(snap *sync.Snapshot) (direct, groups []string, names map[string]string) {
-	ids := slices.Sorted(maps.Keys(m.Assign))
-	seen := map[string]bool{}
+	seen := make(map[string]bool, len(m.Assign))
 	names = map[string]string{}
-	for _, id := range ids {
-		a := m.Assign[id]
+	for _, a := range m.Assign {
 		switch a.T {
 		case "User":
 			if !seen[a.P] {
@@ -114,6 +111,7 @@ func (m *mirror) principals(snap *sync.Snapshot) (direct, groups []string, names
 	}
 	sort.Strings(direct)
 	sort.Strings(groups)
+	sort.Slice(snap.Skipped, func(i, j int) bool { return snap.Skipped[i].ID < snap.Skipped[j].ID })
 	return direct, groups, names
 }
 
@@ -122,7 +120,7 @@ func (m *mirror) principals(snap *sync.Snapshot) (direct, groups []string, names
 // direct users the mirror does not have are skipped as a full read skips
 // users Graph does not know.
 func (m *mirror) snapshot() *sync.Snapshot {
-	snap := &sync.Snapshot{ServicePrincipal: m.SP, Users: map[string]sync.EntraUser{}, AssignmentsListed: len(m.Assign)}
+	snap := &sync.Snapshot{ServicePrincipal: m.SP, Users: make(map[string]sync.EntraUser, len(m.users)), AssignmentsListed: len(m.Assign)}
 	direct, groups, _ := m.principals(snap)
 	snap.DirectUsers = direct
 	for _, id := range groups {
@@ -147,17 +145,45 @@ func (m *mirror) snapshot() *sync.Snapshot {
 	return snap
 }
 
-// encode gzips the mirror's JSON, keeping only the users in scope.
+// The mirror's encoding: gzip over a compact binary layout (a magic, then
+// counts as uvarints and strings as a uvarint length and bytes), written
+// and read in one pass. JSON took seconds for a 100,000-user tenant.
+var mirrorMagic = []byte("esm\x02")
+
+// encode writes the mirror, keeping only the users in scope.
 func (m *mirror) encode(inScope map[string]sync.EntraUser) ([]byte, error) {
-	m.Users = make([]sync.EntraUser, 0, len(inScope))
-	for _, id := range slices.Sorted(maps.Keys(inScope)) {
-		m.Users = append(m.Users, inScope[id])
-	}
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	err := json.NewEncoder(zw).Encode(m)
-	m.Users = nil
-	if err != nil {
+	w := &mirrorWriter{w: bufio.NewWriterSize(zw, 64<<10)}
+	w.raw(mirrorMagic)
+	w.str(m.SP.ID)
+	w.str(m.SP.Name)
+	w.num(len(m.Assign))
+	for _, id := range slices.Sorted(maps.Keys(m.Assign)) {
+		a := m.Assign[id]
+		w.strs(id, a.P, a.T, a.N)
+	}
+	w.num(len(m.Groups))
+	for _, id := range slices.Sorted(maps.Keys(m.Groups)) {
+		g := m.Groups[id]
+		w.str(id)
+		w.flags(g.Found, g.Sec, g.Mail, g.Read)
+		w.str(g.Name)
+		w.list(g.Types)
+		w.list(g.Members)
+		w.num(len(g.Nested))
+		for _, n := range g.Nested {
+			w.strs(n.ID, n.Name)
+		}
+		w.list(g.Others)
+	}
+	w.num(len(inScope))
+	for _, id := range slices.Sorted(maps.Keys(inScope)) {
+		u := inScope[id]
+		w.strs(u.ID, u.UserPrincipalName, u.Mail, u.DisplayName, u.GivenName, u.Surname)
+		w.flags(u.AccountEnabled)
+	}
+	if err := w.w.Flush(); err != nil {
 		return nil, fmt.Errorf("graph: encode delta mirror: %w", err)
 	}
 	if err := zw.Close(); err != nil {
@@ -166,8 +192,105 @@ func (m *mirror) encode(inScope map[string]sync.EntraUser) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// maxMirror bounds a decoded mirror (a million users is about 200 MB).
+type mirrorWriter struct {
+	w   *bufio.Writer
+	tmp [binary.MaxVarintLen64]byte
+}
+
+func (w *mirrorWriter) raw(b []byte) { _, _ = w.w.Write(b) }
+
+func (w *mirrorWriter) num(n int) {
+	_, _ = w.w.Write(w.tmp[:binary.PutUvarint(w.tmp[:], uint64(n))])
+}
+
+func (w *mirrorWriter) str(s string) {
+	w.num(len(s))
+	_, _ = w.w.WriteString(s)
+}
+
+func (w *mirrorWriter) strs(ss ...string) {
+	for _, s := range ss {
+		w.str(s)
+	}
+}
+
+func (w *mirrorWriter) list(ss []string) {
+	w.num(len(ss))
+	w.strs(ss...)
+}
+
+func (w *mirrorWriter) flags(bs ...bool) {
+	var f byte
+	for i, b := range bs {
+		if b {
+			f |= 1 << i
+		}
+	}
+	_ = w.w.WriteByte(f)
+}
+
+// maxMirror bounds a decoded mirror (a million users is about 150 MB).
 const maxMirror = 1 << 30
+
+// mirrorReader reads the layout mirrorWriter wrote; the first error sticks.
+type mirrorReader struct {
+	r   *bufio.Reader
+	err error
+}
+
+func (r *mirrorReader) num(limit int) int {
+	if r.err != nil {
+		return 0
+	}
+	n, err := binary.ReadUvarint(r.r)
+	if err == nil && n > uint64(limit) {
+		err = fmt.Errorf("a count of %d is beyond %d", n, limit)
+	}
+	if err != nil {
+		r.err = err
+		return 0
+	}
+	return int(n)
+}
+
+func (r *mirrorReader) str() string {
+	n := r.num(1 << 20)
+	if r.err != nil {
+		return ""
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r.r, b); err != nil {
+		r.err = err
+		return ""
+	}
+	return string(b)
+}
+
+func (r *mirrorReader) list() []string {
+	n := r.num(maxMirror / 16)
+	if n == 0 {
+		return nil
+	}
+	out := make([]string, 0, min(n, 1<<16))
+	for range n {
+		if r.err != nil {
+			return nil
+		}
+		out = append(out, r.str())
+	}
+	return out
+}
+
+func (r *mirrorReader) flags() byte {
+	if r.err != nil {
+		return 0
+	}
+	b, err := r.r.ReadByte()
+	if err != nil {
+		r.err = err
+	}
+	return b
+}
 
 // decodeMirror reads an encoded mirror; anything it cannot trust is
 // sync.ErrDeltaReset (a full read replaces it).
@@ -176,22 +299,56 @@ func decodeMirror(b []byte) (*mirror, error) {
 	if err != nil {
 		return nil, sync.DeltaReset("the stored delta mirror is unreadable: %v", err)
 	}
+	r := &mirrorReader{r: bufio.NewReaderSize(io.LimitReader(zr, maxMirror), 64<<10)}
+	magic := make([]byte, len(mirrorMagic))
+	if _, err := io.ReadFull(r.r, magic); err != nil || !bytes.Equal(magic, mirrorMagic) {
+		return nil, sync.DeltaReset("the stored delta mirror is of another version")
+	}
 	m := newMirror()
-	if err := json.NewDecoder(io.LimitReader(zr, maxMirror)).Decode(m); err != nil {
-		return nil, sync.DeltaReset("the stored delta mirror is unreadable: %v", err)
-	}
-	if m.V != mirrorVersion || m.SP.ID == "" || m.Assign == nil || m.Groups == nil {
-		return nil, sync.DeltaReset("the stored delta mirror is of another version or incomplete")
-	}
-	for id, g := range m.Groups {
-		if g == nil {
-			return nil, sync.DeltaReset("the stored delta mirror has an empty group %s", clipped(id))
+	m.SP = sync.Ref{ID: r.str(), Name: r.str()}
+	for range r.num(maxMirror / 16) {
+		id, p, t, n := r.str(), r.str(), r.str(), r.str()
+		if r.err != nil {
+			break
 		}
+		m.Assign[id] = massign{P: p, T: t, N: n}
 	}
-	m.users = make(map[string]*sync.EntraUser, len(m.Users))
-	for i := range m.Users {
-		m.users[m.Users[i].ID] = &m.Users[i]
+	for range r.num(maxMirror / 16) {
+		id := r.str()
+		f := r.flags()
+		g := &mgroup{Found: f&1 != 0, Sec: f&2 != 0, Mail: f&4 != 0, Read: f&8 != 0, Name: r.str()}
+		g.Types, g.Members = r.list(), r.list()
+		for range r.num(maxMirror / 16) {
+			if r.err != nil {
+				break
+			}
+			g.Nested = append(g.Nested, sync.Ref{ID: r.str(), Name: r.str()})
+		}
+		g.Others = r.list()
+		if r.err != nil {
+			break
+		}
+		m.Groups[id] = g
 	}
-	m.Users = nil
+	n := r.num(maxMirror / 16)
+	users := make([]sync.EntraUser, 0, min(n, 1<<20))
+	for range n {
+		u := sync.EntraUser{ID: r.str(), UserPrincipalName: r.str(), Mail: r.str(), DisplayName: r.str(), GivenName: r.str(), Surname: r.str()}
+		u.AccountEnabled = r.flags()&1 != 0
+		if r.err != nil {
+			break
+		}
+		users = append(users, u)
+	}
+	if r.err != nil {
+		return nil, sync.DeltaReset("the stored delta mirror is unreadable: %v", r.err)
+	}
+	if _, err := r.r.ReadByte(); err != io.EOF || m.SP.ID == "" {
+		return nil, sync.DeltaReset("the stored delta mirror is incomplete or has trailing data")
+	}
+	m.users = make(map[string]*sync.EntraUser, len(users))
+	for i := range users {
+		m.users[users[i].ID] = &users[i]
+	}
 	return m, nil
 }

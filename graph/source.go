@@ -91,6 +91,7 @@ type Source struct {
 	adapter *msgraphcore.GraphRequestAdapterBase
 	logger  *slog.Logger
 	byIDs   byIDsState // what was learnt about getByIds (getbyids.go)
+	mirrors mirrorCache // the last incremental read's mirror (incremental.go)
 }
 
 // Credential returns the credential the Source obtains tokens with.

@@ -45,25 +45,30 @@ func (s *DB) DeltaState(ctx context.Context, tenantID string) (*sync.DeltaState,
 
 // SaveDelta replaces the tenant's delta state with st on tx, if its stored
 // generation is still st.Generation (0: none stored); st.Generation becomes
-// the new one. ECONFLICT when another save came between.
+// the new one. A nil Mirror keeps the stored one (an incremental round
+// that changed nothing). ECONFLICT when another save came between.
 func (s *DB) SaveDelta(ctx context.Context, tx *sqlx.Tx, st *sync.DeltaState) error {
 	links, err := json.Marshal(st.Links)
 	if err != nil {
 		return fmt.Errorf("store: delta links: %w", err)
 	}
-	if st.Mirror == nil {
-		st.Mirror = []byte{}
-	}
 	next := st.Generation + 1
+	var mirror any = st.Mirror
+	if st.Mirror == nil {
+		mirror = nil // COALESCE keeps the stored one
+	}
 	var res sql.Result
-	if st.Generation == 0 {
+	switch {
+	case st.Generation == 0 && st.Mirror == nil:
+		return sync.Errorf(sync.EINTERNAL, "store: a first delta state of %s needs its mirror", st.TenantID)
+	case st.Generation == 0:
 		res, err = tx.ExecContext(ctx, s.q(`INSERT INTO delta_state (tenant_id, strategy, note, links, taken_at, full_at, scope, mirror, generation)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id) DO NOTHING`),
 			st.TenantID, st.Strategy, st.Note, Text(links), s.d.Time(st.TakenAt), s.d.Time(st.FullAt), st.Scope, st.Mirror, next)
-	} else {
+	default:
 		res, err = tx.ExecContext(ctx, s.q(`UPDATE delta_state SET strategy = ?, note = ?, links = ?, taken_at = ?, full_at = ?,
-			scope = ?, mirror = ?, generation = ? WHERE tenant_id = ? AND generation = ?`),
-			st.Strategy, st.Note, Text(links), s.d.Time(st.TakenAt), s.d.Time(st.FullAt), st.Scope, st.Mirror, next,
+			scope = ?, mirror = COALESCE(?, mirror), generation = ? WHERE tenant_id = ? AND generation = ?`),
+			st.Strategy, st.Note, Text(links), s.d.Time(st.TakenAt), s.d.Time(st.FullAt), st.Scope, mirror, next,
 			st.TenantID, st.Generation)
 	}
 	if err != nil {

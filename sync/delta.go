@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Incremental cycles (docs/behaviour.md, C12). A tenant's delta state is
+// Incremental cycles (docs/behaviour.md, C11). A tenant's delta state is
 // where Graph's change tracking left off: the delta links, when they were
 // taken, the strategy they serve and the picture of Graph they lead to (the
 // mirror, opaque to sync). It is kept in the directory and saved only in the
@@ -33,7 +33,8 @@ type DeltaState struct {
 	// not used.
 	Scope string `json:"scope"`
 	// Mirror is the source's picture of Graph as of the links (encoded by
-	// the source; the directory keeps it as it is).
+	// the source; the directory keeps it as it is). A state to save with
+	// a nil Mirror keeps the stored one.
 	Mirror []byte `json:"-"`
 	// Generation counts the saves; a save whose predecessor was replaced
 	// meanwhile is refused (ECONFLICT).

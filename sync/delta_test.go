@@ -17,7 +17,7 @@ import (
 	"github.com/entrasync/entrasync/sync/synctest"
 )
 
-// Incremental cycles (docs/behaviour.md C12) against the simulated tenant
+// Incremental cycles (docs/behaviour.md C11) against the simulated tenant
 // with the real SDK: the incremental result equals the full result, faults
 // leave the directory and the delta state as they were, and a token Graph
 // no longer accepts makes the cycle read in full.
@@ -188,12 +188,12 @@ func mutate(r *rand.Rand, srv *graphtest.Server, next *int) string {
 	}
 }
 
-// TestC12_IncrementalEqualsFull applies random sequences of tenant
+// TestC11_IncrementalEqualsFull applies random sequences of tenant
 // changes; after each round one directory runs an incremental cycle and a
 // twin a full one, and the two must agree, change for change; at the end a
 // full cycle of the incremental directory finds nothing to change. On both
 // backends, with assignment changes served and not.
-func TestC12_IncrementalEqualsFull(t *testing.T) {
+func TestC11_IncrementalEqualsFull(t *testing.T) {
 	t.Parallel()
 	for _, backend := range []string{"postgres", "sqlite"} {
 		for _, assignmentDelta := range []bool{true, false} {
@@ -343,10 +343,10 @@ func TestC4_FaultInADeltaPageLeavesDirectoryAndDeltaStateUnchanged(t *testing.T)
 	}
 }
 
-// TestC12_TokenGraphNoLongerAcceptsReadsInFull: 410 Gone and
+// TestC11_TokenGraphNoLongerAcceptsReadsInFull: 410 Gone and
 // syncStateNotFound make the cycle read in full, logged and recorded on
 // the run, and the next cycle is incremental again.
-func TestC12_TokenGraphNoLongerAcceptsReadsInFull(t *testing.T) {
+func TestC11_TokenGraphNoLongerAcceptsReadsInFull(t *testing.T) {
 	t.Parallel()
 	for _, mode := range []struct {
 		expiry graphtest.DeltaExpiry
@@ -397,11 +397,11 @@ func TestBadInput_DeltaAnswersAMergeCannotTrust(t *testing.T) {
 	}
 }
 
-// TestC12_AssignmentChangesNotServedFallBackToListing: Graph refusing
+// TestC11_AssignmentChangesNotServedFallBackToListing: Graph refusing
 // directoryObjects/delta, or answering it in a shape the merge does not
 // know, makes the tenant list its assignments each cycle; the result is
 // the same.
-func TestC12_AssignmentChangesNotServedFallBackToListing(t *testing.T) {
+func TestC11_AssignmentChangesNotServedFallBackToListing(t *testing.T) {
 	t.Parallel()
 	h := MustHarness(t, glitchTenant(30), nil)
 	h.srv.SetAssignmentDelta(false)
@@ -429,9 +429,9 @@ func TestC12_AssignmentChangesNotServedFallBackToListing(t *testing.T) {
 	}
 }
 
-// TestC12_WithoutGroupsDeltaEveryCycleIsFull: groups/delta refused (403)
+// TestC11_WithoutGroupsDeltaEveryCycleIsFull: groups/delta refused (403)
 // leaves no strategy: every cycle reads in full and says why.
-func TestC12_WithoutGroupsDeltaEveryCycleIsFull(t *testing.T) {
+func TestC11_WithoutGroupsDeltaEveryCycleIsFull(t *testing.T) {
 	t.Parallel()
 	h := mustHarnessOn(t, mustPostgres(t), glitchTenant(3), nil, graphtest.WithGroupsDeltaNeedingGroupRead())
 	h.cycle(t)
@@ -442,10 +442,10 @@ func TestC12_WithoutGroupsDeltaEveryCycleIsFull(t *testing.T) {
 	}
 }
 
-// TestC12_WhenACycleReadsInFull: on request, after full_every, when the
+// TestC11_WhenACycleReadsInFull: on request, after full_every, when the
 // configuration that decides scope changes; dry runs and failed cycles
 // never move the delta state.
-func TestC12_WhenACycleReadsInFull(t *testing.T) {
+func TestC11_WhenACycleReadsInFull(t *testing.T) {
 	t.Parallel()
 	h := deltaHarness(t)
 	state := deltaStateOf(t, h)

@@ -62,6 +62,7 @@ type benchCycle struct {
 	AuditRows     int            `json:"auditRows"`
 	PeakRSSMB     float64        `json:"peakRssMB"`
 	Counts        map[string]int `json:"counts"`
+	ResourceUnits int            `json:"resourceUnits"`
 	Throttled     int            `json:"throttled,omitempty"`
 	EarlyRetries  int            `json:"earlyRetries,omitempty"`
 }
@@ -194,7 +195,7 @@ func (e *env) benchScenario(sc benchScenario, latency time.Duration, base string
 			return fmt.Errorf("child said %q: %w", out.Text(), err)
 		}
 		st := srv.ThrottleStats()
-		c.Throttled, c.EarlyRetries = st.Throttled, st.EarlyRetries
+		c.Throttled, c.EarlyRetries, c.ResourceUnits = st.Throttled, st.EarlyRetries, srv.ResourceUnits()
 		cycles = append(cycles, c)
 		fmt.Fprintf(e.stderr, "bench %s: %s done in %d ms\n", sc.name, label, c.TotalMs)
 		if c.Error != "" {
@@ -332,11 +333,11 @@ func printBench(w io.Writer, sc benchScenario, cycles []benchCycle) {
 			over = fmt.Sprintf("%+.1f%%", 100*float64(c.RoundTrips-c.LowerBound)/float64(c.LowerBound))
 		}
 		rows = append(rows, []string{c.Label, c.Mode, fmt.Sprint(c.RoundTrips), fmt.Sprint(c.LowerBound), over,
-			fmt.Sprint(c.CriticalPath), fmt.Sprint(c.Requests),
+			fmt.Sprint(c.CriticalPath), fmt.Sprint(c.Requests), fmt.Sprint(c.ResourceUnits),
 			fmt.Sprint(c.ReadMs), fmt.Sprint(c.PlanMs), fmt.Sprint(c.ApplyMs), fmt.Sprint(c.TotalMs), fmt.Sprint(c.ThrottleMs),
 			fmt.Sprintf("%.0f", c.PeakRSSMB), fmt.Sprint(c.DirectoryRows), fmt.Sprint(c.AuditRows), fmt.Sprint(c.Throttled), fmt.Sprint(c.EarlyRetries)})
 	}
-	_ = table(w, "CYCLE\tMODE\tROUND TRIPS\tLOWER BOUND\tOVER\tCRITICAL PATH\tREQUESTS\tREAD MS\tPLAN MS\tAPPLY MS\tTOTAL MS\tTHROTTLE WAIT MS\tPEAK RSS MB\tDIR ROWS\tAUDIT ROWS\t429s\tEARLY RETRIES", rows)
+	_ = table(w, "CYCLE\tMODE\tROUND TRIPS\tLOWER BOUND\tOVER\tCRITICAL PATH\tREQUESTS\tRU\tREAD MS\tPLAN MS\tAPPLY MS\tTOTAL MS\tTHROTTLE WAIT MS\tPEAK RSS MB\tDIR ROWS\tAUDIT ROWS\t429s\tEARLY RETRIES", rows)
 }
 
 // benchFault is one injected fault and what the cycle did about it.

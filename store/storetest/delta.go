@@ -65,4 +65,14 @@ func testDeltaState(t *testing.T, dir store.Store) {
 	if got, _ := dir.DeltaState(ctx, "t1"); got.Links["users"] != "2" || got.Generation != 2 {
 		t.Fatalf("after the refused save: %+v", got)
 	}
+	// An incremental round that changed nothing saves no mirror: the
+	// stored one stands.
+	c := sync.DeltaState{TenantID: "t1", Strategy: sync.StrategyDelta, Links: map[string]string{"users": "4"}, TakenAt: at, FullAt: at,
+		Scope: "s1", Generation: 2}
+	if err := save(&c, true); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := dir.DeltaState(ctx, "t1"); got.Links["users"] != "4" || got.Generation != 3 || !bytes.Equal(got.Mirror, mirror) {
+		t.Fatalf("after a save without a mirror: %+v (mirror %d bytes)", got, len(got.Mirror))
+	}
 }

@@ -273,6 +273,9 @@ func (t *tx) SaveDelta(_ context.Context, st *sync.DeltaState) error {
 	}
 	st.Generation++
 	t.delta = cloneDelta(st)
+	if st.Mirror == nil && t.tn.delta != nil { // nil keeps the stored mirror
+		t.delta.Mirror = slices.Clone(t.tn.delta.Mirror)
+	}
 	t.dirty = true
 	return nil
 }
