@@ -90,7 +90,7 @@ type Source struct {
 	cred    azcore.TokenCredential
 	adapter *msgraphcore.GraphRequestAdapterBase
 	logger  *slog.Logger
-	byIDs   byIDsState // what was learnt about getByIds (getbyids.go)
+	byIDs   byIDsState  // what was learnt about getByIds (getbyids.go)
 	mirrors mirrorCache // the last incremental read's mirror (incremental.go)
 }
 

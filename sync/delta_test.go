@@ -279,7 +279,6 @@ func incrementalEqualsFull(t *testing.T, db sync.Store, seed uint64, assignmentD
 	}
 }
 
-
 // deltaHarness is a harness whose first (full) cycle has taken delta links.
 func deltaHarness(t *testing.T) *harness {
 	t.Helper()
