@@ -7,7 +7,10 @@
 //
 //	source.go       Config, New, Snapshot
 //	client.go       credential, request adapter, middleware and retry, request builders
-//	read.go         the snapshot read pipeline, its lower bound, bounded parallelism
+//	read.go         the snapshot read pipeline, its lower bound and critical path, bounded parallelism
+//	delta.go        sync.DeltaSource: delta links from now before a full read, delta rounds
+//	incremental.go  an incremental read: the rounds merged, what came into scope read whole
+//	mirror.go       the picture of Graph a delta state leads to, and its encoding
 //	assignments.go  the service principal and appRoleAssignedTo
 //	groups.go       group properties and direct members
 //	users.go        directly assigned users: $batch look-ups or one listing

@@ -291,8 +291,35 @@ func (e *env) statusOf(db store.Store, name string) (tenantStatus, error) {
 			st.HeldRuns = append(st.HeldRuns, r.ID)
 		}
 	}
+	ds, err := db.DeltaState(e.ctx, name)
+	if err != nil {
+		return tenantStatus{}, err
+	}
+	if ds != nil {
+		st.Reads = &deltaStatus{Strategy: ds.Strategy, Note: ds.Note, TakenAt: ds.TakenAt, FullAt: ds.FullAt}
+	}
 	st.State = st.state()
 	return st, nil
+}
+
+// deltaStatus is what tenant status says of a delta state: how the next
+// cycle can read (its links are not shown).
+type deltaStatus struct {
+	Strategy string    `json:"strategy"`
+	Note     string    `json:"note,omitempty"`
+	TakenAt  time.Time `json:"takenAt"`
+	FullAt   time.Time `json:"lastFullAt"`
+}
+
+// String is the READS cell: incremental (and which queries) or full.
+func (d *deltaStatus) String() string {
+	switch {
+	case d == nil:
+		return "full (no delta state yet)"
+	case d.Strategy == "":
+		return "full (" + d.Note + ")"
+	}
+	return fmt.Sprintf("incremental (%s), last full %s", d.Strategy, d.FullAt.Format(time.RFC3339))
 }
 
 // heldRunsLooked is how many recent runs tenant status looks through for
@@ -307,6 +334,8 @@ type tenantStatus struct {
 	Disconnected bool          `json:"disconnected"`
 	HeldRuns     []int64       `json:"heldRuns"`
 	Schedule     sync.Schedule `json:"schedule"`
+	// Reads is the delta state (behaviour.md C11), nil before the first cycle.
+	Reads *deltaStatus `json:"reads,omitempty"`
 }
 
 // state is the word the status table leads with: what most needs an
@@ -347,7 +376,8 @@ func printTenantStatus(w io.Writer, ts []tenantStatus, wide bool) error {
 		if !t.Schedule.NextDue.IsZero() {
 			next = t.Schedule.NextDue.Format(time.RFC3339)
 		}
-		rows = append(rows, []string{t.Tenant, t.State, next, cell(t.Schedule.LeaseHolder, 40, wide), cell(strings.Join(notes, "; "), 100, wide)})
+		rows = append(rows, []string{t.Tenant, t.State, next, cell(t.Schedule.LeaseHolder, 40, wide), cell(t.Reads.String(), 70, wide),
+			cell(strings.Join(notes, "; "), 100, wide)})
 	}
-	return table(w, "TENANT\tSTATE\tNEXT DUE\tRUNNING ON\tNOTES", rows)
+	return table(w, "TENANT\tSTATE\tNEXT DUE\tRUNNING ON\tREADS\tNOTES", rows)
 }
