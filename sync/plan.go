@@ -187,8 +187,9 @@ func newDiffer(snap *Snapshot, st *State, now time.Time) *differ {
 			d.plan.Skipped = append(d.plan.Skipped, Skip{Kind: SkipGroup, ID: g.ID, Name: lg.DisplayName,
 				Reason: "assigned group not found in Entra (deleted, or not replicated yet); left unchanged"})
 			d.lostGroups[g.ID] = true
+			path := GroupPath(g.ID)
 			for _, m := range lg.Members {
-				d.paths[m] = append(d.paths[m], GroupPath(g.ID))
+				d.paths[m] = append(d.paths[m], path)
 			}
 			continue
 		}
@@ -197,8 +198,9 @@ func newDiffer(snap *Snapshot, st *State, now time.Time) *differ {
 			d.plan.Skipped = append(d.plan.Skipped, Skip{Kind: SkipGroup, ID: g.ID, Name: g.DisplayName, Reason: reason})
 			continue
 		}
+		path := GroupPath(g.ID) // one string for all its members
 		for _, m := range uniqueSorted(g.Members) {
-			d.paths[m] = append(d.paths[m], GroupPath(g.ID))
+			d.paths[m] = append(d.paths[m], path)
 		}
 		for _, n := range g.Nested {
 			d.plan.Skipped = append(d.plan.Skipped, Skip{Kind: SkipNestedGroup, ID: n.ID, Name: n.Name, Parent: g.ID,

@@ -491,6 +491,7 @@ func (e *env) newWorker(cfg *config.Config, dir sync.Store, m *web.Metrics, only
 		obs = m
 	}
 	wts, refresh := e.withRegistry(cfg, dir, m, only, wts) // registry.go
+	raiseMemoryLimit(cfg.Worker.MaxCycles)
 	w := sync.NewWorker(syncer, dir, wts, sync.WorkerConfig{Holder: holderID(), Poll: cfg.Worker.Poll, LeaseTTL: cfg.Worker.LeaseTTL,
 		ShutdownGrace: cfg.Worker.ShutdownGrace, MaxCycles: cfg.Worker.MaxCycles, Observer: obs, Refresh: refresh}, e.logger)
 	return w, syncer, nil

@@ -30,6 +30,7 @@ const (
 )
 
 func main() {
+	limitMemory(os.Getenv, 1) // memlimit.go; the worker raises it to worker.max_cycles
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()

@@ -117,48 +117,30 @@ func (c *userCols) add(id int64, u *sync.User) {
 	c.reason = append(c.reason, u.ArchiveReason)
 }
 
+// applyUsers creates users with COPY (their ids reserved from the
+// sequence first, so that paths and memberships can name them without the
+// rows coming back), updates the others with one statement, and writes the
+// paths of new users and of users whose paths changed with COPY.
 func (t *tx) applyUsers(ctx context.Context, plan *sync.Plan) error {
-	var creates, updates userCols
+	var updates userCols
 	var rewrite []int64 // local ids of updated users whose paths are rewritten
-	type pathRow struct {
-		entra string
-		path  string
-	}
-	var paths []pathRow
+	creates := 0
 	for _, ch := range plan.Changes {
-		if ch.Entity != sync.EntityUser {
-			continue
-		}
-		if ch.Action == sync.ActionCreate {
-			creates.add(0, ch.After)
-		} else {
+		switch {
+		case ch.Entity != sync.EntityUser:
+		case ch.Action == sync.ActionCreate:
+			creates++
+		default:
 			updates.add(ch.Before.ID, ch.After)
 			if !slices.Equal(ch.Before.Paths, ch.After.Paths) {
 				rewrite = append(rewrite, ch.Before.ID)
-			} else {
-				continue
 			}
-		}
-		for _, p := range ch.After.Paths {
-			paths = append(paths, pathRow{ch.EntraID, p})
 		}
 	}
 	tid := t.c.Tenant.ID
-	if len(creates.entra) > 0 {
-		rows, err := t.c.Tx.QueryContext(ctx, `INSERT INTO users (tenant_id, entra_id, origin, user_principal_name, mail, email,
-			email_key, display_name, given_name, surname, account_enabled, status)
-			SELECT $1, v.* FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-				$9::text[], $10::text[], $11::boolean[], $12::text[])
-				AS v(entra_id, origin, upn, mail, email, email_key, display_name, given_name, surname, enabled, status)
-			RETURNING id, entra_id`,
-			tid, pq.Array(creates.entra), pq.Array(creates.origin), pq.Array(creates.upn), pq.Array(creates.mail),
-			pq.Array(creates.email), pq.Array(nullIfEmpty(creates.key)), pq.Array(creates.display), pq.Array(creates.given),
-			pq.Array(creates.surname), pq.Array(creates.enabled), pq.Array(creates.status))
-		if err != nil {
-			return fmt.Errorf("store: create %d users: %w", len(creates.entra), translate(err))
-		}
-		if err := t.collectIDs(rows, t.userIDs); err != nil {
-			return fmt.Errorf("store: create %d users: %w", len(creates.entra), translate(err))
+	if creates > 0 {
+		if err := t.createUsers(ctx, plan, creates); err != nil {
+			return err
 		}
 	}
 	if len(updates.ids) > 0 {
@@ -199,15 +181,61 @@ func (t *tx) applyUsers(ctx context.Context, plan *sync.Plan) error {
 			return fmt.Errorf("store: clear paths: %w", translate(err))
 		}
 	}
-	if len(paths) == 0 {
+	if creates == 0 && len(rewrite) == 0 {
 		return nil
 	}
-	return t.copyRows(ctx, "user_paths", []string{"user_id", "tenant_id", "path"}, len(paths), func(i int) ([]any, error) {
-		id, ok := t.userIDs[paths[i].entra]
-		if !ok {
-			return nil, sync.Errorf(sync.EINTERNAL, "store: paths name user %s, who has no local row", paths[i].entra)
+	return t.copyIn(ctx, "user_paths", []string{"user_id", "tenant_id", "path"}, func(put func(...any) error) error {
+		for i := range plan.Changes {
+			ch := &plan.Changes[i]
+			if ch.Entity != sync.EntityUser || ch.Action != sync.ActionCreate && slices.Equal(ch.Before.Paths, ch.After.Paths) {
+				continue
+			}
+			id, ok := t.userIDs[ch.EntraID]
+			if !ok {
+				return sync.Errorf(sync.EINTERNAL, "store: paths name user %s, who has no local row", ch.EntraID)
+			}
+			for _, p := range ch.After.Paths {
+				if err := put(id, tid, p); err != nil {
+					return err
+				}
+			}
 		}
-		return []any{id, tid, paths[i].path}, nil
+		return nil
+	})
+}
+
+// createUsers reserves n ids from the users' sequence and streams the
+// plan's n new users into the table with COPY, indexing their ids.
+func (t *tx) createUsers(ctx context.Context, plan *sync.Plan, n int) error {
+	var ids []int64
+	if err := t.c.Tx.SelectContext(ctx, &ids, `SELECT nextval(pg_get_serial_sequence('users', 'id')) FROM generate_series(1, $1)`, n); err != nil {
+		return fmt.Errorf("store: reserve %d user ids: %w", n, translate(err))
+	}
+	if len(ids) != n {
+		return sync.Errorf(sync.EINTERNAL, "store: %d user ids reserved, %d wanted", len(ids), n)
+	}
+	tid := t.c.Tenant.ID
+	return t.copyIn(ctx, "users", []string{"id", "tenant_id", "entra_id", "origin", "user_principal_name", "mail", "email",
+		"email_key", "display_name", "given_name", "surname", "account_enabled", "status"}, func(put func(...any) error) error {
+		k := 0
+		for i := range plan.Changes {
+			ch := &plan.Changes[i]
+			if ch.Entity != sync.EntityUser || ch.Action != sync.ActionCreate {
+				continue
+			}
+			u, id := ch.After, ids[k]
+			k++
+			var key any // NULL for no e-mail
+			if e := sync.EmailKey(u.Email); e != "" {
+				key = e
+			}
+			if err := put(id, tid, u.EntraID, string(u.Origin), u.UserPrincipalName, u.Mail, u.Email, key, u.DisplayName,
+				u.GivenName, u.Surname, u.AccountEnabled, string(u.Status)); err != nil {
+				return err
+			}
+			t.userIDs[u.EntraID] = id
+		}
+		return nil
 	})
 }
 
@@ -223,22 +251,6 @@ func (t *tx) collectIDs(rows *sql.Rows, m map[string]int64) error {
 		m[entra] = id
 	}
 	return rows.Err()
-}
-
-// copyRows streams n rows into table with COPY; row gives the i-th.
-func (t *tx) copyRows(ctx context.Context, table string, cols []string, n int, row func(i int) ([]any, error)) error {
-	return t.copyIn(ctx, table, cols, func(put func(...any) error) error {
-		for i := 0; i < n; i++ {
-			vals, err := row(i)
-			if err != nil {
-				return err
-			}
-			if err := put(vals...); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
 }
 
 func (t *tx) applyGroups(ctx context.Context, plan *sync.Plan) error {
@@ -294,25 +306,25 @@ func (t *tx) applyGroups(ctx context.Context, plan *sync.Plan) error {
 }
 
 // applyMemberships removes and adds memberships by local ids, resolved from
-// the state this transaction loaded and the rows it created.
+// the state this transaction loaded and the rows it created; the adds are
+// streamed with COPY.
 func (t *tx) applyMemberships(ctx context.Context, plan *sync.Plan) error {
 	var remG, remU []int64
-	type add struct{ g, u int64 }
-	var adds []add
-	for _, ch := range plan.Changes {
+	adds := 0
+	for i := range plan.Changes {
+		ch := &plan.Changes[i]
 		if ch.Entity != sync.EntityMembership {
 			continue
 		}
-		g, okG := t.groupIDs[ch.GroupEntraID]
-		u, okU := t.userIDs[ch.EntraID]
-		if !okG || !okU {
-			return sync.Errorf(sync.EINTERNAL, "store: membership %s of %s names a group or user with no local row", ch.EntraID, ch.GroupEntraID)
-		}
 		if ch.Action == sync.ActionAdd {
-			adds = append(adds, add{g, u})
-		} else {
-			remG, remU = append(remG, g), append(remU, u)
+			adds++
+			continue
 		}
+		g, u, err := t.membershipIDs(ch)
+		if err != nil {
+			return err
+		}
+		remG, remU = append(remG, g), append(remU, u)
 	}
 	if len(remG) > 0 {
 		if _, err := t.c.Tx.ExecContext(ctx, `DELETE FROM memberships m USING unnest($1::bigint[], $2::bigint[]) AS v(g, u)
@@ -320,13 +332,36 @@ func (t *tx) applyMemberships(ctx context.Context, plan *sync.Plan) error {
 			return fmt.Errorf("store: remove %d memberships: %w", len(remG), translate(err))
 		}
 	}
-	if len(adds) == 0 {
+	if adds == 0 {
 		return nil
 	}
 	tid := t.c.Tenant.ID
-	return t.copyRows(ctx, "memberships", []string{"group_id", "user_id", "tenant_id"}, len(adds), func(i int) ([]any, error) {
-		return []any{adds[i].g, adds[i].u, tid}, nil
+	return t.copyIn(ctx, "memberships", []string{"group_id", "user_id", "tenant_id"}, func(put func(...any) error) error {
+		for i := range plan.Changes {
+			ch := &plan.Changes[i]
+			if ch.Entity != sync.EntityMembership || ch.Action != sync.ActionAdd {
+				continue
+			}
+			g, u, err := t.membershipIDs(ch)
+			if err != nil {
+				return err
+			}
+			if err := put(g, u, tid); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
+}
+
+// membershipIDs are the local ids of a membership change's group and user.
+func (t *tx) membershipIDs(ch *sync.Change) (group, user int64, err error) {
+	g, okG := t.groupIDs[ch.GroupEntraID]
+	u, okU := t.userIDs[ch.EntraID]
+	if !okG || !okU {
+		return 0, 0, sync.Errorf(sync.EINTERNAL, "store: membership %s of %s names a group or user with no local row", ch.EntraID, ch.GroupEntraID)
+	}
+	return g, u, nil
 }
 
 // WriteLog streams the provisioning log with COPY: a first cycle of a large
@@ -370,12 +405,4 @@ func (t *tx) copyIn(ctx context.Context, table string, cols []string, rows func(
 		return fmt.Errorf("store: copy into %s: %w", table, translate(err))
 	}
 	return nil
-}
-
-func nullIfEmpty(s []string) []sql.NullString {
-	out := make([]sql.NullString, len(s))
-	for i, v := range s {
-		out[i] = sql.NullString{String: v, Valid: v != ""}
-	}
-	return out
 }
