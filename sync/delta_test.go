@@ -476,3 +476,30 @@ func TestC11_WhenACycleReadsInFull(t *testing.T) {
 		t.Fatalf("scope changed: %v %s (%s)", err, res.Run.Mode, res.Run.FullReason)
 	}
 }
+
+// TestC6_MassRemovalClaimedByADeltaRoundIsNotApplied: a groups/delta round
+// that claims every member of a group left (a plausible answer, but false)
+// is caught by the group's member count before anything is removed (C4),
+// and the delta state stays where it was.
+func TestC6_MassRemovalClaimedByADeltaRoundIsNotApplied(t *testing.T) {
+	t.Parallel()
+	h := deltaHarness(t) // group 100 has users 2, 3 and 1000..1029
+	var removed []string
+	for i := 1000; i < 1030; i++ {
+		removed = append(removed, `{"@odata.type":"#microsoft.graph.user","id":"`+gid(i)+`","@removed":{"reason":"deleted"}}`)
+	}
+	body := `{"value":[{"id":"` + gid(100) + `","members@delta":[` + strings.Join(removed, ",") + `]}],` +
+		`"@odata.deltaLink":"` + h.srv.GraphEndpoint() + `/v1.0/groups/delta?$deltatoken=forged"}`
+	before, state := h.dump(t), deltaStateOf(t, h)
+	h.srv.InjectFault(graphtest.Fault{Endpoint: "GET /v1.0/groups/delta", Body: body, Times: 1})
+	_, err := h.syncer.Cycle(context.Background(), tenantName, h.src, sync.CycleOptions{Trigger: "test"})
+	if err == nil || !strings.Contains(err.Error(), "listing short of Graph's count") {
+		t.Fatalf("cycle: %v, want the member count to refuse the round", err)
+	}
+	if h.dump(t) != before || deltaStateOf(t, h) != state {
+		t.Fatalf("a forged delta round changed the directory or the delta state")
+	}
+	if res := h.cycle(t); !res.Plan.Empty() {
+		t.Fatalf("next cycle: %v, want nothing to do", res.Plan.Counts())
+	}
+}
