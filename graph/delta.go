@@ -148,7 +148,7 @@ func (s *Source) latest(ctx context.Context, name string) (string, DeltaSupport,
 	if err != nil {
 		return "", DeltaUnexpected, err
 	}
-	what := name + "/delta ($deltatoken=latest)"
+	what := strings.SplitN(deltaPath(name), "?", 2)[0] + " ($deltatoken=latest)"
 	body, err := s.getRaw(ctx, info)
 	if err != nil {
 		return "", ClassifyDeltaError(err), readError(what, err)
@@ -222,8 +222,12 @@ func (s *Source) round(ctx context.Context, name, link string, fn func(items []j
 	if err := s.onGraph(link); err != nil {
 		return "", sync.DeltaReset("the stored %s delta link: %v", name, err)
 	}
+	endpoint := name
+	if name == deltaAssignments {
+		endpoint = "directoryObjects"
+	}
 	for n := 1; ; n++ {
-		where := fmt.Sprintf("%s/delta, page %d", name, n)
+		where := fmt.Sprintf("%s/delta, page %d", endpoint, n)
 		info, err := nextRequest(where, link)
 		if err != nil {
 			return "", sync.DeltaReset("%v", err)
