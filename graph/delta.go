@@ -49,11 +49,12 @@ func deltaPath(name string) string {
 	return "directoryObjects/delta?" + q.Encode()
 }
 
-// DeltaScope identifies what decides the application's scope: the Entra
-// tenant, the application and the Graph endpoint.
+// DeltaScope identifies what decides the application's scope and what the
+// links track: the Entra tenant, the application, the Graph endpoint and
+// the delta queries themselves (their $select and $filter).
 func (s *Source) DeltaScope() string {
 	h := sha256.Sum256([]byte(strings.Join([]string{s.cfg.TenantID, s.cfg.ServicePrincipalID, s.cfg.AppID,
-		strings.TrimRight(s.cfg.GraphEndpoint, "/")}, "\x00")))
+		strings.TrimRight(s.cfg.GraphEndpoint, "/"), deltaPath(deltaUsers), deltaPath(deltaGroups), deltaPath(deltaAssignments)}, "\x00")))
 	return hex.EncodeToString(h[:8])
 }
 

@@ -123,6 +123,7 @@ func TestAPIBadInput(t *testing.T) {
 		msg          string
 	}{
 		{"POST", "/api/v1/tenants/demo/cycles?dry_run=maybe", 400, "dry_run must be true or false"},
+		{"POST", "/api/v1/tenants/demo/cycles?full=yes", 400, "full must be true or false"},
 		{"GET", "/api/v1/tenants/demo/runs?limit=-1", 400, "limit must be an integer"},
 		{"GET", "/api/v1/tenants/demo/users?status=gone", 400, "status must be"},
 		{"GET", "/api/v1/runs/abc", 400, "run id must be a positive integer"},
@@ -158,6 +159,16 @@ func TestAPICycleRunsUsersGroupsEventsMetrics(t *testing.T) {
 	if code, body := h.do(t, "GET", "/api/v1/tenants/demo/runs", h.token); code != 200 || !strings.Contains(body, `"trigger": "api"`) {
 		t.Fatalf("runs: %d %s", code, body)
 	}
+	// The next cycle is incremental; full=true asks for a full one.
+	for _, c := range []struct{ query, mode, reason string }{{"", "incremental", ""}, {"?full=true", "full", "full cycle requested"}} {
+		code, body := h.do(t, "POST", "/api/v1/tenants/demo/cycles"+c.query, h.token)
+		var again struct {
+			Run sync.Run `json:"run"`
+		}
+		if code != 200 || json.Unmarshal([]byte(body), &again) != nil || again.Run.Mode != c.mode || again.Run.FullReason != c.reason {
+			t.Fatalf("cycle%s: %d %s, want mode %s", c.query, code, body, c.mode)
+		}
+	}
 	code, body = h.do(t, "GET", "/api/v1/runs/"+strconv.FormatInt(res.Run.ID, 10), h.token)
 	if code != 200 || !strings.Contains(body, "alice@contoso.test") {
 		t.Fatalf("run: %d %s", code, body)
@@ -174,7 +185,7 @@ func TestAPICycleRunsUsersGroupsEventsMetrics(t *testing.T) {
 		t.Fatalf("events: %s", body)
 	}
 	_, metrics := h.do(t, "GET", "/metrics", "")
-	for _, want := range []string{`entrasync_cycles_total{outcome="succeeded",tenant="demo",trigger="api"} 1`,
+	for _, want := range []string{`entrasync_cycles_total{outcome="succeeded",tenant="demo",trigger="api"} 3`, // the cycle, an incremental one, a full one
 		`entrasync_changes_total{change="user.create",status="applied",tenant="demo"} 5`,
 		`entrasync_graph_requests_total{endpoint="GET /servicePrincipals/{id}/appRoleAssignedTo",status="200",tenant="demo"}`,
 		`entrasync_last_success_timestamp_seconds{tenant="demo"}`} {
