@@ -51,14 +51,18 @@ func (s *DB) tenant(ctx context.Context, q sqlx.QueryerContext, tenantID string,
 	return r, nil
 }
 
-// tenantTx runs f in a write transaction that holds tenantID's lock.
+// tenantTx runs f in a write transaction that holds tenantID's lock, and
+// counts it as a write to the tenant's directory (BumpDirectory).
 func (s *DB) tenantTx(ctx context.Context, tenantID string, f func(tx *sqlx.Tx, row tenantRow) error) error {
 	return s.WriteTx(ctx, func(tx *sqlx.Tx) error {
 		row, err := s.tenant(ctx, tx, tenantID, true)
 		if err != nil {
 			return err
 		}
-		return f(tx, row)
+		if err := f(tx, row); err != nil {
+			return err
+		}
+		return s.BumpDirectory(ctx, tx, tenantID)
 	})
 }
 

@@ -64,9 +64,9 @@ func (s *DB) BeginCycle(ctx context.Context, tenantID string) (*CycleTx, error) 
 	var settings, overrides Text
 	var disconnected bool
 	err = tx.QueryRowxContext(ctx, s.q(`SELECT id, entra_tenant_id, settings, settings_overrides, disconnected_at IS NOT NULL,
-		EXISTS (SELECT 1 FROM runs WHERE tenant_id = tenants.id AND outcome = 'held' AND review = '')
+		EXISTS (SELECT 1 FROM runs WHERE tenant_id = tenants.id AND outcome = 'held' AND review = ''), directory_version
 		FROM tenants WHERE id = ?`+s.d.LockRow), tenantID).
-		Scan(&c.Tenant.ID, &c.Tenant.EntraTenantID, &settings, &overrides, &disconnected, &c.Tenant.PendingHold)
+		Scan(&c.Tenant.ID, &c.Tenant.EntraTenantID, &settings, &overrides, &disconnected, &c.Tenant.PendingHold, &c.Tenant.DirectoryVersion)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		err = fmt.Errorf("store: tenant %q: %w", tenantID, sync.ErrTenantNotFound)
@@ -110,6 +110,15 @@ func (c *CycleTx) Rollback() error {
 	// database/sql has already rolled back when Begin's context ended.
 	if err := c.Tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
 		return fmt.Errorf("store: rollback: %w", err)
+	}
+	return nil
+}
+
+// BumpDirectory counts a write to tenantID's directory, on tx (which holds
+// the tenant's lock).
+func (s *DB) BumpDirectory(ctx context.Context, tx *sqlx.Tx, tenantID string) error {
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE tenants SET directory_version = directory_version + 1 WHERE id = ?`), tenantID); err != nil {
+		return fmt.Errorf("store: tenant %s: directory version: %w", tenantID, s.d.Translate(err))
 	}
 	return nil
 }
@@ -332,6 +341,11 @@ func (s *DB) Apply(ctx context.Context, tx *sqlx.Tx, a Applier, run *sync.Run, p
 	start := time.Now()
 	if err := a.ApplyChanges(ctx, plan); err != nil {
 		return err
+	}
+	if len(plan.Changes) > 0 {
+		if err := s.BumpDirectory(ctx, tx, run.TenantID); err != nil {
+			return err
+		}
 	}
 	run.ApplyMillis = time.Since(start).Milliseconds()
 	run.FinishedAt = time.Now().UTC()

@@ -26,9 +26,12 @@ func (s *DB) DeltaState(ctx context.Context, tenantID string) (*sync.DeltaState,
 		Scope      string `db:"scope"`
 		Mirror     []byte `db:"mirror"`
 		Generation int64  `db:"generation"`
+		Directory  int64  `db:"directory_version"`
+		Settings   string `db:"settings_hash"`
+		Clean      bool   `db:"clean"`
 	}
-	err := s.x.GetContext(ctx, &r, s.q(`SELECT strategy, note, links, taken_at, full_at, scope, mirror, generation
-		FROM delta_state WHERE tenant_id = ?`), tenantID)
+	err := s.x.GetContext(ctx, &r, s.q(`SELECT strategy, note, links, taken_at, full_at, scope, mirror, generation,
+		directory_version, settings_hash, clean FROM delta_state WHERE tenant_id = ?`), tenantID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -36,7 +39,8 @@ func (s *DB) DeltaState(ctx context.Context, tenantID string) (*sync.DeltaState,
 		return nil, fmt.Errorf("store: delta state of %s: %w", tenantID, s.d.Translate(err))
 	}
 	st := &sync.DeltaState{TenantID: tenantID, Strategy: r.Strategy, Note: r.Note, TakenAt: r.TakenAt.Time,
-		FullAt: r.FullAt.Time, Scope: r.Scope, Mirror: r.Mirror, Generation: r.Generation}
+		FullAt: r.FullAt.Time, Scope: r.Scope, Mirror: r.Mirror, Generation: r.Generation,
+		DirectoryVersion: r.Directory, SettingsHash: r.Settings, Clean: r.Clean}
 	if err := json.Unmarshal(r.Links, &st.Links); err != nil {
 		return nil, fmt.Errorf("store: delta state of %s: links: %w", tenantID, err)
 	}
@@ -62,14 +66,17 @@ func (s *DB) SaveDelta(ctx context.Context, tx *sqlx.Tx, st *sync.DeltaState) er
 	case st.Generation == 0 && st.Mirror == nil:
 		return sync.Errorf(sync.EINTERNAL, "store: a first delta state of %s needs its mirror", st.TenantID)
 	case st.Generation == 0:
-		res, err = tx.ExecContext(ctx, s.q(`INSERT INTO delta_state (tenant_id, strategy, note, links, taken_at, full_at, scope, mirror, generation)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id) DO NOTHING`),
-			st.TenantID, st.Strategy, st.Note, Text(links), s.d.Time(st.TakenAt), s.d.Time(st.FullAt), st.Scope, st.Mirror, next)
+		res, err = tx.ExecContext(ctx, s.q(`INSERT INTO delta_state (tenant_id, strategy, note, links, taken_at, full_at, scope, mirror, generation,
+			settings_hash, clean, directory_version)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT directory_version FROM tenants WHERE id = ?)) ON CONFLICT (tenant_id) DO NOTHING`),
+			st.TenantID, st.Strategy, st.Note, Text(links), s.d.Time(st.TakenAt), s.d.Time(st.FullAt), st.Scope, st.Mirror, next,
+			st.SettingsHash, st.Clean, st.TenantID)
 	default:
 		res, err = tx.ExecContext(ctx, s.q(`UPDATE delta_state SET strategy = ?, note = ?, links = ?, taken_at = ?, full_at = ?,
-			scope = ?, mirror = COALESCE(?, mirror), generation = ? WHERE tenant_id = ? AND generation = ?`),
+			scope = ?, mirror = COALESCE(?, mirror), generation = ?, settings_hash = ?, clean = ?,
+			directory_version = (SELECT directory_version FROM tenants WHERE id = ?) WHERE tenant_id = ? AND generation = ?`),
 			st.Strategy, st.Note, Text(links), s.d.Time(st.TakenAt), s.d.Time(st.FullAt), st.Scope, mirror, next,
-			st.TenantID, st.Generation)
+			st.SettingsHash, st.Clean, st.TenantID, st.TenantID, st.Generation)
 	}
 	if err != nil {
 		return fmt.Errorf("store: save delta state of %s: %w", st.TenantID, s.d.Translate(err))
@@ -78,5 +85,8 @@ func (s *DB) SaveDelta(ctx context.Context, tx *sqlx.Tx, st *sync.DeltaState) er
 		return sync.Errorf(sync.ECONFLICT, "store: delta state of %s was saved by another cycle meanwhile", st.TenantID)
 	}
 	st.Generation = next
+	if err := tx.GetContext(ctx, &st.DirectoryVersion, s.q(`SELECT directory_version FROM tenants WHERE id = ?`), st.TenantID); err != nil {
+		return fmt.Errorf("store: delta state of %s: %w", st.TenantID, s.d.Translate(err))
+	}
 	return nil
 }

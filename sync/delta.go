@@ -2,6 +2,9 @@ package sync
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -39,6 +42,17 @@ type DeltaState struct {
 	// Generation counts the saves; a save whose predecessor was replaced
 	// meanwhile is refused (ECONFLICT).
 	Generation int64 `json:"generation"`
+	// What the cycle that saved it left: the tenant's directory version
+	// after its writes (the store fills it in when saving), a hash of the
+	// settings it planned with, and whether it applied all it planned (no
+	// conflict, nothing held). A cycle whose round changed nothing, over
+	// that same directory, has nothing to plan.
+	DirectoryVersion int64  `json:"directoryVersion"`
+	SettingsHash     string `json:"settingsHash,omitempty"`
+	Clean            bool   `json:"clean"`
+	// settled: read incrementally, the round changed nothing, and the cycle
+	// that saved the state before applied all it planned (planSettled).
+	settled bool
 }
 
 // The strategies of a delta state.
@@ -87,9 +101,13 @@ type DeltaStore interface {
 
 // DeltaTx saves a tenant's state in the cycle's transaction.
 type DeltaTx interface {
+	// Tenant is the tenant as the transaction locked it: its effective
+	// settings, a pending hold, its directory version.
+	Tenant() Tenant
 	// SaveDelta replaces the tenant's state with st, whose Generation is
-	// the one read (0: none was); it sets st.Generation to the new one.
-	// ECONFLICT when another save came between.
+	// the one read (0: none was); it sets st.Generation to the new one and
+	// st.DirectoryVersion to the directory's version after this
+	// transaction's writes. ECONFLICT when another save came between.
 	SaveDelta(ctx context.Context, st *DeltaState) error
 }
 
@@ -145,6 +163,9 @@ func (s *Syncer) readDelta(ctx context.Context, tenantID string, src DeltaSource
 		snap, next, err := src.Incremental(ctx, prev)
 		if err == nil {
 			next.FullAt = prev.FullAt
+			if next.Mirror == nil && prev.Clean {
+				next.settled, next.DirectoryVersion, next.SettingsHash = true, prev.DirectoryVersion, prev.SettingsHash
+			}
 			return snap, s.stamp(next, tenantID, prev), nil
 		}
 		if !errors.Is(err, ErrDeltaReset) {
@@ -175,4 +196,35 @@ func (s *Syncer) stamp(next *DeltaState, tenantID string, prev *DeltaState) *Del
 		next.Generation = prev.Generation
 	}
 	return next
+}
+
+// planSettled begins the cycle's transaction and, when next is settled and
+// the directory is as the previous cycle left it (the same version, the same
+// settings, no held run awaiting review), returns an empty plan without
+// loading the directory: planning the same picture against the same
+// directory that cycle brought up to date gives nothing (C9). ok is false
+// (and nothing is held) otherwise.
+func (s *Syncer) planSettled(ctx context.Context, tenantID string, next *DeltaState) (tx Tx, st *State, plan *Plan, ok bool, err error) {
+	if next == nil || !next.settled {
+		return nil, nil, nil, false, nil
+	}
+	if tx, err = s.dir.Begin(ctx, tenantID); err != nil {
+		return nil, nil, nil, false, fmt.Errorf("sync: begin: %w", err)
+	}
+	dtx, isDelta := tx.(DeltaTx)
+	if isDelta {
+		head := dtx.Tenant()
+		if head.DirectoryVersion == next.DirectoryVersion && settingsHash(head.Settings) == next.SettingsHash && !head.PendingHold {
+			return tx, &State{Tenant: head}, &Plan{TenantID: tenantID}, true, nil
+		}
+	}
+	_ = tx.Rollback()
+	return nil, nil, nil, false, nil
+}
+
+// settingsHash identifies the settings a cycle planned with.
+func settingsHash(t TenantSettings) string {
+	b, _ := json.Marshal(t)
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:8])
 }

@@ -503,3 +503,102 @@ func TestC6_MassRemovalClaimedByADeltaRoundIsNotApplied(t *testing.T) {
 		t.Fatalf("next cycle: %v, want nothing to do", res.Plan.Counts())
 	}
 }
+
+// countingStore counts the directory loads (Tx.State) of the cycles.
+type countingStore struct {
+	sync.Store
+	loads *int
+}
+
+func (c countingStore) Begin(ctx context.Context, tenantID string) (sync.Tx, error) {
+	tx, err := c.Store.Begin(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	return countingTx{tx.(settledTx), c.loads}, nil
+}
+
+type settledTx interface {
+	sync.Tx
+	sync.DeltaTx
+}
+
+type countingTx struct {
+	settledTx
+	loads *int
+}
+
+func (c countingTx) State(ctx context.Context) (*sync.State, error) {
+	*c.loads++
+	return c.settledTx.State(ctx)
+}
+
+// TestC9_SettledCycleNeitherLoadsNorPlans: an incremental round that
+// changed nothing, over a directory no one wrote to since the last cycle
+// applied all it planned, has nothing to plan: the cycle writes its run and
+// loads nothing. Any write in between — an administrator's purge or
+// setting, a cycle's changes — and conflicts or held changes left over make
+// the next cycle load and plan as usual.
+func TestC9_SettledCycleNeitherLoadsNorPlans(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	loads := 0
+	h := deltaHarness(t)
+	h.syncer = sync.NewSyncer(countingStore{h.db, &loads}, nil)
+	cycle := func(wantLoads int, what string) *sync.Result {
+		t.Helper()
+		loads = 0
+		res := h.cycle(t)
+		if loads != wantLoads || res.Run.Mode != sync.ModeIncremental {
+			t.Fatalf("%s: %d loads of the directory (%s), want %d", what, loads, res.Run.Mode, wantLoads)
+		}
+		return res
+	}
+	before := h.dump(t, "users", "groups", "memberships", "user_paths")
+	if res := cycle(0, "unchanged after the full cycle"); !res.Plan.Empty() || res.Run.Outcome != sync.OutcomeSucceeded {
+		t.Fatalf("settled cycle: %v %s", res.Plan.Counts(), res.Run.Outcome)
+	}
+	if h.dump(t, "users", "groups", "memberships", "user_paths") != before {
+		t.Fatalf("a settled cycle changed the directory")
+	}
+	runs, _ := h.db.Runs(ctx, tenantName, 1)
+	if len(runs) != 1 || runs[0].Mode != sync.ModeIncremental || runs[0].Outcome != sync.OutcomeSucceeded {
+		t.Fatalf("the settled cycle's run: %+v", runs)
+	}
+
+	// A purge in between: the user comes back as new (L5).
+	u, err := h.db.ResolveUser(ctx, tenantName, gid(1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.db.PurgeUser(ctx, tenantName, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if res := cycle(1, "after a purge"); res.Plan.Counts()["user.create"] != 1 {
+		t.Fatalf("after a purge: %v, want the user created again", res.Plan.Counts())
+	}
+	cycle(0, "unchanged again")
+
+	// A setting in between: every e-mail now from the UPN.
+	if _, err := h.db.SetTenantSetting(ctx, tenantName, sync.SettingChange{Name: sync.SettingEmailSource, Value: "upn"}); err != nil {
+		t.Fatal(err)
+	}
+	setUser(h.srv, gid(1001), func(u *graphtest.User) { u.Mail = "other@acme.test" })
+	cycle(1, "after a setting and a change in Graph")
+	cycle(0, "unchanged again")
+
+	// A conflict left over: the next cycle plans it again.
+	h.srv.Update(func(tn *graphtest.Tenant) {
+		for i := range tn.Users {
+			if tn.Users[i].ID == gid(1002) {
+				tn.Users[i].UserPrincipalName = "user1003@acme.test" // user 1003's e-mail
+			}
+		}
+	})
+	if res := cycle(1, "a conflict"); len(res.Plan.Conflicts) != 1 {
+		t.Fatalf("conflicts = %+v", res.Plan.Conflicts)
+	}
+	if res := cycle(1, "the conflict again"); len(res.Plan.Conflicts) != 1 || res.Run.Outcome != sync.OutcomeConflicts {
+		t.Fatalf("conflict not planned again: %+v %s", res.Plan.Conflicts, res.Run.Outcome)
+	}
+}

@@ -198,6 +198,10 @@ type Tenant struct {
 	// PendingHold is true while a run whose archives the guard held awaits
 	// an administrator's review: later cycles hold archives too (C6).
 	PendingHold bool `json:"pendingHold,omitempty"`
+	// DirectoryVersion counts the writes to the tenant's directory (a
+	// cycle's changes, an administrator's write), as of the transaction
+	// that loaded it.
+	DirectoryVersion int64 `json:"directoryVersion,omitempty"`
 }
 
 // User is a local user. Entra-owned attributes are copied by the sync (L2);

@@ -248,12 +248,17 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 		return s.readFailed(ctx, run, opt, err)
 	}
 	planStart := s.now()
-	tx, st, plan, err := s.plan(ctx, tenantID, snap, planStart)
+	tx, st, plan, settled, err := s.planSettled(ctx, tenantID, next)
 	if err != nil {
 		return nil, err
 	}
+	if !settled {
+		if tx, st, plan, err = s.plan(ctx, tenantID, snap, planStart); err != nil {
+			return nil, err
+		}
+	}
 	defer func() { _ = tx.Rollback() }()
-	if prover, ok := src.(ListingProver); ok {
+	if prover, ok := src.(ListingProver); ok && !settled {
 		if a, groups := toProve(plan); a || len(groups) > 0 {
 			// No Graph request while the tenant is locked (on SQLite, the
 			// process's one writer): unlock, prove, lock and plan again.
@@ -273,7 +278,11 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 			}
 		}
 	}
-	if err := safePlan(func() { Guard(plan, st, opt.Approved) }); err != nil {
+	if err := safePlan(func() {
+		if !settled {
+			Guard(plan, st, opt.Approved)
+		}
+	}); err != nil {
 		return nil, err
 	}
 	applyStart := s.now()
@@ -300,6 +309,8 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 	}
 	if dtx, ok := tx.(DeltaTx); ok && next != nil {
 		// The delta state moves with the changes it led to, or not at all.
+		next.Clean = run.Outcome == OutcomeSucceeded
+		next.SettingsHash = settingsHash(st.Tenant.Settings)
 		if err := dtx.SaveDelta(ctx, next); err != nil {
 			return res, s.applyFailed(ctx, tx, run, fmt.Errorf("sync: save delta state: %w", err))
 		}
@@ -308,7 +319,7 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 	if err := tx.Commit(); err != nil {
 		return res, s.applyFailed(ctx, tx, run, fmt.Errorf("sync: commit: %w", err))
 	}
-	log.Info("cycle finished", LogRun, run.ID, "outcome", run.Outcome, "mode", run.Mode, "changes", len(plan.Changes),
+	log.Info("cycle finished", LogRun, run.ID, "outcome", run.Outcome, "mode", run.Mode, "settled", settled, "changes", len(plan.Changes),
 		"conflicts", len(plan.Conflicts), "graph_requests", run.GraphRequests, "read_ms", run.ReadMillis)
 	return res, nil
 }

@@ -41,6 +41,9 @@ func (t *tx) Commit() error { return t.c.Commit(translate) }
 
 var _ sync.DeltaTx = (*tx)(nil)
 
+// Tenant is the tenant as Begin locked it.
+func (t *tx) Tenant() sync.Tenant { return t.c.Tenant }
+
 // SaveDelta saves the tenant's delta state with the cycle (store.DB.SaveDelta).
 func (t *tx) SaveDelta(ctx context.Context, st *sync.DeltaState) error {
 	return t.s.DB.SaveDelta(ctx, t.c.Tx, st)
@@ -72,8 +75,9 @@ func (t *tx) State(ctx context.Context) (*sync.State, error) {
 
 // Apply writes the run, the plan's changes, the provisioning log and the
 // events with one bulk statement per kind of write (see store.DB.Apply).
+// A plan without changes (a settled cycle's) needs no State first.
 func (t *tx) Apply(ctx context.Context, run *sync.Run, plan *sync.Plan, events []sync.Event) error {
-	if t.userIDs == nil {
+	if t.userIDs == nil && len(plan.Changes) > 0 {
 		return sync.Errorf(sync.EINTERNAL, "store: Apply before State")
 	}
 	return t.s.DB.Apply(ctx, t.c.Tx, t, run, plan, events)

@@ -98,7 +98,7 @@ func TestSQLiteUpgradeFrom0001(t *testing.T) {
 		`ALTER TABLE runs DROP COLUMN review`, `ALTER TABLE runs DROP COLUMN reviewed_at`, `ALTER TABLE runs DROP COLUMN held`,
 		`ALTER TABLE runs DROP COLUMN reviewed_by`, `ALTER TABLE runs DROP COLUMN skipped`,
 		`DROP INDEX events_run`, `DROP TABLE tenant_registry`, `DROP TABLE delta_state`,
-		`ALTER TABLE runs DROP COLUMN mode`, `ALTER TABLE runs DROP COLUMN full_reason`, `ALTER TABLE runs DROP COLUMN critical_path`,
+		`ALTER TABLE runs DROP COLUMN mode`, `ALTER TABLE runs DROP COLUMN full_reason`, `ALTER TABLE runs DROP COLUMN critical_path`, `ALTER TABLE tenants DROP COLUMN directory_version`,
 		`ALTER TABLE tenants DROP COLUMN settings_overrides`, `ALTER TABLE tenants DROP COLUMN disconnected_at`,
 		`DELETE FROM schema_migrations WHERE version <> '0001_init'`,
 	} {

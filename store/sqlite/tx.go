@@ -48,6 +48,9 @@ func (t *tx) Commit() error {
 
 var _ sync.DeltaTx = (*tx)(nil)
 
+// Tenant is the tenant as Begin locked it.
+func (t *tx) Tenant() sync.Tenant { return t.c.Tenant }
+
 // SaveDelta saves the tenant's delta state with the cycle (store.DB.SaveDelta).
 func (t *tx) SaveDelta(ctx context.Context, st *sync.DeltaState) error {
 	if t.failed != nil {

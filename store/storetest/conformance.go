@@ -111,6 +111,7 @@ var conformance = []struct {
 	{"RunFiguresRoundTrip", testRunFigures},
 	{"ApplySetsRunTimesAndID", testApplySetsRun},
 	{"DeltaStateSavedWithTheCycle", testDeltaState}, // delta.go
+	{"DirectoryVersionCountsWrites", testDirectoryVersion},
 }
 
 // Dir is a directory backend as the suite opens it: the store, and its

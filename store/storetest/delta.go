@@ -76,3 +76,29 @@ func testDeltaState(t *testing.T, dir store.Store) {
 		t.Fatalf("after a save without a mirror: %+v (mirror %d bytes)", got, len(got.Mirror))
 	}
 }
+
+// testDirectoryVersion: every write to a tenant's directory — a cycle that
+// changes something, an administrator's write — counts; a cycle that
+// changes nothing does not.
+func testDirectoryVersion(t *testing.T, dir store.Store) {
+	ctx := context.Background()
+	mustRegister(t, dir)
+	version := func() int64 {
+		tx, _ := mustBegin(t, ctx, dir, "t1")
+		defer func() { _ = tx.Rollback() }()
+		return tx.(sync.DeltaTx).Tenant().DirectoryVersion
+	}
+	v0 := version()
+	snap := snapshot([]sync.EntraUser{user("a", "a@x.test")}, []string{"a"})
+	cycle(t, dir, snap, time.Now())
+	v1 := version()
+	cycle(t, dir, snap, time.Now()) // nothing to change
+	v2 := version()
+	if _, err := dir.SetTenantSetting(ctx, "t1", sync.SettingChange{Name: sync.SettingAutoInvite, Value: "true"}); err != nil {
+		t.Fatal(err)
+	}
+	v3 := version()
+	if v1 != v0+1 || v2 != v1 || v3 != v2+1 {
+		t.Fatalf("directory versions %d → %d (a change) → %d (none) → %d (a setting); want +1, +0, +1", v0, v1, v2, v3)
+	}
+}

@@ -26,7 +26,11 @@ func (m *Memory) adminWrite(ctx context.Context, tenantID string, f func(tn *ten
 	defer tn.unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return f(tn)
+	if err := f(tn); err != nil {
+		return err
+	}
+	tn.version++ // a write to the tenant's directory
+	return nil
 }
 
 // adminRead runs f on the tenant's committed rows holding m.mu.

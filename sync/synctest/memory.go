@@ -51,6 +51,7 @@ type tenant struct {
 	schedule *schedule // nil until the tenant is first claimed, paused or noted
 	dir      *directory
 	delta    *sync.DeltaState // nil until a cycle saves one
+	version  int64            // the directory version (sync.Tenant.DirectoryVersion)
 }
 
 // directory is a tenant's users and groups; a transaction works on a copy.
@@ -109,7 +110,7 @@ func (m *Memory) Begin(ctx context.Context, tenantID string) (sync.Tx, error) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	st := sync.Tenant{ID: tn.id, EntraTenantID: tn.entraTenantID}
+	st := sync.Tenant{ID: tn.id, EntraTenantID: tn.entraTenantID, DirectoryVersion: tn.version}
 	if tn.disconnectedAt != nil {
 		tn.unlock()
 		return nil, fmt.Errorf("synctest: tenant %s: %w", tenantID, sync.ErrTenantDisconnected)

@@ -24,7 +24,11 @@ type tx struct {
 	runs   []*runRecord
 	events []sync.Event
 	delta  *sync.DeltaState // saved by SaveDelta, stored at Commit
+	bump   bool             // an Apply changed the directory: Commit counts it
 }
+
+// Tenant is the tenant as Begin locked it.
+func (t *tx) Tenant() sync.Tenant { return t.tenant }
 
 // State returns a copy of the tenant's users (purged tombstones excepted)
 // and groups with their members.
@@ -59,11 +63,14 @@ func (t *tx) Apply(_ context.Context, run *sync.Run, plan *sync.Plan, events []s
 		return sync.Errorf(sync.EINTERNAL, "synctest: Apply after the transaction ended")
 	case t.failed != nil:
 		return fmt.Errorf("synctest: transaction aborted: %w", t.failed)
-	case t.work == nil:
+	case t.work == nil && len(plan.Changes) > 0:
 		return sync.Errorf(sync.EINTERNAL, "synctest: Apply before State")
 	}
 	start := time.Now()
 	t.m.mu.Lock()
+	if t.work == nil { // a plan without changes: the rows as they are
+		t.work = t.tn.dir.clone()
+	}
 	defer t.m.mu.Unlock()
 	work := t.work.clone()
 	ids := t.m.lastID
@@ -94,6 +101,7 @@ func (t *tx) Apply(_ context.Context, run *sync.Run, plan *sync.Plan, events []s
 		t.events = append(t.events, e)
 	}
 	t.work, t.dirty = work, true
+	t.bump = t.bump || len(plan.Changes) > 0
 	return nil
 }
 
@@ -244,6 +252,9 @@ func (t *tx) Commit() error {
 	t.m.mu.Lock()
 	defer t.m.mu.Unlock()
 	t.tn.dir = t.work
+	if t.bump {
+		t.tn.version++
+	}
 	if t.delta != nil {
 		t.tn.delta = t.delta
 	}
@@ -272,6 +283,10 @@ func (t *tx) SaveDelta(_ context.Context, st *sync.DeltaState) error {
 		return sync.Errorf(sync.ECONFLICT, "synctest: delta state of %s was saved by another cycle meanwhile", t.tn.id)
 	}
 	st.Generation++
+	st.DirectoryVersion = t.tn.version
+	if t.bump {
+		st.DirectoryVersion++
+	}
 	t.delta = cloneDelta(st)
 	if st.Mirror == nil && t.tn.delta != nil { // nil keeps the stored mirror
 		t.delta.Mirror = slices.Clone(t.tn.delta.Mirror)

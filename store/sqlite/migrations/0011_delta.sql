@@ -9,8 +9,12 @@ CREATE TABLE delta_state (
     full_at    TEXT NOT NULL,
     scope      TEXT NOT NULL DEFAULT '',
     mirror     BLOB NOT NULL,
-    generation INTEGER NOT NULL
+    generation INTEGER NOT NULL,
+    directory_version INTEGER NOT NULL DEFAULT 0,
+    settings_hash     TEXT NOT NULL DEFAULT '',
+    clean             INTEGER NOT NULL DEFAULT 0
 );
+ALTER TABLE tenants ADD COLUMN directory_version INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN mode TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN full_reason TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN critical_path INTEGER NOT NULL DEFAULT 0;
