@@ -331,7 +331,7 @@ func decodeMirror(b []byte) (*mirror, error) {
 		m.Groups[id] = g
 	}
 	n := r.num(maxMirror / 16)
-	users := make([]sync.EntraUser, 0, min(n, 1<<20))
+	users := make([]sync.EntraUser, 0, min(n, 1<<16)) // grown as read: a forged count allocates nothing
 	for range n {
 		u := sync.EntraUser{ID: r.str(), UserPrincipalName: r.str(), Mail: r.str(), DisplayName: r.str(), GivenName: r.str(), Surname: r.str()}
 		u.AccountEnabled = r.flags()&1 != 0

@@ -1,0 +1,55 @@
+package graph
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"testing"
+
+	"github.com/entrasync/entrasync/sync"
+)
+
+// TestBadInput_StoredMirrorThatCannotBeTrustedReadsInFull: a stored mirror
+// that is not gzip, of another version, truncated, with trailing bytes or
+// with forged counts is sync.ErrDeltaReset (the cycle reads in full), never
+// a panic or a huge allocation; a sound one comes back as it was.
+func TestBadInput_StoredMirrorThatCannotBeTrustedReadsInFull(t *testing.T) {
+	m := newMirror()
+	m.SP = sync.Ref{ID: "sp", Name: "App"}
+	m.Assign["a1"] = massign{P: "u1", T: "User", N: "Ann"}
+	m.Groups["g1"] = &mgroup{Found: true, Name: "Staff", Sec: true, Read: true, Members: []string{"u1"}, Nested: []sync.Ref{{ID: "g2", Name: "Sub"}}, Others: []string{"d1"}}
+	good, err := m.encode(map[string]sync.EntraUser{"u1": {ID: "u1", UserPrincipalName: "ann@x.test", AccountEnabled: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := decodeMirror(good)
+	if err != nil || back.SP != m.SP || back.Assign["a1"] != m.Assign["a1"] || back.Groups["g1"].Name != "Staff" ||
+		len(back.Groups["g1"].Nested) != 1 || back.users["u1"] == nil || !back.users["u1"].AccountEnabled {
+		t.Fatalf("round trip: %+v, %v", back, err)
+	}
+	gz := func(raw []byte) []byte {
+		var b bytes.Buffer
+		w := gzip.NewWriter(&b)
+		_, _ = w.Write(raw)
+		_ = w.Close()
+		return b.Bytes()
+	}
+	var plain bytes.Buffer
+	r, _ := gzip.NewReader(bytes.NewReader(good))
+	_, _ = plain.ReadFrom(r)
+	raw := plain.Bytes()
+	for name, b := range map[string][]byte{
+		"not gzip":        []byte("{}"),
+		"empty":           {},
+		"another version": gz(append([]byte("esm\x01"), raw[4:]...)),
+		"truncated":       gz(raw[:len(raw)-3]),
+		"trailing bytes":  gz(append(append([]byte{}, raw...), 0)),
+		"forged count":    gz(append(append([]byte{}, raw[:4]...), 0x02, 's', 'p', 0x00, 0xff, 0xff, 0xff, 0xff, 0x0f)),
+		"forged string":   gz(append(append([]byte{}, raw[:4]...), 0xff, 0xff, 0xff, 0xff, 0x0f)),
+		"only the magic":  gz(raw[:4]),
+	} {
+		if _, err := decodeMirror(b); !errors.Is(err, sync.ErrDeltaReset) {
+			t.Errorf("%s: %v, want ErrDeltaReset", name, err)
+		}
+	}
+}
