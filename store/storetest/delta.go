@@ -34,7 +34,7 @@ func testDeltaState(t *testing.T, dir store.Store) {
 		return nil
 	}
 	first := &sync.DeltaState{TenantID: "t1", Strategy: sync.StrategyDelta, Links: map[string]string{"users": "https://g/u?$deltatoken=1"},
-		TakenAt: at, FullAt: at, Scope: "s1", Mirror: mirror}
+		TakenAt: at, FullAt: at, Scope: "s1", Mirror: mirror, SettingsHash: "h1", Clean: true}
 	if err := save(first, false); err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,8 @@ func testDeltaState(t *testing.T, dir store.Store) {
 	}
 	got, err := dir.DeltaState(ctx, "t1")
 	if err != nil || got.Strategy != sync.StrategyDelta || got.Links["users"] != first.Links["users"] || !got.TakenAt.Equal(at) ||
-		!got.FullAt.Equal(at) || got.Scope != "s1" || !bytes.Equal(got.Mirror, mirror) || got.Generation != 1 {
+		!got.FullAt.Equal(at) || got.Scope != "s1" || !bytes.Equal(got.Mirror, mirror) || got.Generation != 1 ||
+		got.SettingsHash != "h1" || !got.Clean {
 		t.Fatalf("read back %+v (mirror %d bytes), %v", got, len(got.Mirror), err)
 	}
 	// Two cycles read generation 1; the second save is refused.
