@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
@@ -69,7 +71,22 @@ func readError(what string, err error) error {
 	if errors.As(err, &ae) {
 		return &sync.Error{Code: sync.EUNAUTHORIZED, Message: fmt.Sprintf("graph: read %s: could not obtain a token (check tenant_id, client_id and the client secret)", what), Err: tokenError(ae)}
 	}
-	return &sync.Error{Code: sync.EUNAVAILABLE, Message: "graph: read " + what, Err: err}
+	return &sync.Error{Code: sync.EUNAVAILABLE, Message: "graph: read " + what, Err: withoutQuery(err)}
+}
+
+// withoutQuery is err with the query of the URL it names (a *url.Error of
+// the HTTP client) cut off: a nextLink's skip token or a deltaLink's delta
+// token stays out of run records and logs.
+func withoutQuery(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	link := ue.URL
+	if i := strings.IndexByte(link, '?'); i >= 0 {
+		link = link[:i] + "?…"
+	}
+	return fmt.Errorf("%s %q: %w", ue.Op, link, ue.Err)
 }
 
 // tokenError keeps the status of a failed token request but drops the body

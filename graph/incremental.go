@@ -171,6 +171,7 @@ func (s *Source) incremental(ctx context.Context, m *mirror, prev, next *sync.De
 			s.logger.Warn("assignment changes unusable; listing assignments in full", "err", err)
 			mu.Lock()
 			next.Strategy, next.Note = sync.StrategyDeltaListed, "assignment changes unusable ("+err.Error()+"): assignments are listed in full each cycle"
+			changes = nil // the listing is the whole truth; a half-read round is not
 			mu.Unlock()
 		}
 		var err error
@@ -188,7 +189,8 @@ func (s *Source) incremental(ctx context.Context, m *mirror, prev, next *sync.De
 	if sp.ID != m.SP.ID {
 		return false, sync.DeltaReset("the application's service principal is now %s, not %s", clipped(sp.ID), clipped(m.SP.ID))
 	}
-	if len(users) == 0 && len(groups) == 0 && len(changes) == 0 && sp == m.SP && (assign == nil || maps.Equal(assign, m.Assign)) {
+	if len(users) == 0 && len(groups) == 0 && len(changes) == 0 && sp == m.SP && (assign == nil || maps.Equal(assign, m.Assign)) &&
+		!m.unresolved() {
 		return false, nil
 	}
 	m.SP = sp
@@ -211,11 +213,24 @@ func (s *Source) incremental(ctx context.Context, m *mirror, prev, next *sync.De
 // is out of scope.
 func (s *Source) settle(ctx context.Context, m *mirror, users map[string]*userChange, groups map[string]*groupChange) error {
 	direct, assigned, names := m.principals(&sync.Snapshot{})
+	groupName := func(id string) string {
+		var name string
+		if ch := groups[id]; ch != nil && ch.props["displayName"] != nil {
+			_ = json.Unmarshal(ch.props["displayName"], &name)
+		}
+		return name
+	}
 	var whole []sync.Ref // groups to read whole
 	for _, id := range assigned {
 		g, had := m.Groups[id]
 		ch := groups[id]
 		if !had {
+			whole = append(whole, sync.Ref{ID: id, Name: names[id]})
+			continue
+		}
+		if ch == nil && !g.Found {
+			// Not found the last time (replication lag of a group just
+			// made and assigned): looked up again, as a full read would.
 			whole = append(whole, sync.Ref{ID: id, Name: names[id]})
 			continue
 		}
@@ -226,7 +241,7 @@ func (s *Source) settle(ctx context.Context, m *mirror, users map[string]*userCh
 			*g = mgroup{Found: false, Name: names[id]}
 			continue
 		}
-		if err := ch.apply(g); err != nil {
+		if err := ch.apply(g, groupName); err != nil {
 			return err
 		}
 		switch ok, _ := sync.GroupSupport(g.entra(id)); {
@@ -268,6 +283,11 @@ func (s *Source) settle(ctx context.Context, m *mirror, users map[string]*userCh
 		if err != nil {
 			return err
 		}
+		// Their member lists go into the mirror, which later rounds only
+		// amend: a short listing must not get there (C4).
+		if err := s.proveWhole(ctx, read.groups); err != nil {
+			return err
+		}
 		for _, g := range read.groups {
 			m.Groups[g.ID] = groupOf(g)
 		}
@@ -277,6 +297,9 @@ func (s *Source) settle(ctx context.Context, m *mirror, users map[string]*userCh
 				m.users[id] = &u
 			}
 		}
+	}
+	if err := s.nameNested(ctx, m); err != nil {
+		return err
 	}
 	// Users in scope the mirror does not have: those the round carried
 	// whole, the rest looked up.
@@ -324,8 +347,69 @@ func (s *Source) settle(ctx context.Context, m *mirror, users map[string]*userCh
 	return nil
 }
 
-// apply merges a group's changes into g.
-func (ch *groupChange) apply(g *mgroup) error {
+// nameNested looks up the names of nested groups a round added
+// (members@delta carries none), as a full read has them from the member
+// listing: they name the nested groups a plan passes over (S3).
+func (s *Source) nameNested(ctx context.Context, m *mirror) error {
+	var refs []sync.Ref
+	seen := map[string]bool{}
+	for _, g := range m.Groups {
+		for _, n := range g.Nested {
+			if n.Name == "" && !seen[n.ID] {
+				seen[n.ID] = true
+				refs = append(refs, sync.Ref{ID: n.ID})
+			}
+		}
+	}
+	names := map[string]string{}
+	for i := 0; i < len(refs); i += BatchSize {
+		gs, err := s.groupProps(ctx, refs[i:min(i+BatchSize, len(refs))])
+		if err != nil {
+			return err
+		}
+		for _, g := range gs {
+			names[g.ID] = g.DisplayName
+		}
+	}
+	for _, g := range m.Groups {
+		for i, n := range g.Nested {
+			if n.Name == "" {
+				g.Nested[i].Name = names[n.ID]
+			}
+		}
+	}
+	return nil
+}
+
+// proveWhole compares the member listings of groups just read whole with
+// Graph's counts.
+func (s *Source) proveWhole(ctx context.Context, gs []sync.EntraGroup) error {
+	var ids []string
+	listed := map[string]int{}
+	for _, g := range gs {
+		if ok, _ := sync.GroupSupport(g); ok {
+			ids = append(ids, g.ID)
+			listed[g.ID] = len(g.Members) + len(g.Nested) + g.OtherMembers
+		}
+	}
+	var mu gosync.Mutex
+	var short []string
+	err := s.proveMembers(ctx, ids, listed, func(what string, listed, counted int) {
+		if sync.ListingShort(listed, counted) {
+			mu.Lock()
+			short = append(short, fmt.Sprintf("%s: listed %d, Graph counts %d", what, listed, counted))
+			mu.Unlock()
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return shortError(short)
+}
+
+// apply merges a group's changes into g; nameOf gives the display name a
+// group has in this round ("" when it is not in it).
+func (ch *groupChange) apply(g *mgroup, nameOf func(id string) string) error {
 	var err error
 	dec := func(k string, v any) {
 		if raw, ok := ch.props[k]; ok && err == nil {
@@ -363,8 +447,9 @@ func (ch *groupChange) apply(g *mgroup) error {
 		return nil
 	}
 	members, nested, others := setOf(g.Members), map[string]sync.Ref{}, setOf(g.Others)
+	known := map[string]string{} // nested groups' names: as last read, or renamed in this round
 	for _, n := range g.Nested {
-		nested[n.ID] = n
+		nested[n.ID], known[n.ID] = n, n.Name
 	}
 	for _, mc := range ch.members {
 		delete(members, mc.id)
@@ -377,9 +462,15 @@ func (ch *groupChange) apply(g *mgroup) error {
 		case "#microsoft.graph.user":
 			members[mc.id] = true
 		case "#microsoft.graph.group":
-			nested[mc.id] = sync.Ref{ID: mc.id}
+			nested[mc.id] = sync.Ref{ID: mc.id, Name: known[mc.id]}
 		default:
 			others[mc.id] = true
+		}
+	}
+	for id, n := range nested {
+		if name := nameOf(id); name != "" {
+			n.Name = name
+			nested[id] = n
 		}
 	}
 	g.Members = slices.Sorted(maps.Keys(members))
@@ -404,6 +495,25 @@ func deleteID(ids []string, id string) []string {
 		return slices.Delete(ids, i, i+1)
 	}
 	return ids
+}
+
+// unresolved reports whether the mirror has principals the last read did
+// not find (an assigned group Graph answered 404 for, a direct user it does
+// not know): a full read looks them up every time, so every cycle does.
+func (m *mirror) unresolved() bool {
+	for _, a := range m.Assign {
+		switch a.T {
+		case "Group":
+			if g := m.Groups[a.P]; g == nil || !g.Found {
+				return true
+			}
+		case "User":
+			if m.users[a.P] == nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // mergeUsers merges a users/delta page: the last whole object of a user

@@ -299,7 +299,10 @@ func decodeMirror(b []byte) (*mirror, error) {
 	if err != nil {
 		return nil, sync.DeltaReset("the stored delta mirror is unreadable: %v", err)
 	}
-	r := &mirrorReader{r: bufio.NewReaderSize(io.LimitReader(zr, maxMirror), 64<<10)}
+	// The layout is ids and names, which gzip shrinks a few times, not a
+	// hundred: more than that is not a mirror this source wrote.
+	limit := min(int64(maxMirror), 100*int64(len(b))+1<<20)
+	r := &mirrorReader{r: bufio.NewReaderSize(io.LimitReader(zr, limit), 64<<10)}
 	magic := make([]byte, len(mirrorMagic))
 	if _, err := io.ReadFull(r.r, magic); err != nil || !bytes.Equal(magic, mirrorMagic) {
 		return nil, sync.DeltaReset("the stored delta mirror is of another version")
@@ -335,6 +338,9 @@ func decodeMirror(b []byte) (*mirror, error) {
 	for range n {
 		u := sync.EntraUser{ID: r.str(), UserPrincipalName: r.str(), Mail: r.str(), DisplayName: r.str(), GivenName: r.str(), Surname: r.str()}
 		u.AccountEnabled = r.flags()&1 != 0
+		if r.err == nil && (!guidRE.MatchString(u.ID) || len(users) > 0 && users[len(users)-1].ID >= u.ID) {
+			r.err = fmt.Errorf("user %d: an id that is no GUID, or out of order", len(users))
+		}
 		if r.err != nil {
 			break
 		}

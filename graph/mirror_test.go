@@ -18,13 +18,13 @@ func TestBadInput_StoredMirrorThatCannotBeTrustedReadsInFull(t *testing.T) {
 	m.SP = sync.Ref{ID: "sp", Name: "App"}
 	m.Assign["a1"] = massign{P: "u1", T: "User", N: "Ann"}
 	m.Groups["g1"] = &mgroup{Found: true, Name: "Staff", Sec: true, Read: true, Members: []string{"u1"}, Nested: []sync.Ref{{ID: "g2", Name: "Sub"}}, Others: []string{"d1"}}
-	good, err := m.encode(map[string]sync.EntraUser{"u1": {ID: "u1", UserPrincipalName: "ann@x.test", AccountEnabled: true}})
+	good, err := m.encode(map[string]sync.EntraUser{"00000000-0000-4000-8000-000000000001": {ID: "00000000-0000-4000-8000-000000000001", UserPrincipalName: "ann@x.test", AccountEnabled: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	back, err := decodeMirror(good)
 	if err != nil || back.SP != m.SP || back.Assign["a1"] != m.Assign["a1"] || back.Groups["g1"].Name != "Staff" ||
-		len(back.Groups["g1"].Nested) != 1 || back.users["u1"] == nil || !back.users["u1"].AccountEnabled {
+		len(back.Groups["g1"].Nested) != 1 || back.users["00000000-0000-4000-8000-000000000001"] == nil || !back.users["00000000-0000-4000-8000-000000000001"].AccountEnabled {
 		t.Fatalf("round trip: %+v, %v", back, err)
 	}
 	gz := func(raw []byte) []byte {

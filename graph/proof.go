@@ -61,8 +61,26 @@ func (s *Source) ProveListings(ctx context.Context, snap *sync.Snapshot, assignm
 	for _, g := range snap.Groups {
 		listed[g.ID] = len(g.Members) + len(g.Nested) + g.OtherMembers
 	}
-	err := s.parallel(ctx, len(groupIDs), func(ctx context.Context, i int) error {
-		id := groupIDs[i]
+	if err := s.proveMembers(ctx, groupIDs, listed, note); err != nil {
+		return err
+	}
+	return shortError(short)
+}
+
+// shortError is the error of the listings found short, nil for none.
+func shortError(short []string) error {
+	if len(short) == 0 {
+		return nil
+	}
+	return fmt.Errorf("graph: %w: %s", sync.ErrListingShort, strings.Join(short, "; "))
+}
+
+// proveMembers asks for the member count of each group of ids and gives it
+// to note beside the members listed; a count Graph does not serve proves
+// nothing, a 404 means the group was deleted during the read.
+func (s *Source) proveMembers(ctx context.Context, ids []string, listed map[string]int, note func(what string, listed, counted int)) error {
+	return s.parallel(ctx, len(ids), func(ctx context.Context, i int) error {
+		id := ids[i]
 		n, err := s.memberCount(ctx, id)
 		what := "member count of group " + id
 		switch {
@@ -77,14 +95,6 @@ func (s *Source) ProveListings(ctx context.Context, snap *sync.Snapshot, assignm
 		note("members of group "+id, listed[id], n)
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	if len(short) > 0 {
-		return &sync.Error{Code: sync.EUNAVAILABLE, Message: "graph: listing short of Graph's count (a page lost?): " +
-			strings.Join(short, "; ")}
-	}
-	return nil
 }
 
 // memberCount asks how many direct members group id has; the SDK's error

@@ -29,9 +29,10 @@ func (s *DB) DeltaState(ctx context.Context, tenantID string) (*sync.DeltaState,
 		Directory  int64  `db:"directory_version"`
 		Settings   string `db:"settings_hash"`
 		Clean      bool   `db:"clean"`
+		Summary    Text   `db:"summary"`
 	}
 	err := s.x.GetContext(ctx, &r, s.q(`SELECT strategy, note, links, taken_at, full_at, scope, mirror, generation,
-		directory_version, settings_hash, clean FROM delta_state WHERE tenant_id = ?`), tenantID)
+		directory_version, settings_hash, clean, summary FROM delta_state WHERE tenant_id = ?`), tenantID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -43,6 +44,9 @@ func (s *DB) DeltaState(ctx context.Context, tenantID string) (*sync.DeltaState,
 		DirectoryVersion: r.Directory, SettingsHash: r.Settings, Clean: r.Clean}
 	if err := json.Unmarshal(r.Links, &st.Links); err != nil {
 		return nil, fmt.Errorf("store: delta state of %s: links: %w", tenantID, err)
+	}
+	if err := json.Unmarshal(r.Summary, &st.Summary); err != nil {
+		return nil, fmt.Errorf("store: delta state of %s: summary: %w", tenantID, err)
 	}
 	return st, nil
 }
@@ -56,6 +60,10 @@ func (s *DB) SaveDelta(ctx context.Context, tx *sqlx.Tx, st *sync.DeltaState) er
 	if err != nil {
 		return fmt.Errorf("store: delta links: %w", err)
 	}
+	summary, err := json.Marshal(st.Summary)
+	if err != nil {
+		return fmt.Errorf("store: delta summary: %w", err)
+	}
 	next := st.Generation + 1
 	var mirror any = st.Mirror
 	if st.Mirror == nil {
@@ -67,16 +75,16 @@ func (s *DB) SaveDelta(ctx context.Context, tx *sqlx.Tx, st *sync.DeltaState) er
 		return sync.Errorf(sync.EINTERNAL, "store: a first delta state of %s needs its mirror", st.TenantID)
 	case st.Generation == 0:
 		res, err = tx.ExecContext(ctx, s.q(`INSERT INTO delta_state (tenant_id, strategy, note, links, taken_at, full_at, scope, mirror, generation,
-			settings_hash, clean, directory_version)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT directory_version FROM tenants WHERE id = ?)) ON CONFLICT (tenant_id) DO NOTHING`),
+			settings_hash, clean, summary, directory_version)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT directory_version FROM tenants WHERE id = ?)) ON CONFLICT (tenant_id) DO NOTHING`),
 			st.TenantID, st.Strategy, st.Note, Text(links), s.d.Time(st.TakenAt), s.d.Time(st.FullAt), st.Scope, st.Mirror, next,
-			st.SettingsHash, st.Clean, st.TenantID)
+			st.SettingsHash, st.Clean, Text(summary), st.TenantID)
 	default:
 		res, err = tx.ExecContext(ctx, s.q(`UPDATE delta_state SET strategy = ?, note = ?, links = ?, taken_at = ?, full_at = ?,
-			scope = ?, mirror = COALESCE(?, mirror), generation = ?, settings_hash = ?, clean = ?,
+			scope = ?, mirror = COALESCE(?, mirror), generation = ?, settings_hash = ?, clean = ?, summary = ?,
 			directory_version = (SELECT directory_version FROM tenants WHERE id = ?) WHERE tenant_id = ? AND generation = ?`),
 			st.Strategy, st.Note, Text(links), s.d.Time(st.TakenAt), s.d.Time(st.FullAt), st.Scope, mirror, next,
-			st.SettingsHash, st.Clean, st.TenantID, st.TenantID, st.Generation)
+			st.SettingsHash, st.Clean, Text(summary), st.TenantID, st.TenantID, st.Generation)
 	}
 	if err != nil {
 		return fmt.Errorf("store: save delta state of %s: %w", st.TenantID, s.d.Translate(err))

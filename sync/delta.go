@@ -50,6 +50,9 @@ type DeltaState struct {
 	DirectoryVersion int64  `json:"directoryVersion"`
 	SettingsHash     string `json:"settingsHash,omitempty"`
 	Clean            bool   `json:"clean"`
+	// Summary is what that cycle's plan said besides its changes: a
+	// settled cycle's plan says the same.
+	Summary PlanSummary `json:"summary"`
 	// settled: read incrementally, the round changed nothing, and the cycle
 	// that saved the state before applied all it planned (planSettled).
 	settled bool
@@ -70,6 +73,13 @@ const (
 	ModeFull        = "full"
 	ModeIncremental = "incremental"
 )
+
+// PlanSummary is what a plan says besides its changes.
+type PlanSummary struct {
+	Skipped                     []Skip `json:"skipped,omitempty"`
+	InScope                     int    `json:"inScope"`
+	ServicePrincipalAssignments int    `json:"servicePrincipalAssignments"`
+}
 
 // DefaultFullEvery is how often a full cycle runs when incremental ones
 // could (full_every).
@@ -130,6 +140,8 @@ func fullReason(prev *DeltaState, scope string, opt CycleOptions, now time.Time)
 		every = DefaultFullEvery
 	}
 	switch {
+	case opt.reset != "":
+		return opt.reset
 	case opt.Full:
 		return "full cycle requested"
 	case prev == nil:
@@ -164,11 +176,11 @@ func (s *Syncer) readDelta(ctx context.Context, tenantID string, src DeltaSource
 		if err == nil {
 			next.FullAt = prev.FullAt
 			if next.Mirror == nil && prev.Clean {
-				next.settled, next.DirectoryVersion, next.SettingsHash = true, prev.DirectoryVersion, prev.SettingsHash
+				next.settled, next.DirectoryVersion, next.SettingsHash, next.Summary = true, prev.DirectoryVersion, prev.SettingsHash, prev.Summary
 			}
 			return snap, s.stamp(next, tenantID, prev), nil
 		}
-		if !errors.Is(err, ErrDeltaReset) {
+		if !errors.Is(err, ErrDeltaReset) && !errors.Is(err, ErrListingShort) {
 			return snap, nil, err
 		}
 		tried, reason = snap, err.Error()
@@ -215,7 +227,9 @@ func (s *Syncer) planSettled(ctx context.Context, tenantID string, next *DeltaSt
 	if isDelta {
 		head := dtx.Tenant()
 		if head.DirectoryVersion == next.DirectoryVersion && settingsHash(head.Settings) == next.SettingsHash && !head.PendingHold {
-			return tx, &State{Tenant: head}, &Plan{TenantID: tenantID}, true, nil
+			sum := next.Summary
+			return tx, &State{Tenant: head}, &Plan{TenantID: tenantID, Skipped: sum.Skipped, InScope: sum.InScope,
+				ServicePrincipalAssignments: sum.ServicePrincipalAssignments}, true, nil
 		}
 	}
 	_ = tx.Rollback()

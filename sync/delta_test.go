@@ -479,8 +479,8 @@ func TestC11_WhenACycleReadsInFull(t *testing.T) {
 
 // TestC6_MassRemovalClaimedByADeltaRoundIsNotApplied: a groups/delta round
 // that claims every member of a group left (a plausible answer, but false)
-// is caught by the group's member count before anything is removed (C4),
-// and the delta state stays where it was.
+// is caught by the group's member count before anything is removed (C4);
+// the same cycle reads in full and finds nothing to change.
 func TestC6_MassRemovalClaimedByADeltaRoundIsNotApplied(t *testing.T) {
 	t.Parallel()
 	h := deltaHarness(t) // group 100 has users 2, 3 and 1000..1029
@@ -490,17 +490,20 @@ func TestC6_MassRemovalClaimedByADeltaRoundIsNotApplied(t *testing.T) {
 	}
 	body := `{"value":[{"id":"` + gid(100) + `","members@delta":[` + strings.Join(removed, ",") + `]}],` +
 		`"@odata.deltaLink":"` + h.srv.GraphEndpoint() + `/v1.0/groups/delta?$deltatoken=forged"}`
-	before, state := h.dump(t), deltaStateOf(t, h)
+	before := h.dump(t, "users", "groups", "memberships", "user_paths")
 	h.srv.InjectFault(graphtest.Fault{Endpoint: "GET /v1.0/groups/delta", Body: body, Times: 1})
-	_, err := h.syncer.Cycle(context.Background(), tenantName, h.src, sync.CycleOptions{Trigger: "test"})
-	if err == nil || !strings.Contains(err.Error(), "listing short of Graph's count") {
-		t.Fatalf("cycle: %v, want the member count to refuse the round", err)
+	res := h.cycle(t)
+	if res.Run.Mode != sync.ModeFull || !strings.Contains(res.Run.FullReason, "short of Graph's count") || !res.Plan.Empty() {
+		t.Fatalf("cycle: %s (%s) %v, want the count to refuse the round and a full read to find nothing", res.Run.Mode, res.Run.FullReason, res.Plan.Counts())
 	}
-	if h.dump(t) != before || deltaStateOf(t, h) != state {
-		t.Fatalf("a forged delta round changed the directory or the delta state")
+	if h.dump(t, "users", "groups", "memberships", "user_paths") != before {
+		t.Fatalf("a forged delta round changed the directory")
 	}
-	if res := h.cycle(t); !res.Plan.Empty() {
-		t.Fatalf("next cycle: %v, want nothing to do", res.Plan.Counts())
+	if st, _ := h.db.DeltaState(context.Background(), tenantName); strings.Contains(st.Links["groups"], "forged") {
+		t.Fatalf("the forged round's link was kept: %v", st.Links)
+	}
+	if res := h.cycle(t); res.Run.Mode != sync.ModeIncremental || !res.Plan.Empty() {
+		t.Fatalf("next cycle: %s %v, want nothing to do", res.Run.Mode, res.Plan.Counts())
 	}
 }
 
@@ -616,5 +619,124 @@ func settledCycle(t *testing.T, h *harness, dump bool) {
 	}
 	if res := cycle(1, "the conflict again"); len(res.Plan.Conflicts) != 1 || res.Run.Outcome != sync.OutcomeConflicts {
 		t.Fatalf("conflict not planned again: %+v %s", res.Plan.Conflicts, res.Run.Outcome)
+	}
+}
+
+// What a full read would retry, an incremental one retries too: a group or
+// a direct user Graph did not find (replication lag of objects just made)
+// is looked up again next cycle; a newly assigned group's short member page
+// never gets into the mirror; half a broken assignment round is not applied
+// over the listing that replaces it; a settled plan says what the full one
+// says besides its changes; nested groups a round adds are named.
+func TestC11_IncrementalRetriesWhatAFullReadRetries(t *testing.T) {
+	t.Parallel()
+	newGroup := func(h *harness) graphtest.Group {
+		g := secGroup(200, "New", gid(4), gid(5))
+		h.srv.SetGroup(g)
+		h.srv.Assign(g.ID)
+		return g
+	}
+	t.Run("a group not found once", func(t *testing.T) {
+		t.Parallel()
+		h := MustMemoryHarness(t, glitchTenant(3), nil)
+		h.cycle(t)
+		g := newGroup(h)
+		h.srv.InjectFault(graphtest.Fault{Endpoint: "GET /v1.0/groups/{id}", ID: g.ID, Status: 404, Times: 1})
+		if res := h.cycle(t); skipped(res.Plan, sync.SkipGroup, g.ID) == nil {
+			t.Fatalf("404 cycle: %v %+v", res.Plan.Counts(), res.Plan.Skipped)
+		}
+		if res := h.cycle(t); res.Run.Mode != sync.ModeIncremental || res.Plan.Counts()["group.create"] != 1 || res.Plan.Counts()["membership.add"] != 2 {
+			t.Fatalf("next cycle: %s %v, want the group found", res.Run.Mode, res.Plan.Counts())
+		}
+	})
+	t.Run("a direct user not found once", func(t *testing.T) {
+		t.Parallel()
+		h := MustMemoryHarness(t, glitchTenant(3), nil)
+		h.cycle(t)
+		h.srv.Assign(gid(4))
+		h.srv.InjectFault(graphtest.Fault{Endpoint: "GET /v1.0/users/{id}", ID: gid(4), Status: 404, Times: 1})
+		h.cycle(t)
+		if res := h.cycle(t); res.Plan.Counts()["user.create"] != 1 {
+			t.Fatalf("next cycle: %v, want the user created", res.Plan.Counts())
+		}
+	})
+	t.Run("a short member page of a new group", func(t *testing.T) {
+		t.Parallel()
+		h := MustMemoryHarness(t, glitchTenant(3), nil)
+		h.cycle(t)
+		g := newGroup(h)
+		h.srv.InjectFault(graphtest.Fault{Endpoint: "GET /v1.0/groups/{id}/members", ID: g.ID, Body: `{"value":[]}`, Times: 1})
+		res := h.cycle(t)
+		// Refused by the member count: the same cycle reads in full.
+		if res.Run.Mode != sync.ModeFull || !strings.Contains(res.Run.FullReason, "short of Graph's count") ||
+			res.Plan.Counts()["membership.add"] != 2 {
+			t.Fatalf("cycle: %s (%s) %v, want a full read adding both members", res.Run.Mode, res.Run.FullReason, res.Plan.Counts())
+		}
+		if res := h.fullCycle(t); !res.Plan.Empty() {
+			t.Fatalf("a full cycle after: %v", res.Plan.Counts())
+		}
+	})
+	t.Run("half a broken assignment round", func(t *testing.T) {
+		t.Parallel()
+		h := MustMemoryHarness(t, glitchTenant(3), nil)
+		h.cycle(t)
+		ep := h.srv.GraphEndpoint()
+		page1 := `{"value":[{"@odata.type":"#microsoft.graph.appRoleAssignment","id":"phantom1","principalId":"` + gid(4) +
+			`","principalType":"User","principalDisplayName":"User 4","resourceId":"` + spID + `"}],"@odata.nextLink":"` + ep + `/v1.0/directoryObjects/delta?$skiptoken=p2"}`
+		page2 := `{"value":[{"@odata.type":"#microsoft.graph.somethingNew","id":"x"}],"@odata.deltaLink":"` + ep + `/v1.0/directoryObjects/delta?$deltatoken=z"}`
+		h.srv.InjectFault(graphtest.Fault{Endpoint: "GET /v1.0/directoryObjects/delta", Body: page1, Times: 1})
+		h.srv.InjectFault(graphtest.Fault{Endpoint: "GET /v1.0/directoryObjects/delta", Body: page2, Times: 1})
+		if res := h.cycle(t); !res.Plan.Empty() {
+			t.Fatalf("cycle: %v, want nothing (user 4 is not assigned)", res.Plan.Counts())
+		}
+	})
+	t.Run("a settled plan's skips", func(t *testing.T) {
+		t.Parallel()
+		tn := glitchTenant(3)
+		tn.Groups = append(tn.Groups, graphtest.Group{ID: gid(120), DisplayName: "All", GroupTypes: []string{"Unified"}, MailEnabled: true, Members: []string{gid(1)}})
+		tn.Assignments = append(tn.Assignments, graphtest.Assignment{PrincipalID: gid(120)})
+		h := MustMemoryHarness(t, tn, nil)
+		h.cycle(t)
+		inc := h.cycleWith(t, sync.CycleOptions{Trigger: "test", DryRun: true})
+		full := h.cycleWith(t, sync.CycleOptions{Trigger: "test", DryRun: true, Full: true})
+		if fmt.Sprint(inc.Plan.Skipped) != fmt.Sprint(full.Plan.Skipped) || inc.Plan.InScope != full.Plan.InScope ||
+			inc.Plan.ServicePrincipalAssignments != full.Plan.ServicePrincipalAssignments {
+			t.Fatalf("settled plan %+v / %d, full %+v / %d", inc.Plan.Skipped, inc.Plan.InScope, full.Plan.Skipped, full.Plan.InScope)
+		}
+	})
+	t.Run("a nested group a round adds", func(t *testing.T) {
+		t.Parallel()
+		tn := glitchTenant(3)
+		tn.Groups = append(tn.Groups, secGroup(300, "Inner", gid(5)))
+		h := MustMemoryHarness(t, tn, nil)
+		h.cycle(t)
+		h.srv.AddMember(gid(100), gid(300))
+		if sk := skipped(h.cycle(t).Plan, sync.SkipNestedGroup, gid(300)); sk == nil || sk.Name != "Inner" {
+			t.Fatalf("nested group skip: %+v, want it named Inner", sk)
+		}
+	})
+}
+
+// TestBadInput_DeltaTokensStayOutOfRunErrors: a delta page that times out
+// fails the read with the URL named, its query (the token) cut off.
+func TestBadInput_DeltaTokensStayOutOfRunErrors(t *testing.T) {
+	t.Parallel()
+	h := MustMemoryHarness(t, glitchTenant(3), nil)
+	tn := h.srv.Tenant()
+	src, err := graph.New(graph.Config{TenantID: tn.TenantID, ClientID: tn.ClientID, ClientSecret: tn.ClientSecret,
+		ServicePrincipalID: tn.Application.ID, GraphEndpoint: h.srv.GraphEndpoint(), LoginEndpoint: h.srv.LoginEndpoint(),
+		Transport: h.srv.Client().Transport, MaxRetries: 1, RetryDelay: time.Millisecond, Timeout: 300 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.src = src
+	h.cycle(t)
+	h.srv.InjectFault(graphtest.Fault{Endpoint: "GET /v1.0/users/delta", Delay: 2 * time.Second})
+	if _, err := h.syncer.Cycle(context.Background(), tenantName, h.src, sync.CycleOptions{Trigger: "test"}); err == nil {
+		t.Fatal("a timed-out delta page did not fail the read")
+	}
+	runs, _ := h.db.Runs(context.Background(), tenantName, 1)
+	if len(runs) != 1 || !strings.Contains(runs[0].Error, "users/delta") || strings.Contains(strings.ToLower(runs[0].Error), "token=") {
+		t.Fatalf("run error %q: want the endpoint named and no token", runs[0].Error)
 	}
 }

@@ -20,6 +20,11 @@ const (
 	ListingSlackPercent = 2
 )
 
+// ErrListingShort is the error (in the chain) of a read whose listing is
+// short of Graph's count. After an incremental read it means the picture
+// kept with the delta state is wrong, and the cycle reads in full.
+var ErrListingShort = &Error{Code: EUNAVAILABLE, Message: "listing short of Graph's count (a page lost?)"}
+
 // ListingShort reports whether a listing of listed items is well below
 // Graph's count of counted.
 func ListingShort(listed, counted int) bool {

@@ -207,6 +207,12 @@ type CycleOptions struct {
 	// FullEvery is how often a full cycle runs between incremental ones
 	// (DefaultFullEvery when 0).
 	FullEvery time.Duration
+
+	// reset, when set, makes the cycle read in full for this reason (an
+	// incremental picture found short of Graph's counts); spent is the
+	// Graph figures of the read it replaces.
+	reset string
+	spent *Snapshot
 }
 
 // Syncer runs cycles: read → plan → apply → record.
@@ -239,6 +245,11 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 	run := &Run{TenantID: tenantID, Trigger: opt.Trigger, StartedAt: s.now().UTC()}
 	snap, next, err := s.read(ctx, tenantID, src, run, opt)
 	run.ReadMillis = time.Since(run.StartedAt).Milliseconds()
+	if snap != nil && opt.spent != nil {
+		snap.GraphRequests += opt.spent.GraphRequests
+		snap.RoundTrips += opt.spent.RoundTrips
+		snap.ThrottleWait += opt.spent.ThrottleWait
+	}
 	if snap != nil {
 		run.GraphRequests, run.RoundTrips, run.LowerBound = snap.GraphRequests, snap.RoundTrips, snap.LowerBound
 		run.CriticalPath = snap.CriticalPath
@@ -265,6 +276,13 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 			_ = tx.Rollback()
 			err := prover.ProveListings(ctx, snap, a, groups)
 			run.GraphRequests, run.RoundTrips, run.ThrottleMs = snap.GraphRequests, snap.RoundTrips, snap.ThrottleWait.Milliseconds()
+			if err != nil && errors.Is(err, ErrListingShort) && run.Mode == ModeIncremental {
+				// The picture kept with the delta state is wrong (a short
+				// listing got into it): read in full now, and prove again.
+				log.Warn("incremental picture short of Graph's counts; reading in full", "err", err)
+				opt.reset, opt.spent = "the incremental picture is short of Graph's counts: "+err.Error(), snap
+				return s.Cycle(ctx, tenantID, src, opt)
+			}
 			if err != nil {
 				return s.readFailed(ctx, run, opt, err)
 			}
@@ -311,6 +329,7 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 		// The delta state moves with the changes it led to, or not at all.
 		next.Clean = run.Outcome == OutcomeSucceeded
 		next.SettingsHash = settingsHash(st.Tenant.Settings)
+		next.Summary = PlanSummary{Skipped: plan.Skipped, InScope: plan.InScope, ServicePrincipalAssignments: plan.ServicePrincipalAssignments}
 		if err := dtx.SaveDelta(ctx, next); err != nil {
 			return res, s.applyFailed(ctx, tx, run, fmt.Errorf("sync: save delta state: %w", err))
 		}

@@ -145,6 +145,7 @@ func cloneDelta(st *sync.DeltaState) *sync.DeltaState {
 	c := *st
 	c.Links = maps.Clone(st.Links)
 	c.Mirror = slices.Clone(st.Mirror)
+	c.Summary.Skipped = slices.Clone(st.Summary.Skipped)
 	return &c
 }
 

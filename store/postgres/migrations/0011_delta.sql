@@ -15,6 +15,7 @@ CREATE TABLE delta_state (
     -- whether it applied everything it planned (no conflicts, nothing held)
     directory_version bigint NOT NULL DEFAULT 0,
     settings_hash     text NOT NULL DEFAULT '',
+    summary           jsonb NOT NULL DEFAULT '{}',
     clean             boolean NOT NULL DEFAULT false
 );
 

@@ -12,6 +12,7 @@ CREATE TABLE delta_state (
     generation INTEGER NOT NULL,
     directory_version INTEGER NOT NULL DEFAULT 0,
     settings_hash     TEXT NOT NULL DEFAULT '',
+    summary           TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(summary)),
     clean             INTEGER NOT NULL DEFAULT 0
 );
 ALTER TABLE tenants ADD COLUMN directory_version INTEGER NOT NULL DEFAULT 0;
