@@ -9,7 +9,6 @@ import (
 	"time"
 
 	abstractions "github.com/microsoft/kiota-abstractions-go"
-	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
 
 	"github.com/entrasync/entrasync/sync"
 )
@@ -61,56 +60,121 @@ func (s *Source) batchGet(ctx context.Context, infos []*abstractions.RequestInfo
 	return out, err
 }
 
+// The $batch envelope, written and read with encoding/json: the items'
+// bodies stay raw until their callers decode them into small structs (the
+// SDK's batch type parsed every body into a tree of maps, which was most of
+// a large read's CPU).
+type (
+	batchRequest struct {
+		Requests []batchRequestItem `json:"requests"`
+	}
+	batchRequestItem struct {
+		ID      string            `json:"id"`
+		Method  string            `json:"method"`
+		URL     string            `json:"url"`
+		Headers map[string]string `json:"headers,omitempty"`
+	}
+	batchResponse struct {
+		Responses *[]struct {
+			ID      string            `json:"id"`
+			Status  *int              `json:"status"`
+			Headers map[string]string `json:"headers"`
+			Body    json.RawMessage   `json:"body"`
+		} `json:"responses"`
+	}
+)
+
+// batchItem is info as an item of a $batch: its URL relative to v1.0 (a
+// URL inside a batch must be relative) and its headers.
+func (s *Source) batchItem(id string, info *abstractions.RequestInformation) (batchRequestItem, error) {
+	u, err := info.GetUri()
+	if err != nil {
+		return batchRequestItem{}, err
+	}
+	path, ok := strings.CutPrefix(u.EscapedPath(), "/v1.0")
+	if !ok {
+		return batchRequestItem{}, fmt.Errorf("request %s is not under /v1.0", u.Path)
+	}
+	if u.RawQuery != "" {
+		path += "?" + u.RawQuery
+	}
+	item := batchRequestItem{ID: id, Method: "GET", URL: path}
+	for _, k := range info.Headers.ListKeys() {
+		if strings.EqualFold(k, "Accept") {
+			continue
+		}
+		if item.Headers == nil {
+			item.Headers = map[string]string{}
+		}
+		item.Headers[k] = strings.Join(info.Headers.Get(k), ", ")
+	}
+	return item, nil
+}
+
 // sendBatch sends one $batch of the pending items and stores the answers;
 // it returns the items to retry and the longest Retry-After among them.
 func (s *Source) sendBatch(ctx context.Context, infos []*abstractions.RequestInformation, pending []int, out []batchResult, what string, onItem func()) ([]int, time.Duration, error) {
-	batch := msgraphcore.NewBatchRequest(s.adapter)
+	var req batchRequest
 	ids := make(map[string]int, len(pending))
-	for _, i := range pending {
-		item, err := batch.AddBatchRequestStep(*infos[i])
+	for n, i := range pending {
+		id := strconv.Itoa(n + 1)
+		item, err := s.batchItem(id, infos[i])
 		if err != nil {
 			return nil, 0, fmt.Errorf("graph: build batch for %s: %w", what, err)
 		}
-		ids[str(item.GetId())] = i
+		req.Requests = append(req.Requests, item)
+		ids[id] = i
 	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("graph: build batch for %s: %w", what, err)
+	}
+	info, err := s.graphRequest("$batch")
+	if err != nil {
+		return nil, 0, err
+	}
+	info.Method = abstractions.POST
+	info.SetStreamContentAndContentType(body, "application/json")
 	if c, ok := ctx.Value(counterKey{}).(*requestCounter); ok {
 		c.requests.Add(int64(len(pending)) - 1) // the items, not the envelope, are the requests
 	}
-	resp, err := batch.Send(ctx, s.adapter)
+	raw, err := s.getRaw(ctx, info)
 	if err != nil {
 		return nil, 0, readError(what+" ($batch)", err)
 	}
-	if resp == nil {
-		return nil, 0, malformed(what+" ($batch)", "empty response")
+	var resp batchResponse
+	if err := json.Unmarshal(raw, &resp); err != nil {
+		return nil, 0, malformed(what+" ($batch)", err.Error())
 	}
-	seen := 0
+	if resp.Responses == nil {
+		return nil, 0, malformed(what+" ($batch)", "no responses array")
+	}
 	var retry []int
 	var wait time.Duration
-	for _, item := range resp.GetResponses() {
-		if item == nil || item.GetId() == nil || item.GetStatus() == nil {
+	for _, item := range *resp.Responses {
+		if item.ID == "" || item.Status == nil {
 			return nil, 0, malformed(what+" ($batch)", "a response item has no id or status")
 		}
-		i, ok := ids[*item.GetId()]
+		i, ok := ids[item.ID]
 		if !ok {
-			return nil, 0, malformed(what+" ($batch)", fmt.Sprintf("response item %q answers no request", *item.GetId()))
+			return nil, 0, malformed(what+" ($batch)", fmt.Sprintf("response item %q answers no request", clipped(item.ID)))
 		}
-		delete(ids, *item.GetId())
-		seen++
-		status := int(*item.GetStatus())
+		delete(ids, item.ID)
+		status := *item.Status
 		switch status {
 		case 429, 503, 504:
 			retry = append(retry, i)
-			if d := retryAfter(item.GetHeaders()); d > wait {
+			if d := retryAfter(item.Headers); d > wait {
 				wait = d
 			}
-			s.observeItem(infos[i], status, retryAfter(item.GetHeaders()))
+			s.observeItem(infos[i], status, retryAfter(item.Headers))
 			continue
 		}
-		body, err := json.Marshal(item.GetBody())
-		if err != nil {
-			return nil, 0, malformed(what+" ($batch)", err.Error())
+		if len(item.Body) > 0 && item.Body[0] != '{' {
+			// Not a JSON object (Graph base64-encodes bodies of other types).
+			return nil, 0, malformed(what+" ($batch)", fmt.Sprintf("response item %s has no JSON object as its body", clipped(item.ID)))
 		}
-		out[i] = batchResult{status: status, body: body}
+		out[i] = batchResult{status: status, body: item.Body}
 		s.observeItem(infos[i], status, 0)
 		if onItem != nil {
 			onItem()
