@@ -185,7 +185,7 @@ func (s *Source) onGraph(link string) error {
 	u, err := url.Parse(link)
 	g, gerr := url.Parse(s.cfg.GraphEndpoint)
 	if err != nil || gerr != nil || !u.IsAbs() {
-		return fmt.Errorf("link %q is not an absolute URL", clipped(link))
+		return fmt.Errorf("link %q is not an absolute URL", clipped(withoutQueryString(link)))
 	}
 	if u.Scheme != "https" || !strings.EqualFold(u.Host, g.Host) {
 		return fmt.Errorf("link to another host (%s), not the Graph endpoint %s", clipped(u.Scheme+"://"+u.Host), g.Host)
@@ -271,4 +271,13 @@ func (s *Source) round(ctx context.Context, name, link string, fn func(items []j
 		}
 		link = p.NextLink
 	}
+}
+
+// withoutQueryString is link without its query, which holds the token of a
+// delta or skip link.
+func withoutQueryString(link string) string {
+	if i := strings.IndexByte(link, '?'); i >= 0 {
+		return link[:i] + "?…"
+	}
+	return link
 }

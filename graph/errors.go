@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
@@ -82,11 +81,7 @@ func withoutQuery(err error) error {
 	if !errors.As(err, &ue) {
 		return err
 	}
-	link := ue.URL
-	if i := strings.IndexByte(link, '?'); i >= 0 {
-		link = link[:i] + "?…"
-	}
-	return fmt.Errorf("%s %q: %w", ue.Op, link, ue.Err)
+	return fmt.Errorf("%s %q: %w", ue.Op, withoutQueryString(ue.URL), ue.Err)
 }
 
 // tokenError keeps the status of a failed token request but drops the body

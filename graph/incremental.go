@@ -299,7 +299,9 @@ func (s *Source) settle(ctx context.Context, m *mirror, users map[string]*userCh
 		}
 	}
 	if err := s.nameNested(ctx, m); err != nil {
-		return err
+		// Names only label the nested groups a plan passes over: a failed
+		// look-up costs the label, not the cycle (a full read has them).
+		s.logger.Warn("nested groups' names not looked up", "err", err)
 	}
 	// Users in scope the mirror does not have: those the round carried
 	// whole, the rest looked up.

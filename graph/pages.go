@@ -76,7 +76,7 @@ func listFrom[T any](ctx context.Context, s *Source, info *abstractions.RequestI
 func nextRequest(where, link string) (*abstractions.RequestInformation, error) {
 	u, err := url.Parse(link)
 	if err != nil || !u.IsAbs() {
-		return nil, malformed(where, fmt.Sprintf("@odata.nextLink %q is not an absolute URL", clipped(link)))
+		return nil, malformed(where, fmt.Sprintf("@odata.nextLink %q is not an absolute URL", clipped(withoutQueryString(link))))
 	}
 	info := abstractions.NewRequestInformation()
 	info.Method = abstractions.GET

@@ -153,6 +153,8 @@ func fullReason(prev *DeltaState, scope string, opt CycleOptions, now time.Time)
 		return "delta queries not available"
 	case prev.Scope != scope:
 		return "the configuration that decides scope changed"
+	case prev.FullAt.IsZero():
+		return fmt.Sprintf("the last full read added members to more than %d groups, unproven: read in full once more", MaxGainingProofs)
 	case !now.Before(prev.FullAt.Add(every)):
 		return fmt.Sprintf("full_every (%s) elapsed since the last full cycle", every)
 	}

@@ -69,3 +69,34 @@ func toProve(plan *Plan) (assignments bool, groups []string) {
 	}
 	return assignments, groups
 }
+
+// MaxGainingProofs is how many groups gaining members a full read proves
+// against their counts; a read adding members to more (a first cycle)
+// makes the next cycle read in full again instead.
+const MaxGainingProofs = 5
+
+// groupsGaining are the groups plan creates, restores or adopts, or adds
+// members to, other than those in except.
+func groupsGaining(plan *Plan, except []string) []string {
+	seen := map[string]bool{}
+	for _, id := range except {
+		seen[id] = true
+	}
+	var out []string
+	add := func(id string) {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	for i := range plan.Changes {
+		ch := &plan.Changes[i]
+		switch {
+		case ch.Entity == EntityGroup && (ch.Action == ActionCreate || ch.Action == ActionRestore || ch.Action == ActionAdopt):
+			add(ch.EntraID)
+		case ch.Entity == EntityMembership && ch.Action == ActionAdd:
+			add(ch.GroupEntraID)
+		}
+	}
+	return out
+}

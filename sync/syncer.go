@@ -211,8 +211,9 @@ type CycleOptions struct {
 	// reset, when set, makes the cycle read in full for this reason (an
 	// incremental picture found short of Graph's counts); spent is the
 	// Graph figures of the read it replaces.
-	reset string
-	spent *Snapshot
+	reset   string
+	spent   *Snapshot
+	started time.Time
 }
 
 // Syncer runs cycles: read → plan → apply → record.
@@ -243,6 +244,9 @@ const (
 func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt CycleOptions) (*Result, error) {
 	log := s.logger.With(LogTenant, tenantID)
 	run := &Run{TenantID: tenantID, Trigger: opt.Trigger, StartedAt: s.now().UTC()}
+	if !opt.started.IsZero() {
+		run.StartedAt = opt.started // a full read replacing a refused incremental one
+	}
 	snap, next, err := s.read(ctx, tenantID, src, run, opt)
 	run.ReadMillis = time.Since(run.StartedAt).Milliseconds()
 	if snap != nil && opt.spent != nil {
@@ -270,7 +274,19 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 	}
 	defer func() { _ = tx.Rollback() }()
 	if prover, ok := src.(ListingProver); ok && !settled {
-		if a, groups := toProve(plan); a || len(groups) > 0 {
+		a, groups := toProve(plan)
+		if next != nil && run.Mode == ModeFull && next.Strategy != "" {
+			// The groups this full read adds members to go into the mirror,
+			// which incremental rounds only amend: their listings are
+			// proven too when they are few, else the next cycle reads in
+			// full once more (a short answer is not short twice).
+			if gaining := groupsGaining(plan, groups); len(gaining) <= MaxGainingProofs {
+				groups = append(groups, gaining...)
+			} else {
+				next.FullAt = time.Time{}
+			}
+		}
+		if a || len(groups) > 0 {
 			// No Graph request while the tenant is locked (on SQLite, the
 			// process's one writer): unlock, prove, lock and plan again.
 			_ = tx.Rollback()
@@ -280,7 +296,7 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 				// The picture kept with the delta state is wrong (a short
 				// listing got into it): read in full now, and prove again.
 				log.Warn("incremental picture short of Graph's counts; reading in full", "err", err)
-				opt.reset, opt.spent = "the incremental picture is short of Graph's counts: "+err.Error(), snap
+				opt.reset, opt.spent, opt.started = "the incremental picture is short of Graph's counts: "+err.Error(), snap, run.StartedAt
 				return s.Cycle(ctx, tenantID, src, opt)
 			}
 			if err != nil {
