@@ -189,9 +189,13 @@ func (s *Source) incremental(ctx context.Context, m *mirror, prev, next *sync.De
 	if sp.ID != m.SP.ID {
 		return false, sync.DeltaReset("the application's service principal is now %s, not %s", clipped(sp.ID), clipped(m.SP.ID))
 	}
-	if len(users) == 0 && len(groups) == 0 && len(changes) == 0 && sp == m.SP && (assign == nil || maps.Equal(assign, m.Assign)) &&
-		!m.unresolved() {
-		return false, nil
+	if len(users) == 0 && len(groups) == 0 && len(changes) == 0 && sp == m.SP && (assign == nil || maps.Equal(assign, m.Assign)) {
+		// Nothing changed; but what the last read did not find is looked
+		// up again, as a full read would, and only if some of it turned
+		// up does the picture change.
+		if found, err := s.resolves(ctx, m); err != nil || !found {
+			return false, err
+		}
 	}
 	m.SP = sp
 	if assign != nil {
@@ -499,23 +503,58 @@ func deleteID(ids []string, id string) []string {
 	return ids
 }
 
-// unresolved reports whether the mirror has principals the last read did
-// not find (an assigned group Graph answered 404 for, a direct user it does
-// not know): a full read looks them up every time, so every cycle does.
-func (m *mirror) unresolved() bool {
+// unresolved are the mirror's principals the last read did not find (an
+// assigned group Graph answered 404 for, a direct user it does not know): a
+// full read looks them up every time, so every cycle does.
+func (m *mirror) unresolved() (groups []sync.Ref, users []string) {
+	seen := map[string]bool{}
 	for _, a := range m.Assign {
+		if seen[a.P] {
+			continue
+		}
+		seen[a.P] = true
 		switch a.T {
 		case "Group":
 			if g := m.Groups[a.P]; g == nil || !g.Found {
-				return true
+				groups = append(groups, sync.Ref{ID: a.P, Name: a.N})
 			}
 		case "User":
 			if m.users[a.P] == nil {
-				return true
+				users = append(users, a.P)
 			}
 		}
 	}
-	return false
+	return groups, users
+}
+
+// resolves looks up the mirror's unresolved principals and reports whether
+// any of them is found now.
+func (s *Source) resolves(ctx context.Context, m *mirror) (bool, error) {
+	groups, users := m.unresolved()
+	for i := 0; i < len(groups); i += BatchSize {
+		gs, err := s.groupProps(ctx, groups[i:min(i+BatchSize, len(groups))])
+		if err != nil {
+			return false, err
+		}
+		for _, g := range gs {
+			if g.Found {
+				return true, nil
+			}
+		}
+	}
+	if len(users) == 0 {
+		return false, nil
+	}
+	found, _, err := s.lookUp(ctx, users)
+	if err != nil {
+		return false, err
+	}
+	for _, u := range found {
+		if u != nil {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // mergeUsers merges a users/delta page: the last whole object of a user

@@ -787,3 +787,28 @@ func TestC11_FullReadsProveWhatTheyAddToTheMirror(t *testing.T) {
 		}
 	})
 }
+
+// TestC9_AnAssigneeGraphNeverFindsKeepsCyclesSettled: a direct assignment
+// to a user Graph does not know is looked up again every cycle, as a full
+// read would, and while it stays unknown the cycle stays settled.
+func TestC9_AnAssigneeGraphNeverFindsKeepsCyclesSettled(t *testing.T) {
+	t.Parallel()
+	h := MustMemoryHarness(t, glitchTenant(3), nil)
+	h.srv.Assign(gid(9999))
+	// Graph keeps answering that it does not know the user.
+	h.srv.InjectFault(graphtest.Fault{Endpoint: "GET /v1.0/users/{id}", ID: gid(9999), Status: 404})
+	h.srv.SetUser(tuser(9999, true))
+	h.cycle(t)
+	loads := 0
+	h.syncer = sync.NewSyncer(countingStore{h.db, &loads}, nil)
+	for i := 0; i < 2; i++ {
+		h.srv.ResetCounts()
+		res := h.cycle(t)
+		if loads != 0 || res.Run.Mode != sync.ModeIncremental || skipped(res.Plan, sync.SkipUser, gid(9999)) == nil {
+			t.Fatalf("cycle %d: %d loads, %s, skipped %+v; want settled, the user still skipped", i, loads, res.Run.Mode, res.Plan.Skipped)
+		}
+		if n := h.srv.Requests()["GET /v1.0/users/{id}"]; n != 1 {
+			t.Fatalf("cycle %d looked the user up %d times, want once", i, n)
+		}
+	}
+}
