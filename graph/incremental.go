@@ -391,26 +391,16 @@ func (s *Source) nameNested(ctx context.Context, m *mirror) error {
 // Graph's counts.
 func (s *Source) proveWhole(ctx context.Context, gs []sync.EntraGroup) error {
 	var ids []string
-	listed := map[string]int{}
 	for _, g := range gs {
 		if ok, _ := sync.GroupSupport(g); ok {
 			ids = append(ids, g.ID)
-			listed[g.ID] = len(g.Members) + len(g.Nested) + g.OtherMembers
 		}
 	}
-	var mu gosync.Mutex
-	var short []string
-	err := s.proveMembers(ctx, ids, listed, func(what string, listed, counted int) {
-		if sync.ListingShort(listed, counted) {
-			mu.Lock()
-			short = append(short, fmt.Sprintf("%s: listed %d, Graph counts %d", what, listed, counted))
-			mu.Unlock()
-		}
-	})
-	if err != nil {
+	var short shortfalls
+	if err := s.proveMembers(ctx, ids, membersListed(gs), &short); err != nil {
 		return err
 	}
-	return shortError(short)
+	return short.err()
 }
 
 // apply merges a group's changes into g; nameOf gives the display name a

@@ -37,15 +37,7 @@ func (s *Source) ProveListings(ctx context.Context, snap *sync.Snapshot, assignm
 		snap.GraphRequests += int(ctr.requests.Load())
 		snap.ThrottleWait += time.Duration(ctr.waited.Load())
 	}()
-	var mu gosync.Mutex
-	var short []string
-	note := func(what string, listed, counted int) {
-		if sync.ListingShort(listed, counted) {
-			mu.Lock()
-			short = append(short, fmt.Sprintf("%s: listed %d, Graph counts %d", what, listed, counted))
-			mu.Unlock()
-		}
-	}
+	var short shortfalls
 	if assignments {
 		n, err := s.rawAssignmentCount(ctx, snap.ServicePrincipal.ID)
 		switch {
@@ -54,31 +46,53 @@ func (s *Source) ProveListings(ctx context.Context, snap *sync.Snapshot, assignm
 		case err != nil:
 			return readError("assignment count", err)
 		default:
-			note("assignments of "+snap.ServicePrincipal.ID, snap.AssignmentsListed, n)
+			short.note("assignments of "+snap.ServicePrincipal.ID, snap.AssignmentsListed, n)
 		}
 	}
-	listed := map[string]int{}
-	for _, g := range snap.Groups {
-		listed[g.ID] = len(g.Members) + len(g.Nested) + g.OtherMembers
-	}
-	if err := s.proveMembers(ctx, groupIDs, listed, note); err != nil {
+	if err := s.proveMembers(ctx, groupIDs, membersListed(snap.Groups), &short); err != nil {
 		return err
 	}
-	return shortError(short)
+	return short.err()
 }
 
-// shortError is the error of the listings found short, nil for none.
-func shortError(short []string) error {
-	if len(short) == 0 {
+// shortfalls collects the listings found short of Graph's counts; it is
+// safe for concurrent use.
+type shortfalls struct {
+	mu   gosync.Mutex
+	list []string
+}
+
+// note compares what was listed with what Graph counts.
+func (f *shortfalls) note(what string, listed, counted int) {
+	if sync.ListingShort(listed, counted) {
+		f.mu.Lock()
+		f.list = append(f.list, fmt.Sprintf("%s: listed %d, Graph counts %d", what, listed, counted))
+		f.mu.Unlock()
+	}
+}
+
+// err is the error of the listings found short (sync.ErrListingShort in
+// the chain), nil for none.
+func (f *shortfalls) err() error {
+	if len(f.list) == 0 {
 		return nil
 	}
-	return fmt.Errorf("graph: %w: %s", sync.ErrListingShort, strings.Join(short, "; "))
+	return fmt.Errorf("graph: %w: %s", sync.ErrListingShort, strings.Join(f.list, "; "))
 }
 
-// proveMembers asks for the member count of each group of ids and gives it
-// to note beside the members listed; a count Graph does not serve proves
+// membersListed is how many direct members of each group were listed.
+func membersListed(gs []sync.EntraGroup) map[string]int {
+	listed := make(map[string]int, len(gs))
+	for _, g := range gs {
+		listed[g.ID] = len(g.Members) + len(g.Nested) + g.OtherMembers
+	}
+	return listed
+}
+
+// proveMembers asks for the member count of each group of ids and notes it
+// in short beside the members listed; a count Graph does not serve proves
 // nothing, a 404 means the group was deleted during the read.
-func (s *Source) proveMembers(ctx context.Context, ids []string, listed map[string]int, note func(what string, listed, counted int)) error {
+func (s *Source) proveMembers(ctx context.Context, ids []string, listed map[string]int, short *shortfalls) error {
 	return s.parallel(ctx, len(ids), func(ctx context.Context, i int) error {
 		id := ids[i]
 		n, err := s.memberCount(ctx, id)
@@ -92,7 +106,7 @@ func (s *Source) proveMembers(ctx context.Context, ids []string, listed map[stri
 		case err != nil:
 			return readError(what, err)
 		}
-		note("members of group "+id, listed[id], n)
+		short.note("members of group "+id, listed[id], n)
 		return nil
 	})
 }
