@@ -69,6 +69,11 @@ func (s *DB) SaveDelta(ctx context.Context, tx *sqlx.Tx, st *sync.DeltaState) er
 	if st.Mirror == nil {
 		mirror = nil // COALESCE keeps the stored one
 	}
+	// The directory's version after this transaction's writes (it holds the
+	// tenant's lock, so no other write comes between).
+	if err := tx.GetContext(ctx, &st.DirectoryVersion, s.q(`SELECT directory_version FROM tenants WHERE id = ?`), st.TenantID); err != nil {
+		return fmt.Errorf("store: delta state of %s: %w", st.TenantID, s.d.Translate(err))
+	}
 	var res sql.Result
 	switch {
 	case st.Generation == 0 && st.Mirror == nil:
@@ -76,15 +81,15 @@ func (s *DB) SaveDelta(ctx context.Context, tx *sqlx.Tx, st *sync.DeltaState) er
 	case st.Generation == 0:
 		res, err = tx.ExecContext(ctx, s.q(`INSERT INTO delta_state (tenant_id, strategy, note, links, taken_at, full_at, scope, mirror, generation,
 			settings_hash, clean, summary, directory_version)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT directory_version FROM tenants WHERE id = ?)) ON CONFLICT (tenant_id) DO NOTHING`),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id) DO NOTHING`),
 			st.TenantID, st.Strategy, st.Note, Text(links), s.d.Time(st.TakenAt), s.d.Time(st.FullAt), st.Scope, st.Mirror, next,
-			st.SettingsHash, st.Clean, Text(summary), st.TenantID)
+			st.SettingsHash, st.Clean, Text(summary), st.DirectoryVersion)
 	default:
 		res, err = tx.ExecContext(ctx, s.q(`UPDATE delta_state SET strategy = ?, note = ?, links = ?, taken_at = ?, full_at = ?,
 			scope = ?, mirror = COALESCE(?, mirror), generation = ?, settings_hash = ?, clean = ?, summary = ?,
-			directory_version = (SELECT directory_version FROM tenants WHERE id = ?) WHERE tenant_id = ? AND generation = ?`),
+			directory_version = ? WHERE tenant_id = ? AND generation = ?`),
 			st.Strategy, st.Note, Text(links), s.d.Time(st.TakenAt), s.d.Time(st.FullAt), st.Scope, mirror, next,
-			st.SettingsHash, st.Clean, Text(summary), st.TenantID, st.TenantID, st.Generation)
+			st.SettingsHash, st.Clean, Text(summary), st.DirectoryVersion, st.TenantID, st.Generation)
 	}
 	if err != nil {
 		return fmt.Errorf("store: save delta state of %s: %w", st.TenantID, s.d.Translate(err))
@@ -93,8 +98,5 @@ func (s *DB) SaveDelta(ctx context.Context, tx *sqlx.Tx, st *sync.DeltaState) er
 		return sync.Errorf(sync.ECONFLICT, "store: delta state of %s was saved by another cycle meanwhile", st.TenantID)
 	}
 	st.Generation = next
-	if err := tx.GetContext(ctx, &st.DirectoryVersion, s.q(`SELECT directory_version FROM tenants WHERE id = ?`), st.TenantID); err != nil {
-		return fmt.Errorf("store: delta state of %s: %w", st.TenantID, s.d.Translate(err))
-	}
 	return nil
 }
