@@ -61,6 +61,12 @@ func (s *Source) Incremental(ctx context.Context, prev *sync.DeltaState) (*sync.
 			return nil, nil, err
 		}
 		snap := m.snapshot()
+		if m.before != nil {
+			// What changed since the picture the last cycle planned
+			// against: a cycle over the directory it left plans only that.
+			snap.Changed = sync.ChangedBetween(m.before, snap)
+			m.before = nil
+		}
 		if changed {
 			if next.Mirror, err = m.encode(snap.Users); err != nil {
 				return snap, nil, err
@@ -197,6 +203,7 @@ func (s *Source) incremental(ctx context.Context, m *mirror, prev, next *sync.De
 			return false, err
 		}
 	}
+	m.before = m.detachedSnapshot() // what the last cycle planned against
 	m.SP = sp
 	if assign != nil {
 		m.Assign = assign

@@ -27,6 +27,8 @@ type mirror struct {
 	Groups map[string]*mgroup `json:"groups"` // assigned groups by id
 	Users  []sync.EntraUser   `json:"users"`  // in scope, by id (index: users)
 	users  map[string]*sync.EntraUser
+	// before is the picture as it was when a read began changing it.
+	before *sync.Snapshot
 }
 
 // massign is one assignment's principal.
@@ -141,6 +143,17 @@ func (m *mirror) snapshot() *sync.Snapshot {
 		}
 		snap.Skipped = append(snap.Skipped, sync.Skip{Kind: sync.SkipUser, ID: id,
 			Reason: "assigned user not found in Entra (deleted, or not replicated yet); left unchanged"})
+	}
+	return snap
+}
+
+// detachedSnapshot is snapshot with the groups' lists copied, so that
+// changing the mirror leaves it as it is.
+func (m *mirror) detachedSnapshot() *sync.Snapshot {
+	snap := m.snapshot()
+	for i := range snap.Groups {
+		g := &snap.Groups[i]
+		g.Members, g.Nested, g.OtherIDs = slices.Clone(g.Members), slices.Clone(g.Nested), slices.Clone(g.OtherIDs)
 	}
 	return snap
 }

@@ -111,7 +111,7 @@ func (s *DB) ResolveGroup(ctx context.Context, tenantID, ref string) (sync.Group
 const chunk = 500
 
 // inChunks calls f with successive slices of at most chunk ids.
-func inChunks(ids []int64, f func(part []int64) error) error {
+func inChunks[T any](ids []T, f func(part []T) error) error {
 	for len(ids) > 0 {
 		n := min(len(ids), chunk)
 		if err := f(ids[:n]); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
@@ -84,6 +85,100 @@ func (s *DB) LoadState(ctx context.Context, q sqlx.QueryerContext, tenant sync.T
 	return &sync.State{Tenant: tenant, Users: users, Groups: groups}, nil
 }
 
+// LoadStateOf loads the part of the tenant's directory scope names, for a
+// scoped plan (sync.ScopedTx): the users with its Entra ids or e-mail keys
+// (purged tombstones excepted) with their paths, every group with its
+// members among those users (all the members of scope.Groups), and the
+// whole directory's totals for the archive guard.
+func (s *DB) LoadStateOf(ctx context.Context, q sqlx.QueryerContext, tenant sync.Tenant, scope sync.StateScope) (*sync.State, error) {
+	st := &sync.State{Tenant: tenant, Totals: &sync.Totals{}}
+	loaded := map[int64]bool{}
+	for _, by := range []struct {
+		col  string
+		vals []string
+	}{{"entra_id", scope.EntraIDs}, {"email_key", scope.EmailKeys}} {
+		err := inChunks(by.vals, func(part []string) error {
+			where, args, err := sqlx.In("status <> 'purged' AND "+by.col+" IN (?)", part)
+			if err != nil {
+				return fmt.Errorf("store: load users: %w", err)
+			}
+			users, err := s.loadUsersOnly(ctx, q, tenant.ID, where, "", true, args...)
+			for _, u := range users {
+				if !loaded[u.ID] {
+					loaded[u.ID] = true
+					st.Users = append(st.Users, u)
+				}
+			}
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	groups, index, err := s.groupRows(ctx, q, tenant.ID)
+	if err != nil {
+		return nil, err
+	}
+	members := map[int64]map[string]bool{}
+	add := func(rows *sql.Rows, err error) error {
+		if err != nil {
+			return fmt.Errorf("store: load memberships: %w", s.d.Translate(err))
+		}
+		return s.attachRows(rows, index, func(i int, v string) {
+			id := groups[i].ID
+			if members[id] == nil {
+				members[id] = map[string]bool{}
+			}
+			members[id][v] = true
+		}, "membership")
+	}
+	const membersOf = `SELECT m.group_id, u.entra_id FROM memberships m JOIN users u ON u.id = m.user_id
+		WHERE m.tenant_id = ? AND u.entra_id IS NOT NULL AND `
+	err = inChunks(scope.Groups, func(part []string) error {
+		query, args, err := sqlx.In(membersOf+`m.group_id IN (SELECT id FROM groups WHERE tenant_id = ? AND entra_id IN (?))`,
+			tenant.ID, tenant.ID, part)
+		if err != nil {
+			return fmt.Errorf("store: load memberships: %w", err)
+		}
+		return add(q.QueryContext(ctx, s.q(query), args...))
+	})
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, 0, len(st.Users))
+	for _, u := range st.Users {
+		ids = append(ids, u.ID)
+	}
+	err = inChunks(ids, func(part []int64) error {
+		query, args, err := sqlx.In(membersOf+`m.user_id IN (?)`, tenant.ID, part)
+		if err != nil {
+			return fmt.Errorf("store: load memberships: %w", err)
+		}
+		return add(q.QueryContext(ctx, s.q(query), args...))
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range groups {
+		for m := range members[groups[i].ID] {
+			groups[i].Members = append(groups[i].Members, m)
+		}
+		slices.Sort(groups[i].Members)
+	}
+	st.Groups = groups
+	t := st.Totals
+	err = q.QueryRowxContext(ctx, s.q(`SELECT
+		(SELECT count(*) FROM users WHERE tenant_id = ? AND origin = 'provisioned' AND status NOT IN ('archived', 'purged')),
+		(SELECT count(*) FROM groups WHERE tenant_id = ? AND origin = 'provisioned' AND archived_at IS NULL),
+		(SELECT count(*) FROM memberships m JOIN groups g ON g.id = m.group_id JOIN users u ON u.id = m.user_id
+			WHERE m.tenant_id = ? AND g.origin = 'provisioned' AND g.archived_at IS NULL AND u.entra_id IS NOT NULL)`),
+		tenant.ID, tenant.ID, tenant.ID).Scan(&t.Users, &t.Groups, &t.Memberships)
+	if err != nil {
+		return nil, fmt.Errorf("store: count the directory: %w", s.d.Translate(err))
+	}
+	return st, nil
+}
+
 // loadUsers reads the tenant's users that match where (a condition with ?
 // placeholders for args) with their paths, in id order.
 func (s *DB) loadUsers(ctx context.Context, q sqlx.QueryerContext, tenantID, where string, args ...any) ([]sync.User, error) {
@@ -94,6 +189,12 @@ func (s *DB) loadUsers(ctx context.Context, q sqlx.QueryerContext, tenantID, whe
 // OFFSET …, its arguments last in args); the paths read are those of the
 // users of the page only.
 func (s *DB) loadUsersPage(ctx context.Context, q sqlx.QueryerContext, tenantID, where, page string, args ...any) ([]sync.User, error) {
+	return s.loadUsersOnly(ctx, q, tenantID, where, page, page != "", args...)
+}
+
+// loadUsersOnly is loadUsersPage; only, or a page, reads the paths of the
+// users read only (else all the tenant's, in one scan).
+func (s *DB) loadUsersOnly(ctx context.Context, q sqlx.QueryerContext, tenantID, where, page string, only bool, args ...any) ([]sync.User, error) {
 	rows, err := q.QueryxContext(ctx, s.q(`SELECT `+userColumns+` FROM users WHERE tenant_id = ? AND `+where+` ORDER BY id`+page),
 		append([]any{tenantID}, args...)...)
 	if err != nil {
@@ -114,7 +215,7 @@ func (s *DB) loadUsersPage(ctx context.Context, q sqlx.QueryerContext, tenantID,
 		return nil, fmt.Errorf("store: load users: %w", s.d.Translate(err))
 	}
 	pathsQuery, pathArgs := `SELECT user_id, path FROM user_paths WHERE tenant_id = ? ORDER BY user_id, path`, []any{tenantID}
-	if page != "" {
+	if only {
 		if len(users) == 0 {
 			return users, nil
 		}
@@ -136,23 +237,9 @@ func (s *DB) loadUsersPage(ctx context.Context, q sqlx.QueryerContext, tenantID,
 
 // loadGroups reads the tenant's groups with their provisioned members.
 func (s *DB) loadGroups(ctx context.Context, q sqlx.QueryerContext, tenantID string) ([]sync.Group, error) {
-	rows, err := q.QueryxContext(ctx, s.q(`SELECT `+groupColumns+` FROM groups WHERE tenant_id = ? ORDER BY id`), tenantID)
+	groups, index, err := s.groupRows(ctx, q, tenantID)
 	if err != nil {
-		return nil, fmt.Errorf("store: load groups: %w", s.d.Translate(err))
-	}
-	defer rows.Close()
-	var groups []sync.Group
-	index := map[int64]int{}
-	for rows.Next() {
-		var r groupRow
-		if err := rows.StructScan(&r); err != nil {
-			return nil, fmt.Errorf("store: scan group: %w", err)
-		}
-		index[r.ID] = len(groups)
-		groups = append(groups, r.group())
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: load groups: %w", s.d.Translate(err))
+		return nil, err
 	}
 	mrows, err := q.QueryContext(ctx, s.q(`SELECT m.group_id, u.entra_id FROM memberships m JOIN users u ON u.id = m.user_id
 		WHERE m.tenant_id = ? AND u.entra_id IS NOT NULL ORDER BY m.group_id, u.entra_id`), tenantID)
@@ -163,6 +250,30 @@ func (s *DB) loadGroups(ctx context.Context, q sqlx.QueryerContext, tenantID str
 		return nil, err
 	}
 	return groups, nil
+}
+
+// groupRows reads the tenant's groups without members, with their index
+// by local id.
+func (s *DB) groupRows(ctx context.Context, q sqlx.QueryerContext, tenantID string) ([]sync.Group, map[int64]int, error) {
+	rows, err := q.QueryxContext(ctx, s.q(`SELECT `+groupColumns+` FROM groups WHERE tenant_id = ? ORDER BY id`), tenantID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: load groups: %w", s.d.Translate(err))
+	}
+	defer rows.Close()
+	var groups []sync.Group
+	index := map[int64]int{}
+	for rows.Next() {
+		var r groupRow
+		if err := rows.StructScan(&r); err != nil {
+			return nil, nil, fmt.Errorf("store: scan group: %w", err)
+		}
+		index[r.ID] = len(groups)
+		groups = append(groups, r.group())
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("store: load groups: %w", s.d.Translate(err))
+	}
+	return groups, index, nil
 }
 
 // attachRows reads (owner id, value) rows, such as a user's paths or a

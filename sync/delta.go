@@ -56,6 +56,16 @@ type DeltaState struct {
 	// settled: read incrementally, the round changed nothing, and the cycle
 	// that saved the state before applied all it planned (planSettled).
 	settled bool
+	// basis, for an incremental read that changed something after a clean
+	// cycle, is the directory that cycle left: a plan over the same
+	// directory may be scoped to what changed (planScoped).
+	basis *planBasis
+}
+
+// planBasis is the directory version and settings a clean cycle left.
+type planBasis struct {
+	version  int64
+	settings string
 }
 
 // The strategies of a delta state.
@@ -177,8 +187,11 @@ func (s *Syncer) readDelta(ctx context.Context, tenantID string, src DeltaSource
 		snap, next, err := src.Incremental(ctx, prev)
 		if err == nil {
 			next.FullAt = prev.FullAt
-			if next.Mirror == nil && prev.Clean {
+			switch {
+			case next.Mirror == nil && prev.Clean:
 				next.settled, next.DirectoryVersion, next.SettingsHash, next.Summary = true, prev.DirectoryVersion, prev.SettingsHash, prev.Summary
+			case prev.Clean:
+				next.basis = &planBasis{version: prev.DirectoryVersion, settings: prev.SettingsHash}
 			}
 			return snap, s.stamp(next, tenantID, prev), nil
 		}
@@ -236,6 +249,36 @@ func (s *Syncer) planSettled(ctx context.Context, tenantID string, next *DeltaSt
 	}
 	_ = tx.Rollback()
 	return nil, nil, nil, false, nil
+}
+
+// planScoped plans snap against the part of the directory its Changes
+// reach (ScopeOf, StateOf, DiffScoped) when the directory is as the last
+// clean cycle left it; ok is false when a whole plan must be made.
+func (s *Syncer) planScoped(ctx context.Context, tx Tx, snap *Snapshot, now time.Time, next *DeltaState, approved map[string]bool) (st *State, plan *Plan, ok bool, err error) {
+	stx, scoped := tx.(ScopedTx)
+	dtx, isDelta := tx.(DeltaTx)
+	if !scoped || !isDelta || next == nil || next.basis == nil || snap.Changed == nil || approved != nil {
+		return nil, nil, false, nil
+	}
+	head := dtx.Tenant()
+	if head.DirectoryVersion != next.basis.version || settingsHash(head.Settings) != next.basis.settings || head.PendingHold {
+		return nil, nil, false, nil
+	}
+	scope, ok := ScopeOf(snap, snap.Changed, head.Settings)
+	if !ok {
+		return nil, nil, false, nil
+	}
+	if st, err = stx.StateOf(ctx, scope); err != nil {
+		return nil, nil, false, fmt.Errorf("sync: load state: %w", err)
+	}
+	if err := safePlan(func() { plan, ok = DiffScoped(snap, st, scope, now.UTC()) }); err != nil {
+		return nil, nil, false, err
+	}
+	if !ok {
+		s.logger.Warn("a scoped plan reached beyond what it loaded; planning the whole directory", LogTenant, head.ID)
+		return nil, nil, false, nil
+	}
+	return st, plan, true, nil
 }
 
 // settingsHash identifies the settings a cycle planned with.

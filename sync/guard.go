@@ -110,17 +110,7 @@ func Guard(plan *Plan, st *State, approved map[string]bool) {
 			members.n++
 		}
 	}
-	for i := range st.Users {
-		if u := &st.Users[i]; u.Origin == OriginProvisioned && u.Status != StatusArchived && u.Status != StatusPurged {
-			users.live++
-		}
-	}
-	for i := range st.Groups {
-		if g := &st.Groups[i]; g.Origin == OriginProvisioned && !g.Archived() {
-			groups.live++
-			members.live += len(g.Members)
-		}
-	}
+	users.live, groups.live, members.live = liveTotals(st)
 	var reasons []string
 	switch {
 	case st.Tenant.PendingHold && approved == nil:
@@ -148,6 +138,26 @@ func Guard(plan *Plan, st *State, approved map[string]bool) {
 		kept = append(kept, ch)
 	}
 	plan.Changes = kept
+}
+
+// liveTotals counts the directory's live provisioned users, groups and
+// those groups' memberships: st.Totals when st is only part of it.
+func liveTotals(st *State) (users, groups, memberships int) {
+	if t := st.Totals; t != nil {
+		return t.Users, t.Groups, t.Memberships
+	}
+	for i := range st.Users {
+		if u := &st.Users[i]; u.Origin == OriginProvisioned && u.Status != StatusArchived && u.Status != StatusPurged {
+			users++
+		}
+	}
+	for i := range st.Groups {
+		if g := &st.Groups[i]; g.Origin == OriginProvisioned && !g.Archived() {
+			groups++
+			memberships += len(g.Members)
+		}
+	}
+	return users, groups, memberships
 }
 
 // HeldChanges returns the destructive changes a run's provisioning log shows

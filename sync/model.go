@@ -151,6 +151,11 @@ type Snapshot struct {
 	CriticalPath int `json:"criticalPath,omitempty"`
 	// ThrottleWait is how long the read waited out throttling.
 	ThrottleWait time.Duration `json:"throttleWait"`
+	// Changed, when the source knows it (an incremental read), is what
+	// differs from the picture the last cycle planned against: a cycle over
+	// a directory that cycle left as it planned loads and plans only that
+	// (DiffScoped). nil: unknown.
+	Changed *Changes `json:"-"`
 }
 
 // ---- the local directory --------------------------------------------------
@@ -244,9 +249,22 @@ type Group struct {
 // Archived reports whether the group is archived.
 func (g *Group) Archived() bool { return g.ArchivedAt != nil }
 
-// State is a tenant's local directory as a cycle sees it.
+// State is a tenant's local directory as a cycle sees it: all of it, or
+// the part a scoped plan needs (Tx.StateOf), with the totals the archive
+// guard measures against.
 type State struct {
 	Tenant Tenant  `json:"tenant"`
 	Users  []User  `json:"users"`
 	Groups []Group `json:"groups"`
+	// Totals are set when Users and the groups' Members are only part of
+	// the directory.
+	Totals *Totals `json:"totals,omitempty"`
+}
+
+// Totals count what the whole directory holds, for the archive guard (C6):
+// live provisioned users and groups, and the memberships of those groups.
+type Totals struct {
+	Users       int `json:"users"`
+	Groups      int `json:"groups"`
+	Memberships int `json:"memberships"`
 }

@@ -151,6 +151,9 @@ type differ struct {
 	// lostGroups are assigned groups whose look-up found nothing: left as they are.
 	lostGroups map[string]bool
 	userChg    map[string]int // entra id → index into plan.Changes
+	// planned, in a scoped plan (DiffScoped), are the users planned one by
+	// one; nil plans every user.
+	planned map[string]bool
 }
 
 func newDiffer(snap *Snapshot, st *State, now time.Time) *differ {

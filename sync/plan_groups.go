@@ -78,6 +78,11 @@ func (d *differ) groups() {
 				desired = append(desired, m)
 			}
 		}
+		if d.planned != nil {
+			// A scoped plan: only the planned users' memberships move (the
+			// others are as the last cycle left them).
+			current = slices.DeleteFunc(slices.Clone(current), func(m string) bool { return !d.planned[m] })
+		}
 		adds, removes := setDiff(desired, uniqueSorted(current))
 		if len(adds)+len(removes) > 0 {
 			moves = append(moves, groupMoves{g: g, members: members, adds: adds, removes: removes})

@@ -268,7 +268,7 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 		return nil, err
 	}
 	if !settled {
-		if tx, st, plan, err = s.plan(ctx, tenantID, snap, planStart); err != nil {
+		if tx, st, plan, err = s.plan(ctx, tenantID, snap, planStart, next, opt.Approved); err != nil {
 			return nil, err
 		}
 	}
@@ -302,7 +302,7 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 			if err != nil {
 				return s.readFailed(ctx, run, opt, err)
 			}
-			if tx, st, plan, err = s.plan(ctx, tenantID, snap, planStart); err != nil {
+			if tx, st, plan, err = s.plan(ctx, tenantID, snap, planStart, next, opt.Approved); err != nil {
 				return nil, err
 			}
 			if a2, groups2 := toProve(plan); (a2 && !a) || !subset(groups2, groups) {
@@ -354,7 +354,14 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 	if err := tx.Commit(); err != nil {
 		return res, s.applyFailed(ctx, tx, run, fmt.Errorf("sync: commit: %w", err))
 	}
-	log.Info("cycle finished", LogRun, run.ID, "outcome", run.Outcome, "mode", run.Mode, "settled", settled, "changes", len(plan.Changes),
+	planned := "whole directory"
+	switch {
+	case settled:
+		planned = "settled"
+	case st.Totals != nil:
+		planned = fmt.Sprintf("scoped (%d users loaded)", len(st.Users))
+	}
+	log.Info("cycle finished", LogRun, run.ID, "outcome", run.Outcome, "mode", run.Mode, "planned", planned, "changes", len(plan.Changes),
 		"conflicts", len(plan.Conflicts), "graph_requests", run.GraphRequests, "read_ms", run.ReadMillis)
 	return res, nil
 }
@@ -372,11 +379,18 @@ func (s *Syncer) read(ctx context.Context, tenantID string, src Source, run *Run
 }
 
 // plan begins the cycle's transaction (locking the tenant), loads the
-// directory and plans against snap.
-func (s *Syncer) plan(ctx context.Context, tenantID string, snap *Snapshot, now time.Time) (Tx, *State, *Plan, error) {
+// directory and plans against snap: only the part snap's changes reach
+// when it can (planScoped), else the whole.
+func (s *Syncer) plan(ctx context.Context, tenantID string, snap *Snapshot, now time.Time, next *DeltaState, approved map[string]bool) (Tx, *State, *Plan, error) {
 	tx, err := s.dir.Begin(ctx, tenantID)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("sync: begin: %w", err)
+	}
+	if st, plan, ok, err := s.planScoped(ctx, tx, snap, now, next, approved); err != nil || ok {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+		return tx, st, plan, err
 	}
 	st, err := tx.State(ctx)
 	if err != nil {

@@ -54,7 +54,19 @@ func (t *tx) Rollback() error { return t.c.Rollback() }
 
 // State loads the tenant's directory and indexes its local ids.
 func (t *tx) State(ctx context.Context) (*sync.State, error) {
-	st, err := t.s.LoadState(ctx, t.c.Tx, t.c.Tenant)
+	return t.indexed(t.s.LoadState(ctx, t.c.Tx, t.c.Tenant))
+}
+
+var _ sync.ScopedTx = (*tx)(nil)
+
+// StateOf loads the part of the directory scope names (store.DB.LoadStateOf)
+// and indexes its local ids: a scoped plan names no other user.
+func (t *tx) StateOf(ctx context.Context, scope sync.StateScope) (*sync.State, error) {
+	return t.indexed(t.s.LoadStateOf(ctx, t.c.Tx, t.c.Tenant, scope))
+}
+
+// indexed indexes the local ids of the state loaded, for Apply.
+func (t *tx) indexed(st *sync.State, err error) (*sync.State, error) {
 	if err != nil {
 		return nil, err
 	}

@@ -69,6 +69,13 @@ func (t *tx) State(ctx context.Context) (*sync.State, error) {
 	return t.s.LoadState(ctx, t.c.Tx, t.c.Tenant)
 }
 
+var _ sync.ScopedTx = (*tx)(nil)
+
+// StateOf loads the part of the directory scope names (store.DB.LoadStateOf).
+func (t *tx) StateOf(ctx context.Context, scope sync.StateScope) (*sync.State, error) {
+	return t.s.LoadStateOf(ctx, t.c.Tx, t.c.Tenant, scope)
+}
+
 // Apply applies the plan (see store.DB.Apply) with prepared statements. It
 // is all or nothing: on an error every write of this Apply is rolled back
 // to a savepoint, the error is returned (ECONFLICT for a uniqueness

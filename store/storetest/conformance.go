@@ -112,6 +112,7 @@ var conformance = []struct {
 	{"ApplySetsRunTimesAndID", testApplySetsRun},
 	{"DeltaStateSavedWithTheCycle", testDeltaState}, // delta.go
 	{"DirectoryVersionCountsWrites", testDirectoryVersion},
+	{"StateOfLoadsWhatTheScopeNames", testStateOf}, // scoped.go
 }
 
 // Dir is a directory backend as the suite opens it: the store, and its

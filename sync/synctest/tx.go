@@ -50,6 +50,50 @@ func (t *tx) State(context.Context) (*sync.State, error) {
 	return st, nil
 }
 
+var _ sync.ScopedTx = (*tx)(nil)
+
+// StateOf returns the part of State scope names: the users with its Entra
+// ids or e-mail keys, every group with its members among them (all the
+// members of scope.Groups), and the whole directory's Totals.
+func (t *tx) StateOf(ctx context.Context, scope sync.StateScope) (*sync.State, error) {
+	whole, err := t.State(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st := &sync.State{Tenant: whole.Tenant, Totals: &sync.Totals{}}
+	ids, keys := set(scope.EntraIDs), set(scope.EmailKeys)
+	loaded := map[string]bool{}
+	for _, u := range whole.Users {
+		if (u.EntraID != "" && ids[u.EntraID]) || (sync.EmailKey(u.Email) != "" && keys[sync.EmailKey(u.Email)]) {
+			st.Users = append(st.Users, u)
+			loaded[u.EntraID] = true
+		}
+		if u.Origin == sync.OriginProvisioned && u.Status != sync.StatusArchived {
+			st.Totals.Users++
+		}
+	}
+	groups := set(scope.Groups)
+	for _, g := range whole.Groups {
+		if g.Origin == sync.OriginProvisioned && !g.Archived() {
+			st.Totals.Groups++
+			st.Totals.Memberships += len(g.Members)
+		}
+		if !groups[g.EntraID] {
+			g.Members = slices.DeleteFunc(g.Members, func(m string) bool { return !loaded[m] })
+		}
+		st.Groups = append(st.Groups, g)
+	}
+	return st, nil
+}
+
+func set(ss []string) map[string]bool {
+	m := make(map[string]bool, len(ss))
+	for _, s := range ss {
+		m[s] = true
+	}
+	return m
+}
+
 // Apply applies the plan's changes, records run (setting its id,
 // ApplyMillis and FinishedAt) with its provisioning log, and queues events,
 // all or nothing: a change that collides (an e-mail key or object id held
