@@ -112,8 +112,13 @@ const chunk = 500
 
 // inChunks calls f with successive slices of at most chunk ids.
 func inChunks[T any](ids []T, f func(part []T) error) error {
+	return inChunksOf(chunk, ids, f)
+}
+
+// inChunksOf calls f with successive slices of at most size ids.
+func inChunksOf[T any](size int, ids []T, f func(part []T) error) error {
 	for len(ids) > 0 {
-		n := min(len(ids), chunk)
+		n := min(len(ids), size)
 		if err := f(ids[:n]); err != nil {
 			return err
 		}

@@ -85,20 +85,26 @@ func (s *DB) LoadState(ctx context.Context, q sqlx.QueryerContext, tenant sync.T
 	return &sync.State{Tenant: tenant, Users: users, Groups: groups}, nil
 }
 
+// scopeChunk is how many ids one statement of a scoped load names: each
+// statement costs more than its ids (a few thousand are found in about the
+// time of a few hundred), and it stays below SQLite's 32,766 parameters.
+const scopeChunk = 5000
+
 // LoadStateOf loads the part of the tenant's directory scope names, for a
 // scoped plan (sync.ScopedTx): the users with its Entra ids or e-mail keys
-// (purged tombstones excepted) with their paths, every group with its
-// members among those users (all the members of scope.Groups), and the
-// whole directory's totals for the archive guard.
+// (purged tombstones excepted) with their paths, and every group with its
+// members among those users (all the members of scope.Groups). Each
+// statement finds its rows by index.
 func (s *DB) LoadStateOf(ctx context.Context, q sqlx.QueryerContext, tenant sync.Tenant, scope sync.StateScope) (*sync.State, error) {
-	st := &sync.State{Tenant: tenant, Totals: &sync.Totals{}}
+	st := &sync.State{Tenant: tenant, Partial: true}
 	loaded := map[int64]bool{}
 	for _, by := range []struct {
 		col  string
 		vals []string
 	}{{"entra_id", scope.EntraIDs}, {"email_key", scope.EmailKeys}} {
-		err := inChunks(by.vals, func(part []string) error {
-			where, args, err := sqlx.In("status <> 'purged' AND "+by.col+" IN (?)", part)
+		err := inChunksOf(scopeChunk, by.vals, func(part []string) error {
+			// purged_at IS NULL as the Entra id's (partial) index has it.
+			where, args, err := sqlx.In("purged_at IS NULL AND status <> 'purged' AND "+by.col+" IN (?)", part)
 			if err != nil {
 				return fmt.Errorf("store: load users: %w", err)
 			}
@@ -133,10 +139,10 @@ func (s *DB) LoadStateOf(ctx context.Context, q sqlx.QueryerContext, tenant sync
 		}, "membership")
 	}
 	const membersOf = `SELECT m.group_id, u.entra_id FROM memberships m JOIN users u ON u.id = m.user_id
-		WHERE m.tenant_id = ? AND u.entra_id IS NOT NULL AND `
-	err = inChunks(scope.Groups, func(part []string) error {
+		WHERE u.entra_id IS NOT NULL AND `
+	err = inChunksOf(scopeChunk, scope.Groups, func(part []string) error {
 		query, args, err := sqlx.In(membersOf+`m.group_id IN (SELECT id FROM groups WHERE tenant_id = ? AND entra_id IN (?))`,
-			tenant.ID, tenant.ID, part)
+			tenant.ID, part)
 		if err != nil {
 			return fmt.Errorf("store: load memberships: %w", err)
 		}
@@ -149,8 +155,10 @@ func (s *DB) LoadStateOf(ctx context.Context, q sqlx.QueryerContext, tenant sync
 	for _, u := range st.Users {
 		ids = append(ids, u.ID)
 	}
-	err = inChunks(ids, func(part []int64) error {
-		query, args, err := sqlx.In(membersOf+`m.user_id IN (?)`, tenant.ID, part)
+	err = inChunksOf(scopeChunk, ids, func(part []int64) error {
+		// By the users' ids alone (they are the tenant's): the index on
+		// user_id finds them even before the table has statistics.
+		query, args, err := sqlx.In(membersOf+`m.user_id IN (?)`, part)
 		if err != nil {
 			return fmt.Errorf("store: load memberships: %w", err)
 		}
@@ -166,17 +174,25 @@ func (s *DB) LoadStateOf(ctx context.Context, q sqlx.QueryerContext, tenant sync
 		slices.Sort(groups[i].Members)
 	}
 	st.Groups = groups
-	t := st.Totals
-	err = q.QueryRowxContext(ctx, s.q(`SELECT
+	return st, nil
+}
+
+// LoadTotals counts the tenant's live provisioned users and groups and
+// those groups' memberships (of users with an Entra id), as the archive
+// guard counts them in a whole State.
+func (s *DB) LoadTotals(ctx context.Context, q sqlx.QueryerContext, tenantID string) (sync.Totals, error) {
+	var t sync.Totals
+	err := q.QueryRowxContext(ctx, s.q(`SELECT
 		(SELECT count(*) FROM users WHERE tenant_id = ? AND origin = 'provisioned' AND status NOT IN ('archived', 'purged')),
 		(SELECT count(*) FROM groups WHERE tenant_id = ? AND origin = 'provisioned' AND archived_at IS NULL),
-		(SELECT count(*) FROM memberships m JOIN groups g ON g.id = m.group_id JOIN users u ON u.id = m.user_id
-			WHERE m.tenant_id = ? AND g.origin = 'provisioned' AND g.archived_at IS NULL AND u.entra_id IS NOT NULL)`),
-		tenant.ID, tenant.ID, tenant.ID).Scan(&t.Users, &t.Groups, &t.Memberships)
+		(SELECT count(*) FROM memberships WHERE tenant_id = ?
+			AND group_id IN (SELECT id FROM groups WHERE tenant_id = ? AND origin = 'provisioned' AND archived_at IS NULL)
+			AND user_id NOT IN (SELECT id FROM users WHERE tenant_id = ? AND entra_id IS NULL))`),
+		tenantID, tenantID, tenantID, tenantID, tenantID).Scan(&t.Users, &t.Groups, &t.Memberships)
 	if err != nil {
-		return nil, fmt.Errorf("store: count the directory: %w", s.d.Translate(err))
+		return t, fmt.Errorf("store: count the directory: %w", s.d.Translate(err))
 	}
-	return st, nil
+	return t, nil
 }
 
 // loadUsers reads the tenant's users that match where (a condition with ?
@@ -220,7 +236,9 @@ func (s *DB) loadUsersOnly(ctx context.Context, q sqlx.QueryerContext, tenantID,
 			return users, nil
 		}
 		marks := strings.TrimSuffix(strings.Repeat("?, ", len(users)), ", ")
-		pathsQuery = `SELECT user_id, path FROM user_paths WHERE tenant_id = ? AND user_id IN (` + marks + `) ORDER BY user_id, path`
+		// By the users' ids alone (they are the tenant's), so that the
+		// primary key finds them even before the table has statistics.
+		pathsQuery, pathArgs = `SELECT user_id, path FROM user_paths WHERE user_id IN (`+marks+`) ORDER BY user_id, path`, nil
 		for _, u := range users {
 			pathArgs = append(pathArgs, u.ID)
 		}

@@ -278,6 +278,13 @@ func (s *Syncer) planScoped(ctx context.Context, tx Tx, snap *Snapshot, now time
 		s.logger.Warn("a scoped plan reached beyond what it loaded; planning the whole directory", LogTenant, head.ID)
 		return nil, nil, false, nil
 	}
+	if NeedsTotals(plan) {
+		t, err := stx.Totals(ctx)
+		if err != nil {
+			return nil, nil, false, fmt.Errorf("sync: count the directory: %w", err)
+		}
+		st.Totals = &t
+	}
 	return st, plan, true, nil
 }
 

@@ -146,6 +146,10 @@ func liveTotals(st *State) (users, groups, memberships int) {
 	if t := st.Totals; t != nil {
 		return t.Users, t.Groups, t.Memberships
 	}
+	if st.Partial {
+		// Counting a part would measure against the wrong whole.
+		panic("sync: the archive guard needs the totals of a partly loaded directory")
+	}
 	for i := range st.Users {
 		if u := &st.Users[i]; u.Origin == OriginProvisioned && u.Status != StatusArchived && u.Status != StatusPurged {
 			users++

@@ -256,9 +256,11 @@ type State struct {
 	Tenant Tenant  `json:"tenant"`
 	Users  []User  `json:"users"`
 	Groups []Group `json:"groups"`
-	// Totals are set when Users and the groups' Members are only part of
-	// the directory.
-	Totals *Totals `json:"totals,omitempty"`
+	// Partial is set when Users and the groups' Members are only part of
+	// the directory (a scoped plan's); Totals then count the whole, for the
+	// archive guard, once loaded.
+	Partial bool    `json:"partial,omitempty"`
+	Totals  *Totals `json:"totals,omitempty"`
 }
 
 // Totals count what the whole directory holds, for the archive guard (C6):

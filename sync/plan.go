@@ -129,7 +129,7 @@ func (p *Plan) Empty() bool { return len(p.Changes) == 0 }
 // Diff is the planner: a pure function of the Graph snapshot and the local
 // state that returns the Plan. It mutates neither input. now stamps archives.
 func Diff(snap *Snapshot, st *State, now time.Time) *Plan {
-	d := newDiffer(snap, st, now)
+	d := newDiffer(snap, st, now, nil)
 	d.users()
 	d.resolveEmailConflicts()
 	d.groups()
@@ -154,9 +154,11 @@ type differ struct {
 	// planned, in a scoped plan (DiffScoped), are the users planned one by
 	// one; nil plans every user.
 	planned map[string]bool
+	// unplanned are the users with a path a scoped plan does not plan.
+	unplanned map[string]bool
 }
 
-func newDiffer(snap *Snapshot, st *State, now time.Time) *differ {
+func newDiffer(snap *Snapshot, st *State, now time.Time, planned map[string]bool) *differ {
 	d := &differ{
 		snap: snap, st: st, now: now, settings: st.Tenant.Settings,
 		plan: &Plan{TenantID: st.Tenant.ID, ServicePrincipalAssignments: snap.ServicePrincipalAssignments,
@@ -169,12 +171,14 @@ func newDiffer(snap *Snapshot, st *State, now time.Time) *differ {
 		inScope:    map[string]bool{},
 		lostGroups: map[string]bool{},
 		userChg:    map[string]int{},
+		planned:    planned,
+		unplanned:  map[string]bool{},
 	}
 	if d.settings.EmailSource == "" {
 		d.settings.EmailSource = EmailFromMail
 	}
 	for _, id := range snap.DirectUsers {
-		d.paths[id] = append(d.paths[id], PathDirect)
+		d.addPath(id, PathDirect)
 	}
 	liveGroups := map[string]*Group{}
 	for i := range st.Groups {
@@ -192,7 +196,7 @@ func newDiffer(snap *Snapshot, st *State, now time.Time) *differ {
 			d.lostGroups[g.ID] = true
 			path := GroupPath(g.ID)
 			for _, m := range lg.Members {
-				d.paths[m] = append(d.paths[m], path)
+				d.addPath(m, path)
 			}
 			continue
 		}
@@ -203,7 +207,7 @@ func newDiffer(snap *Snapshot, st *State, now time.Time) *differ {
 		}
 		path := GroupPath(g.ID) // one string for all its members
 		for _, m := range uniqueSorted(g.Members) {
-			d.paths[m] = append(d.paths[m], path)
+			d.addPath(m, path)
 		}
 		for _, n := range g.Nested {
 			d.plan.Skipped = append(d.plan.Skipped, Skip{Kind: SkipNestedGroup, ID: n.ID, Name: n.Name, Parent: g.ID,
@@ -227,6 +231,16 @@ func newDiffer(snap *Snapshot, st *State, now time.Time) *differ {
 	}
 	d.plan.Skipped = append(d.plan.Skipped, snap.Skipped...)
 	return d
+}
+
+// addPath gives user id the assignment path; in a scoped plan, a user not
+// planned is only noted as holding one (unplanned).
+func (d *differ) addPath(id, path string) {
+	if d.planned != nil && !d.planned[id] {
+		d.unplanned[id] = true
+		return
+	}
+	d.paths[id] = append(d.paths[id], path)
 }
 
 func uniqueSorted(s []string) []string {

@@ -33,10 +33,23 @@ type StateScope struct {
 
 // ScopedTx is a Tx that loads part of the tenant's directory.
 type ScopedTx interface {
-	// StateOf loads the users scope names with their paths, every group
-	// with its members among those users (and all members of
-	// scope.Groups), and the Totals of the whole directory.
+	// StateOf loads the users scope names with their paths, and every
+	// group with its members among those users (and all members of
+	// scope.Groups); the State is Partial.
 	StateOf(ctx context.Context, scope StateScope) (*State, error)
+	// Totals counts the whole directory for the archive guard.
+	Totals(ctx context.Context) (Totals, error)
+}
+
+// NeedsTotals reports whether the archive guard measures plan against the
+// directory's totals: when it removes access.
+func NeedsTotals(plan *Plan) bool {
+	for i := range plan.Changes {
+		if plan.Changes[i].destructive() {
+			return true
+		}
+	}
+	return false
 }
 
 // ScopeOf is the part of the directory a plan of snap needs when only
@@ -44,8 +57,9 @@ type ScopedTx interface {
 // with: the changed users, the holders of the e-mail keys they would take,
 // the users a plan passes over whatever the directory holds (disabled or
 // invalid ones: whether they have a row decides the skip), and the changed
-// groups and those not found (their members' paths come from the
-// directory), whole. ok is false when it is too large to be worth it.
+// groups whole. (A group not found gives its local members their path: the
+// memberships of the users loaded are loaded.) ok is false when it is too
+// large to be worth it.
 func ScopeOf(snap *Snapshot, changed *Changes, settings TenantSettings) (scope StateScope, ok bool) {
 	src := settings.EmailSource
 	if src == "" {
@@ -73,11 +87,6 @@ func ScopeOf(snap *Snapshot, changed *Changes, settings TenantSettings) (scope S
 	for id := range changed.Groups {
 		groups[id] = true
 	}
-	for _, g := range snap.Groups {
-		if !g.Found {
-			groups[g.ID] = true
-		}
-	}
 	return StateScope{EntraIDs: sortedKeys(ids), EmailKeys: sortedKeys(keys), Groups: sortedKeys(groups)}, true
 }
 
@@ -87,16 +96,16 @@ func ScopeOf(snap *Snapshot, changed *Changes, settings TenantSettings) (scope S
 // false when the plan reaches beyond scope (a group change for a group not
 // loaded whole): the caller plans in full instead.
 func DiffScoped(snap *Snapshot, st *State, scope StateScope, now time.Time) (plan *Plan, ok bool) {
-	d := newDiffer(snap, st, now)
-	d.planned = make(map[string]bool, len(scope.EntraIDs)+len(st.Users))
+	planned := make(map[string]bool, len(scope.EntraIDs)+len(st.Users))
 	for _, id := range scope.EntraIDs {
-		d.planned[id] = true
+		planned[id] = true
 	}
 	for i := range st.Users {
 		if id := st.Users[i].EntraID; id != "" {
-			d.planned[id] = true
+			planned[id] = true
 		}
 	}
+	d := newDiffer(snap, st, now, planned)
 	d.users()
 	d.resolveEmailConflicts()
 	d.groups()

@@ -25,24 +25,23 @@ func (d *differ) users() {
 	sort.Strings(ids)
 	creates := 0
 	for id := range d.paths {
-		if d.byEntra[id] == nil && (d.planned == nil || d.planned[id]) {
+		if d.byEntra[id] == nil {
 			creates++
 		}
 	}
 	d.plan.Changes = slices.Grow(d.plan.Changes, creates)
 	for _, id := range ids {
-		if d.planned != nil && !d.planned[id] {
-			// A scoped plan: this user's inputs are as the last cycle
-			// planned them, against the row it left, so it plans no change.
-			// Users a plan could pass over (disabled, invalid) are always
-			// planned (ScopeOf), so this one is in scope exactly when it is
-			// enabled with a path.
-			if eu, seen := d.snap.Users[id]; seen && eu.AccountEnabled && len(d.paths[id]) > 0 {
-				d.plan.InScope++
-			}
-			continue
-		}
 		d.user(id)
+	}
+	for id := range d.unplanned {
+		// A scoped plan: this user's inputs are as the last cycle planned
+		// them, against the row it left, so it plans no change. Users a
+		// plan could pass over (disabled, invalid) are always planned
+		// (ScopeOf), so this one is in scope exactly when Graph returned it
+		// enabled.
+		if eu, seen := d.snap.Users[id]; seen && eu.AccountEnabled {
+			d.plan.InScope++
+		}
 	}
 }
 

@@ -358,7 +358,7 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 	switch {
 	case settled:
 		planned = "settled"
-	case st.Totals != nil:
+	case st.Partial:
 		planned = fmt.Sprintf("scoped (%d users loaded)", len(st.Users))
 	}
 	log.Info("cycle finished", LogRun, run.ID, "outcome", run.Outcome, "mode", run.Mode, "planned", planned, "changes", len(plan.Changes),

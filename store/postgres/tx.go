@@ -65,6 +65,11 @@ func (t *tx) StateOf(ctx context.Context, scope sync.StateScope) (*sync.State, e
 	return t.indexed(t.s.LoadStateOf(ctx, t.c.Tx, t.c.Tenant, scope))
 }
 
+// Totals counts the whole directory for the archive guard (store.DB.LoadTotals).
+func (t *tx) Totals(ctx context.Context) (sync.Totals, error) {
+	return t.s.LoadTotals(ctx, t.c.Tx, t.c.Tenant.ID)
+}
+
 // indexed indexes the local ids of the state loaded, for Apply.
 func (t *tx) indexed(st *sync.State, err error) (*sync.State, error) {
 	if err != nil {

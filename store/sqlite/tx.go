@@ -76,6 +76,11 @@ func (t *tx) StateOf(ctx context.Context, scope sync.StateScope) (*sync.State, e
 	return t.s.LoadStateOf(ctx, t.c.Tx, t.c.Tenant, scope)
 }
 
+// Totals counts the whole directory for the archive guard (store.DB.LoadTotals).
+func (t *tx) Totals(ctx context.Context) (sync.Totals, error) {
+	return t.s.LoadTotals(ctx, t.c.Tx, t.c.Tenant.ID)
+}
+
 // Apply applies the plan (see store.DB.Apply) with prepared statements. It
 // is all or nothing: on an error every write of this Apply is rolled back
 // to a savepoint, the error is returned (ECONFLICT for a uniqueness

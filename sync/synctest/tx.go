@@ -53,14 +53,14 @@ func (t *tx) State(context.Context) (*sync.State, error) {
 var _ sync.ScopedTx = (*tx)(nil)
 
 // StateOf returns the part of State scope names: the users with its Entra
-// ids or e-mail keys, every group with its members among them (all the
-// members of scope.Groups), and the whole directory's Totals.
+// ids or e-mail keys, and every group with its members among them (all the
+// members of scope.Groups).
 func (t *tx) StateOf(ctx context.Context, scope sync.StateScope) (*sync.State, error) {
 	whole, err := t.State(ctx)
 	if err != nil {
 		return nil, err
 	}
-	st := &sync.State{Tenant: whole.Tenant, Totals: &sync.Totals{}}
+	st := &sync.State{Tenant: whole.Tenant, Partial: true}
 	ids, keys := set(scope.EntraIDs), set(scope.EmailKeys)
 	loaded := map[string]bool{}
 	for _, u := range whole.Users {
@@ -68,22 +68,36 @@ func (t *tx) StateOf(ctx context.Context, scope sync.StateScope) (*sync.State, e
 			st.Users = append(st.Users, u)
 			loaded[u.EntraID] = true
 		}
-		if u.Origin == sync.OriginProvisioned && u.Status != sync.StatusArchived {
-			st.Totals.Users++
-		}
 	}
 	groups := set(scope.Groups)
 	for _, g := range whole.Groups {
-		if g.Origin == sync.OriginProvisioned && !g.Archived() {
-			st.Totals.Groups++
-			st.Totals.Memberships += len(g.Members)
-		}
 		if !groups[g.EntraID] {
 			g.Members = slices.DeleteFunc(g.Members, func(m string) bool { return !loaded[m] })
 		}
 		st.Groups = append(st.Groups, g)
 	}
 	return st, nil
+}
+
+// Totals counts the whole directory for the archive guard.
+func (t *tx) Totals(ctx context.Context) (sync.Totals, error) {
+	whole, err := t.State(ctx)
+	if err != nil {
+		return sync.Totals{}, err
+	}
+	var n sync.Totals
+	for _, u := range whole.Users {
+		if u.Origin == sync.OriginProvisioned && u.Status != sync.StatusArchived {
+			n.Users++
+		}
+	}
+	for _, g := range whole.Groups {
+		if g.Origin == sync.OriginProvisioned && !g.Archived() {
+			n.Groups++
+			n.Memberships += len(g.Members)
+		}
+	}
+	return n, nil
 }
 
 func set(ss []string) map[string]bool {
