@@ -86,7 +86,8 @@ func planJSON(tb testing.TB, p *sync.Plan) string {
 	return string(b)
 }
 
-func scopedState(tb testing.TB, m *synctest.Memory, scope sync.StateScope) *sync.State {
+// scopedTx runs fn in a transaction on the tenant's directory, rolled back.
+func scopedTx(tb testing.TB, m *synctest.Memory, fn func(ctx context.Context, tx sync.ScopedTx) error) {
 	tb.Helper()
 	ctx := context.Background()
 	tx, err := m.Begin(ctx, "t")
@@ -94,25 +95,25 @@ func scopedState(tb testing.TB, m *synctest.Memory, scope sync.StateScope) *sync
 		tb.Fatal(err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	st, err := tx.(sync.ScopedTx).StateOf(ctx, scope)
-	if err != nil {
+	if err := fn(ctx, tx.(sync.ScopedTx)); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+func scopedState(tb testing.TB, m *synctest.Memory, scope sync.StateScope) (st *sync.State) {
+	scopedTx(tb, m, func(ctx context.Context, tx sync.ScopedTx) (err error) {
+		st, err = tx.StateOf(ctx, scope)
+		return err
+	})
 	return st
 }
 
 func scopedTotals(tb testing.TB, m *synctest.Memory) *sync.Totals {
-	tb.Helper()
-	ctx := context.Background()
-	tx, err := m.Begin(ctx, "t")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	n, err := tx.(sync.ScopedTx).Totals(ctx)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	var n sync.Totals
+	scopedTx(tb, m, func(ctx context.Context, tx sync.ScopedTx) (err error) {
+		n, err = tx.Totals(ctx)
+		return err
+	})
 	return &n
 }
 
@@ -247,7 +248,7 @@ func (c scopedStore) Begin(ctx context.Context, tenantID string) (sync.Tx, error
 	if err != nil {
 		return nil, err
 	}
-	return scopedTx{tx.(scopableTx), c}, nil
+	return recordingTx{tx.(scopableTx), c}, nil
 }
 
 type scopableTx interface {
@@ -256,17 +257,17 @@ type scopableTx interface {
 	sync.ScopedTx
 }
 
-type scopedTx struct {
+type recordingTx struct {
 	scopableTx
 	c scopedStore
 }
 
-func (t scopedTx) State(ctx context.Context) (*sync.State, error) {
+func (t recordingTx) State(ctx context.Context) (*sync.State, error) {
 	*t.c.whole++
 	return t.scopableTx.State(ctx)
 }
 
-func (t scopedTx) StateOf(ctx context.Context, scope sync.StateScope) (*sync.State, error) {
+func (t recordingTx) StateOf(ctx context.Context, scope sync.StateScope) (*sync.State, error) {
 	st, err := t.scopableTx.StateOf(ctx, scope)
 	if err == nil {
 		*t.c.scoped = append(*t.c.scoped, len(st.Users))
