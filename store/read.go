@@ -92,19 +92,26 @@ const scopeChunk = 5000
 
 // LoadStateOf loads the part of the tenant's directory scope names, for a
 // scoped plan (sync.ScopedTx): the users with its Entra ids or e-mail keys
-// (purged tombstones excepted) with their paths, and every group with its
-// members among those users (all the members of scope.Groups). Each
-// statement finds its rows by index.
+// or as local members of scope.MembersOf (purged tombstones excepted) with
+// their paths, and every group with its members among those users (all the
+// members of scope.Groups). Each statement finds its rows by index.
 func (s *DB) LoadStateOf(ctx context.Context, q sqlx.QueryerContext, tenant sync.Tenant, scope sync.StateScope) (*sync.State, error) {
 	st := &sync.State{Tenant: tenant, Partial: true}
 	loaded := map[int64]bool{}
 	for _, by := range []struct {
-		col  string
-		vals []string
-	}{{"entra_id", scope.EntraIDs}, {"email_key", scope.EmailKeys}} {
+		cond    string
+		vals    []string
+		ofGroup bool // cond names the tenant's groups first
+	}{{"entra_id IN (?)", scope.EntraIDs, false}, {"email_key IN (?)", scope.EmailKeys, false},
+		{"id IN (SELECT m.user_id FROM memberships m JOIN groups g ON g.id = m.group_id WHERE g.tenant_id = ? AND g.entra_id IN (?))",
+			scope.MembersOf, true}} {
 		err := inChunksOf(scopeChunk, by.vals, func(part []string) error {
+			args := []any{part}
+			if by.ofGroup {
+				args = []any{tenant.ID, part}
+			}
 			// purged_at IS NULL as the Entra id's (partial) index has it.
-			where, args, err := sqlx.In("purged_at IS NULL AND status <> 'purged' AND "+by.col+" IN (?)", part)
+			where, args, err := sqlx.In("purged_at IS NULL AND status <> 'purged' AND "+by.cond, args...)
 			if err != nil {
 				return fmt.Errorf("store: load users: %w", err)
 			}

@@ -12,6 +12,11 @@ import "slices"
 type Changes struct {
 	Users  map[string]bool
 	Groups map[string]bool
+	// LocalMembers are the changed groups Graph did not find in one of the
+	// pictures: a group not found keeps its local members and gives them
+	// their path from the directory, so those members (whom no picture
+	// lists) are reached too.
+	LocalMembers map[string]bool
 }
 
 // ChangedBetween returns what differs from before to after. Either may be
@@ -23,7 +28,7 @@ func ChangedBetween(before, after *Snapshot) *Changes {
 	if after == nil {
 		after = &Snapshot{}
 	}
-	c := &Changes{Users: map[string]bool{}, Groups: map[string]bool{}}
+	c := &Changes{Users: map[string]bool{}, Groups: map[string]bool{}, LocalMembers: map[string]bool{}}
 	mark := func(ids ...string) {
 		for _, id := range ids {
 			c.Users[id] = true
@@ -83,6 +88,11 @@ func ChangedBetween(before, after *Snapshot) *Changes {
 		if groupsAfter[id] == nil {
 			c.Groups[id] = true
 			mark(b.Members...)
+		}
+	}
+	for id := range c.Groups {
+		if b, a := groupsBefore[id], groupsAfter[id]; (b != nil && !b.Found) || (a != nil && !a.Found) {
+			c.LocalMembers[id] = true
 		}
 	}
 	return c

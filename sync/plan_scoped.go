@@ -29,12 +29,16 @@ type StateScope struct {
 	// Groups are the groups, by Entra id, whose members are loaded whole;
 	// every group's row is loaded, with its members among the users loaded.
 	Groups []string
+	// MembersOf are groups (a subset of Groups) whose local members are
+	// loaded as users too, sorted.
+	MembersOf []string
 }
 
 // ScopedTx is a Tx that loads part of the tenant's directory.
 type ScopedTx interface {
-	// StateOf loads the users scope names with their paths, and every
-	// group with its members among those users (and all members of
+	// StateOf loads the users scope names (by Entra id, by e-mail key, as
+	// local members of scope.MembersOf) with their paths, and every group
+	// with its members among those users (and all members of
 	// scope.Groups); the State is Partial.
 	StateOf(ctx context.Context, scope StateScope) (*State, error)
 	// Totals counts the whole directory for the archive guard.
@@ -57,9 +61,9 @@ func NeedsTotals(plan *Plan) bool {
 // with: the changed users, the holders of the e-mail keys they would take,
 // the users a plan passes over whatever the directory holds (disabled or
 // invalid ones: whether they have a row decides the skip), and the changed
-// groups whole. (A group not found gives its local members their path: the
-// memberships of the users loaded are loaded.) ok is false when it is too
-// large to be worth it.
+// groups whole, with the local members of those Graph did not find in one of
+// the pictures (they had their path from the directory). ok is false when it
+// is too large to be worth it.
 func ScopeOf(snap *Snapshot, changed *Changes, settings TenantSettings) (scope StateScope, ok bool) {
 	src := settings.EmailSource
 	if src == "" {
@@ -87,7 +91,8 @@ func ScopeOf(snap *Snapshot, changed *Changes, settings TenantSettings) (scope S
 	for id := range changed.Groups {
 		groups[id] = true
 	}
-	return StateScope{EntraIDs: sortedKeys(ids), EmailKeys: sortedKeys(keys), Groups: sortedKeys(groups)}, true
+	return StateScope{EntraIDs: sortedKeys(ids), EmailKeys: sortedKeys(keys), Groups: sortedKeys(groups),
+		MembersOf: sortedKeys(changed.LocalMembers)}, true
 }
 
 // DiffScoped is Diff over the part of the directory scope loaded (st, from

@@ -15,14 +15,16 @@ import (
 )
 
 // TestC11_ScopedPlanEqualsFullPlan: over random tenants brought up to date
-// with one picture (no conflict left, so the directory is what planning it
-// made), then a random change of that picture, the scoped plan — only the
-// part of the directory the change reaches loaded and planned — is the plan
-// a full one makes: the same changes in the same order, conflicts, skips,
-// users in scope, and what the archive guard holds and why.
+// with one picture, or with two in turn (no conflict left, so the directory
+// is what planning the last made of it; a history leaves what a picture
+// does not carry, such as the local members of a group Graph did not find),
+// then a random change of that picture, the scoped plan — only the part of
+// the directory the change reaches loaded and planned — is the plan a full
+// one makes: the same changes in the same order, conflicts, skips, users in
+// scope, and what the archive guard holds and why.
 func TestC11_ScopedPlanEqualsFullPlan(t *testing.T) {
 	compared, scopedUsers, allUsers := 0, 0, 0
-	for seed := int64(1); seed <= 1500; seed++ {
+	for seed := int64(1); seed <= 3000; seed++ {
 		r := rand.New(rand.NewSource(seed))
 		settings := sync.DefaultTenantSettings()
 		settings.AutoInvite = r.Intn(2) == 0
@@ -33,15 +35,25 @@ func TestC11_ScopedPlanEqualsFullPlan(t *testing.T) {
 			settings.ArchiveThreshold, settings.GroupArchiveThreshold, settings.MembershipRemovalThreshold = 1+r.Intn(3), 1, 1+r.Intn(4)
 		}
 		m := MustPlannerMemory(t, settings, randomManualUsers(r), nil)
-		before := randomSnapshot(r)
-		for i := 0; ; i++ {
-			if p := mustApply(t, m, diffOf(before, t0)); p.Empty() || i == 5 {
-				break
+		history := []*sync.Snapshot{randomSnapshot(r)}
+		if r.Intn(2) == 0 {
+			history = append(history, mutateSnapshot(r, history[0]))
+		}
+		clean := true
+		for _, s := range history {
+			for i := 0; ; i++ {
+				if p := mustApply(t, m, diffOf(s, t0)); p.Empty() || i == 5 {
+					break
+				}
+			}
+			if p := sync.Diff(s, stateOf(t, m), t0); !p.Empty() || len(p.Conflicts) > 0 {
+				clean = false
 			}
 		}
-		if p := sync.Diff(before, stateOf(t, m), t0); !p.Empty() || len(p.Conflicts) > 0 {
-			continue // not clean: a cycle would plan in full
+		if !clean {
+			continue // a cycle would plan in full
 		}
+		before := history[len(history)-1]
 		after := mutateSnapshot(r, before)
 		changed := sync.ChangedBetween(before, after)
 		what := fmt.Sprintf("seed %d", seed)
@@ -70,15 +82,21 @@ func TestC11_ScopedPlanEqualsFullPlan(t *testing.T) {
 		scopedUsers += len(part.Users)
 		allUsers += len(full.Users)
 	}
-	if compared < 1000 {
+	if compared < 2000 {
 		t.Fatalf("only %d tenants compared", compared)
 	}
 	t.Logf("%d tenants compared; the scoped plans loaded %d of %d users", compared, scopedUsers, allUsers)
 }
 
-// planJSON is everything a plan says, for comparison.
+// planJSON is everything a plan says, for comparison (no changes is no
+// changes, whether the slice was allocated or not).
 func planJSON(tb testing.TB, p *sync.Plan) string {
 	tb.Helper()
+	if len(p.Changes) == 0 {
+		c := *p
+		c.Changes = nil
+		p = &c
+	}
 	b, err := json.Marshal(p)
 	if err != nil {
 		tb.Fatal(err)
@@ -235,6 +253,63 @@ func mutateSnapshot(r *rand.Rand, s *sync.Snapshot) *sync.Snapshot {
 	return &c
 }
 
+// TestC11_ScopedPlanOfAGroupGraphDidNotFind: a group Graph did not find is
+// left as it is, and its local members keep their path through it from the
+// directory, though no picture lists them. When it is found again without
+// one of them, unassigned, or found again but unsupported, the scoped plan
+// reaches those members as the full plan does.
+func TestC11_ScopedPlanOfAGroupGraphDidNotFind(t *testing.T) {
+	user := func(id string) sync.EntraUser {
+		return sync.EntraUser{ID: id, UserPrincipalName: id + "@x.test", Mail: id + "@x.test", DisplayName: id, AccountEnabled: true}
+	}
+	g := func(found bool, members ...string) sync.EntraGroup {
+		return sync.EntraGroup{ID: "g1", DisplayName: "G1", Found: found, SecurityEnabled: true, Members: members}
+	}
+	snap := func(groups []sync.EntraGroup, users ...sync.EntraUser) *sync.Snapshot {
+		s := &sync.Snapshot{Users: map[string]sync.EntraUser{}, DirectUsers: []string{"d"}, AssignmentsListed: 1 + len(groups), Groups: groups}
+		for _, u := range users {
+			s.Users[u.ID] = u
+		}
+		return s
+	}
+	d, u1, u2, u3 := user("d"), user("u1"), user("u2"), user("u3")
+	// Found with u1 and u2 (their only path), then not found: kept as they are.
+	history := []*sync.Snapshot{snap([]sync.EntraGroup{g(true, "u1", "u2")}, d, u1, u2), snap([]sync.EntraGroup{g(false)}, d)}
+	unsupported := g(true)
+	unsupported.SecurityEnabled = false
+	for name, after := range map[string]*sync.Snapshot{
+		"found again without u1":      snap([]sync.EntraGroup{g(true, "u2", "u3")}, d, u2, u3),
+		"unassigned":                  snap(nil, d),
+		"found again, now unsupported": snap([]sync.EntraGroup{unsupported}, d),
+	} {
+		t.Run(name, func(t *testing.T) {
+			m := MustPlannerMemory(t, sync.DefaultTenantSettings(), nil, nil)
+			for _, s := range history {
+				mustApply(t, m, diffOf(s, t0))
+			}
+			full := stateOf(t, m)
+			want := sync.Diff(after, full, t0.Add(time.Hour))
+			sync.Guard(want, full, nil)
+			if want.Counts()["user.archive"] == 0 && want.Counts()["membership.remove"] == 0 {
+				t.Fatalf("the full plan %v reaches no local member: the case tests nothing", want.Counts())
+			}
+			scope, _ := sync.ScopeOf(after, sync.ChangedBetween(history[1], after), full.Tenant.Settings)
+			part := scopedState(t, m, scope)
+			got, ok := sync.DiffScoped(after, part, scope, t0.Add(time.Hour))
+			if !ok {
+				t.Fatalf("the scoped plan reached beyond its scope")
+			}
+			if sync.NeedsTotals(got) {
+				part.Totals = scopedTotals(t, m)
+			}
+			sync.Guard(got, part, nil)
+			if w, g := planJSON(t, want), planJSON(t, got); w != g {
+				t.Fatalf("scoped plan differs from the full plan\nfull:   %s\nscoped: %s", w, g)
+			}
+		})
+	}
+}
+
 // scopedStore records how the cycles load the directory: whole (Tx.State)
 // or in part (ScopedTx.StateOf, with the users each load returned).
 type scopedStore struct {
@@ -330,5 +405,34 @@ func TestC11_ChangedCycleLoadsOnlyWhatItReaches(t *testing.T) {
 	}
 	if res := cycle(1, 0, "the conflict again"); len(res.Plan.Conflicts) != 1 {
 		t.Fatalf("conflict not planned again: %+v", res.Plan.Conflicts)
+	}
+}
+
+// TestC11_LostGroupUnassignedArchivesItsMembers, end to end (real SDK over
+// graphtest): a full read does not find an assigned group (404), so it and
+// its members' paths through it are left as they are. Then it is
+// unassigned: the incremental cycle after that clean one archives the group
+// and the members whose only path it was, as a full cycle would, and a full
+// cycle after it finds nothing left.
+func TestC11_LostGroupUnassignedArchivesItsMembers(t *testing.T) {
+	t.Parallel()
+	tn := baseTenant()
+	tn.Groups = append(tn.Groups, secGroup(300, "Lost", gid(4), gid(5)))
+	tn.Assignments = append(tn.Assignments, graphtest.Assignment{PrincipalID: gid(300)})
+	h := MustMemoryHarness(t, tn, nil)
+	if res := h.cycle(t); res.Plan.Counts()["user.create"] != 5 {
+		t.Fatalf("first cycle: %v", res.Plan.Counts())
+	}
+	h.srv.InjectFault(graphtest.Fault{Endpoint: "GET /v1.0/groups/{id}", ID: gid(300), Status: 404, Times: 1000})
+	res := h.fullCycle(t)
+	if !res.Plan.Empty() || skipped(res.Plan, sync.SkipGroup, gid(300)) == nil || res.Run.Outcome != sync.OutcomeSucceeded {
+		t.Fatalf("full cycle with the group not found: %v %+v %s", res.Plan.Counts(), res.Plan.Skipped, res.Run.Outcome)
+	}
+	h.srv.Unassign(gid(300))
+	inc := h.cycle(t)
+	full := h.fullCycle(t)
+	if inc.Run.Mode != sync.ModeIncremental || inc.Plan.Counts()["user.archive"] != 2 || !full.Plan.Empty() {
+		t.Fatalf("incremental cycle (%s) after the lost group was unassigned: %v; a full cycle after it: %v (want the group and users 4, 5 archived by the first, nothing left for the second)",
+			inc.Run.Mode, inc.Plan.Counts(), full.Plan.Counts())
 	}
 }

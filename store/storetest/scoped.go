@@ -14,7 +14,8 @@ import (
 // testStateOf: a scoped plan's load (sync.ScopedTx) returns exactly the
 // users its scope names — by Entra id or e-mail key, whatever their origin,
 // purged tombstones excepted — with their paths, and every group with its
-// members among them (all members of the groups named whole); Totals counts
+// members among them (all members of the groups named whole), and the local
+// members of the groups it names for that; Totals counts
 // the whole directory as the archive guard counts a whole State.
 func testStateOf(t *testing.T, dir store.Store) {
 	ctx := context.Background()
@@ -25,7 +26,8 @@ func testStateOf(t *testing.T, dir store.Store) {
 	// e and g2's d lose their paths: e archived, d still direct.
 	cycle(t, dir, snapshot(users[:4], []string{"a", "b", "c", "d"}, secGroup("g1", "One", "a", "b", "c"), secGroup("g2", "Two", "c"),
 		secGroup("g3", "Three", "a")), now.Add(time.Hour))
-	scope := sync.StateScope{EntraIDs: []string{"b", "e", "nobody"}, EmailKeys: []string{"d@x.test", "free@x.test"}, Groups: []string{"g1"}}
+	scope := sync.StateScope{EntraIDs: []string{"b", "e", "nobody"}, EmailKeys: []string{"d@x.test", "free@x.test"}, Groups: []string{"g1", "g2"},
+		MembersOf: []string{"g2"}}
 
 	tx, full := mustBegin(t, ctx, dir, "t1")
 	defer func() { _ = tx.Rollback() }()
@@ -39,9 +41,16 @@ func testStateOf(t *testing.T, dir store.Store) {
 	}
 	want := &sync.State{Tenant: full.Tenant, Partial: true}
 	var wantTotals sync.Totals
-	loaded := map[string]bool{}
+	loaded, membersOf := map[string]bool{}, map[string]bool{}
+	for _, g := range full.Groups {
+		if slices.Contains(scope.MembersOf, g.EntraID) {
+			for _, m := range g.Members {
+				membersOf[m] = true
+			}
+		}
+	}
 	for _, u := range full.Users {
-		if slices.Contains(scope.EntraIDs, u.EntraID) || slices.Contains(scope.EmailKeys, sync.EmailKey(u.Email)) {
+		if slices.Contains(scope.EntraIDs, u.EntraID) || slices.Contains(scope.EmailKeys, sync.EmailKey(u.Email)) || membersOf[u.EntraID] {
 			want.Users = append(want.Users, u)
 			loaded[u.EntraID] = true
 		}
@@ -72,8 +81,8 @@ func testStateOf(t *testing.T, dir store.Store) {
 	if string(w) != string(g) {
 		t.Fatalf("StateOf\n got %s\nwant %s", g, w)
 	}
-	if totals != wantTotals || len(part.Users) != 3 || totals.Users != 4 || totals.Groups != 3 || totals.Memberships != 5 {
-		t.Fatalf("StateOf loaded %d users, totals %+v (counted %+v); want b, d, e and 4 live users, 3 groups, 5 memberships",
+	if totals != wantTotals || len(part.Users) != 4 || totals.Users != 4 || totals.Groups != 3 || totals.Memberships != 5 {
+		t.Fatalf("StateOf loaded %d users, totals %+v (counted %+v); want b, c (g2's), d, e and 4 live users, 3 groups, 5 memberships",
 			len(part.Users), totals, wantTotals)
 	}
 }

@@ -62,6 +62,13 @@ func (t *tx) StateOf(ctx context.Context, scope sync.StateScope) (*sync.State, e
 	}
 	st := &sync.State{Tenant: whole.Tenant, Partial: true}
 	ids, keys := set(scope.EntraIDs), set(scope.EmailKeys)
+	for _, g := range whole.Groups {
+		if slices.Contains(scope.MembersOf, g.EntraID) {
+			for _, m := range g.Members {
+				ids[m] = true
+			}
+		}
+	}
 	loaded := map[string]bool{}
 	for _, u := range whole.Users {
 		if (u.EntraID != "" && ids[u.EntraID]) || (sync.EmailKey(u.Email) != "" && keys[sync.EmailKey(u.Email)]) {
