@@ -278,8 +278,8 @@ func TestC11_ScopedPlanOfAGroupGraphDidNotFind(t *testing.T) {
 	unsupported := g(true)
 	unsupported.SecurityEnabled = false
 	for name, after := range map[string]*sync.Snapshot{
-		"found again without u1":      snap([]sync.EntraGroup{g(true, "u2", "u3")}, d, u2, u3),
-		"unassigned":                  snap(nil, d),
+		"found again without u1":       snap([]sync.EntraGroup{g(true, "u2", "u3")}, d, u2, u3),
+		"unassigned":                   snap(nil, d),
 		"found again, now unsupported": snap([]sync.EntraGroup{unsupported}, d),
 	} {
 		t.Run(name, func(t *testing.T) {
