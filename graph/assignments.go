@@ -73,7 +73,7 @@ func (s *Source) assignments(ctx context.Context, spID string, snap *sync.Snapsh
 		snap.AssignmentsListed += len(items) // every item: a principal may hold several roles
 		for i, a := range items {
 			pid := a.PrincipalID
-			if !guidRE.MatchString(pid) {
+			if !isGUID(pid) {
 				return malformed(fmt.Sprintf("appRoleAssignedTo of %s, page %d", spID, n), fmt.Sprintf("assignment %d has no valid principalId (%q)", i, clipped(pid)))
 			}
 			if record != nil {

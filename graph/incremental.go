@@ -562,7 +562,7 @@ func mergeUsers(users map[string]*userChange, items []json.RawMessage, where str
 		if err := json.Unmarshal(raw, &keys); err != nil {
 			return malformed(where, fmt.Sprintf("item %d: %v", i, err))
 		}
-		if !guidRE.MatchString(u.ID) {
+		if !isGUID(u.ID) {
 			return malformed(where, fmt.Sprintf("item %d has no valid id (%q)", i, clipped(u.ID)))
 		}
 		if err := checkRemoved(u.Removed, where); err != nil {
@@ -592,7 +592,7 @@ func mergeGroups(groups map[string]*groupChange, items []json.RawMessage, where 
 			return malformed(where, fmt.Sprintf("item %d: %v", i, err))
 		}
 		var id string
-		if err := json.Unmarshal(keys["id"], &id); err != nil || !guidRE.MatchString(id) {
+		if err := json.Unmarshal(keys["id"], &id); err != nil || !isGUID(id) {
 			return malformed(where, fmt.Sprintf("item %d has no valid id", i))
 		}
 		ch := groups[id]
@@ -627,7 +627,7 @@ func mergeGroups(groups map[string]*groupChange, items []json.RawMessage, where 
 				return malformed(where, fmt.Sprintf("item %d: members@delta: %v", i, err))
 			}
 			for _, mm := range ms {
-				if !guidRE.MatchString(mm.ID) {
+				if !isGUID(mm.ID) {
 					return malformed(where, fmt.Sprintf("item %d: a member has no valid id (%q)", i, clipped(mm.ID)))
 				}
 				if err := checkRemoved(mm.Removed, where); err != nil {
@@ -688,7 +688,7 @@ func assignmentChanges(items []json.RawMessage, where string) ([]assignmentChang
 			out = append(out, assignmentChange{id: a.ID, removed: true})
 			continue
 		}
-		if a.Type == "" || a.ResourceID == "" || !guidRE.MatchString(a.PrincipalID) || a.PrincipalType == "" {
+		if a.Type == "" || a.ResourceID == "" || !isGUID(a.PrincipalID) || a.PrincipalType == "" {
 			return nil, bad(i, "an assignment without its type, resourceId, principalId or principalType")
 		}
 		out = append(out, assignmentChange{id: a.ID, resource: a.ResourceID,

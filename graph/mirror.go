@@ -338,7 +338,7 @@ func decodeMirror(b []byte) (*mirror, error) {
 	for range n {
 		u := sync.EntraUser{ID: r.str(), UserPrincipalName: r.str(), Mail: r.str(), DisplayName: r.str(), GivenName: r.str(), Surname: r.str()}
 		u.AccountEnabled = r.flags()&1 != 0
-		if r.err == nil && (!guidRE.MatchString(u.ID) || len(users) > 0 && users[len(users)-1].ID >= u.ID) {
+		if r.err == nil && (!isGUID(u.ID) || len(users) > 0 && users[len(users)-1].ID >= u.ID) {
 			r.err = fmt.Errorf("user %d: an id that is no GUID, or out of order", len(users))
 		}
 		if r.err != nil {
