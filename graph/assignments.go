@@ -66,7 +66,7 @@ func (s *Source) assignments(ctx context.Context, spID string, snap *sync.Snapsh
 		return nil, nil, fmt.Errorf("graph: assignments request: %w", err)
 	}
 	seenUser, seenGroup := map[string]bool{}, map[string]bool{}
-	err = listAll(ctx, s, first, "appRoleAssignedTo of "+spID, func(n int, items []wireAssignment, more bool) error {
+	err = listAhead(ctx, s, first, "appRoleAssignedTo of "+spID, func(n int, items []wireAssignment, more bool) error {
 		if n == 1 && more && onMore != nil {
 			onMore()
 		}

@@ -175,7 +175,7 @@ func (s *Source) incremental(ctx context.Context, m *mirror, prev, next *sync.De
 			mu.Unlock()
 		}
 		var err error
-		assign, err = s.listAssignments(ctx, m.SP.ID)
+		assign, err = s.listAssignments(ctx, m.SP.ID, len(m.Assign))
 		return err
 	})
 	wg.Wait()
@@ -697,9 +697,11 @@ func assignmentChanges(items []json.RawMessage, where string) ([]assignmentChang
 	return out, nil
 }
 
-// listAssignments lists the application's assignments in full.
-func (s *Source) listAssignments(ctx context.Context, spID string) (map[string]massign, error) {
+// listAssignments lists the application's assignments in full; about is
+// how many there were the last time (the map is sized for them).
+func (s *Source) listAssignments(ctx context.Context, spID string, about int) (map[string]massign, error) {
 	m := newMirror()
+	m.Assign = make(map[string]massign, min(about+about/16, 1<<20))
 	if _, _, err := s.assignments(ctx, spID, &sync.Snapshot{}, nil, nil, m.recordAssignment); err != nil {
 		return nil, err
 	}
