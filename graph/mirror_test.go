@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/entrasync/entrasync/sync"
@@ -50,6 +51,38 @@ func TestBadInput_StoredMirrorThatCannotBeTrustedReadsInFull(t *testing.T) {
 	} {
 		if _, err := decodeMirror(b); !errors.Is(err, sync.ErrDeltaReset) {
 			t.Errorf("%s: %v, want ErrDeltaReset", name, err)
+		}
+	}
+}
+
+// TestMirrorInPartsRoundTrips: a mirror of more users than one part of the
+// encoding holds, and one of none, decode to what was encoded.
+func TestMirrorInPartsRoundTrips(t *testing.T) {
+	for _, n := range []int{0, 1, mirrorChunk, 2*mirrorChunk + 7} {
+		m := newMirror()
+		m.SP = sync.Ref{ID: "sp", Name: "App"}
+		m.Assign["a1"] = massign{P: "u1", T: "Group", N: "Staff"}
+		m.Groups["g1"] = &mgroup{Found: true, Name: "Staff", Read: true, Members: []string{"u1"}}
+		users := map[string]sync.EntraUser{}
+		for i := range n {
+			id := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
+			users[id] = sync.EntraUser{ID: id, UserPrincipalName: fmt.Sprintf("u%d@x.test", i), DisplayName: "U", AccountEnabled: i%2 == 0}
+		}
+		b, err := m.encode(users)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := decodeMirror(b)
+		if err != nil {
+			t.Fatalf("%d users: %v", n, err)
+		}
+		if len(back.users) != n || back.Groups["g1"].Members[0] != "u1" || back.Assign["a1"] != m.Assign["a1"] {
+			t.Fatalf("%d users: %d back, %+v", n, len(back.users), back)
+		}
+		for id, u := range users {
+			if got := back.users[id]; got == nil || *got != u {
+				t.Fatalf("%d users: %s came back as %+v, want %+v", n, id, got, u)
+			}
 		}
 	}
 }
