@@ -189,7 +189,8 @@ func (s *Source) incremental(ctx context.Context, m *mirror, prev, next *sync.De
 	if sp.ID != m.SP.ID {
 		return false, sync.DeltaReset("the application's service principal is now %s, not %s", clipped(sp.ID), clipped(m.SP.ID))
 	}
-	if len(users) == 0 && len(groups) == 0 && len(changes) == 0 && sp == m.SP && (assign == nil || maps.Equal(assign, m.Assign)) {
+	sameAssign := assign == nil || maps.Equal(assign, m.Assign)
+	if len(users) == 0 && len(groups) == 0 && len(changes) == 0 && sp == m.SP && sameAssign {
 		// Nothing changed; but what the last read did not find is looked
 		// up again, as a full read would, and only if some of it turned
 		// up does the picture change.
@@ -198,8 +199,12 @@ func (s *Source) incremental(ctx context.Context, m *mirror, prev, next *sync.De
 		}
 	}
 	m.SP = sp
-	if assign != nil {
+	if !sameAssign {
 		m.Assign = assign
+		m.forgetPrincipals()
+	}
+	if len(changes) > 0 {
+		m.forgetPrincipals()
 	}
 	for _, c := range changes {
 		switch {
@@ -216,6 +221,7 @@ func (s *Source) incremental(ctx context.Context, m *mirror, prev, next *sync.De
 // that need a whole read, looks up the users newly in scope and drops what
 // is out of scope.
 func (s *Source) settle(ctx context.Context, m *mirror, users map[string]*userChange, groups map[string]*groupChange) error {
+	m.scoped = false
 	direct, assigned, names := m.principals(&sync.Snapshot{})
 	groupName := func(id string) string {
 		var name string
@@ -309,7 +315,7 @@ func (s *Source) settle(ctx context.Context, m *mirror, users map[string]*userCh
 	}
 	// Users in scope the mirror does not have: those the round carried
 	// whole, the rest looked up.
-	need := map[string]bool{}
+	need := make(map[string]bool, len(m.users)+len(users))
 	for _, id := range direct {
 		need[id] = true
 	}
@@ -321,12 +327,15 @@ func (s *Source) settle(ctx context.Context, m *mirror, users map[string]*userCh
 		}
 	}
 	var missing []string
-	for _, id := range slices.Sorted(maps.Keys(need)) {
+	had := 0 // users needed that the mirror has
+	for id := range need {
 		if m.users[id] != nil {
+			had++
 			continue
 		}
 		if ch := users[id]; ch != nil && ch.user != nil {
 			m.users[id] = ch.user
+			had++
 			continue
 		}
 		if ch := users[id]; ch != nil && ch.removed {
@@ -335,21 +344,28 @@ func (s *Source) settle(ctx context.Context, m *mirror, users map[string]*userCh
 		missing = append(missing, id)
 	}
 	if len(missing) > 0 {
+		slices.Sort(missing)
 		found, _, err := s.lookUp(ctx, missing)
 		if err != nil {
 			return err
 		}
 		for _, u := range found {
 			if u != nil {
+				if m.users[u.ID] == nil && need[u.ID] {
+					had++
+				}
 				m.users[u.ID] = u
 			}
 		}
 	}
-	for id := range m.users {
-		if !need[id] {
-			delete(m.users, id)
+	if len(m.users) > had { // some are out of scope now
+		for id := range m.users {
+			if !need[id] {
+				delete(m.users, id)
+			}
 		}
 	}
+	m.scoped = true
 	return nil
 }
 
@@ -497,21 +513,15 @@ func deleteID(ids []string, id string) []string {
 // assigned group Graph answered 404 for, a direct user it does not know): a
 // full read looks them up every time, so every cycle does.
 func (m *mirror) unresolved() (groups []sync.Ref, users []string) {
-	seen := map[string]bool{}
-	for _, a := range m.Assign {
-		if seen[a.P] {
-			continue
+	direct, assigned, names := m.principals(&sync.Snapshot{})
+	for _, id := range assigned {
+		if g := m.Groups[id]; g == nil || !g.Found {
+			groups = append(groups, sync.Ref{ID: id, Name: names[id]})
 		}
-		seen[a.P] = true
-		switch a.T {
-		case "Group":
-			if g := m.Groups[a.P]; g == nil || !g.Found {
-				groups = append(groups, sync.Ref{ID: a.P, Name: a.N})
-			}
-		case "User":
-			if m.users[a.P] == nil {
-				users = append(users, a.P)
-			}
+	}
+	for _, id := range direct {
+		if m.users[id] == nil {
+			users = append(users, id)
 		}
 	}
 	return groups, users

@@ -5,6 +5,8 @@ import (
 	"compress/gzip"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
 
 	"github.com/entrasync/entrasync/sync"
@@ -83,6 +85,48 @@ func TestMirrorInPartsRoundTrips(t *testing.T) {
 			if got := back.users[id]; got == nil || *got != u {
 				t.Fatalf("%d users: %s came back as %+v, want %+v", n, id, got, u)
 			}
+		}
+		// Encoded again unchanged, then with a group renamed and a user
+		// changed: the parts kept from the last encode stand only for
+		// what they hold.
+		if again, err := m.encode(users); err != nil || !bytes.Equal(again, b) {
+			t.Fatalf("%d users: encoded again, %d bytes (was %d), %v", n, len(again), len(b), err)
+		}
+		m.Groups["g1"].Name = "Staff (renamed)"
+		if n > 0 {
+			id := fmt.Sprintf("00000000-0000-4000-8000-%012d", n-1)
+			u := users[id]
+			u.DisplayName = "Renamed"
+			users[id] = u
+		}
+		b, err = m.encode(users)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back, err = decodeMirror(b); err != nil || back.Groups["g1"].Name != "Staff (renamed)" {
+			t.Fatalf("%d users: after the rename %+v, %v", n, back, err)
+		}
+		for id, u := range users {
+			if got := back.users[id]; got == nil || *got != u {
+				t.Fatalf("%d users, after the rename: %s came back as %+v, want %+v", n, id, got, u)
+			}
+		}
+	}
+}
+
+func TestSortedEntriesInTheKeysByteOrder(t *testing.T) {
+	m := map[string]int{}
+	for i, k := range []string{"", "a", "ab", "ab\x00", "ab\x00\x00\x00\x00\x00\x00\x00", "abcdefgh", "abcdefgh1", "abcdefgh0",
+		"abcdefgg\xff", "\xff", "\x00", "00000000-0000-4000-8000-000000000002", "00000000-0000-4000-8000-000000000001", "Z", "z"} {
+		m[k] = i
+	}
+	keys, vals := sortedEntries(m)
+	if want := slices.Sorted(maps.Keys(m)); !slices.Equal(keys, want) {
+		t.Fatalf("keys %q, want %q", keys, want)
+	}
+	for i, k := range keys {
+		if vals[i] != m[k] {
+			t.Errorf("%q has %d, want %d", k, vals[i], m[k])
 		}
 	}
 }
