@@ -36,9 +36,10 @@ type mirror struct {
 	// who are Assign's principals, worked out once (nil until then, and
 	// again whenever Assign changes: see forgetPrincipals).
 	who *principalsOf
-	// scoped says users holds no user out of scope (settle dropped them
-	// last): a snapshot takes them all without working out the scope
-	// again. settle clears it while it changes the map.
+	// scoped says users holds no user out of scope (a full read's users,
+	// a snapshot's decoded, or settle dropped the rest): a snapshot takes
+	// them all without working out the scope again. settle clears it
+	// while it changes the map.
 	scoped bool
 	// packed are the gzip members of the last encode, by the SHA-256 of
 	// the layout each holds.
@@ -112,6 +113,7 @@ func (m *mirror) fill(snap *sync.Snapshot) {
 		u := u
 		m.users[id] = &u
 	}
+	m.scoped = true // a full read's users are the direct ones and the supported groups' members
 }
 
 // principals are the assigned users and groups, and what the snapshot
@@ -204,38 +206,51 @@ var mirrorMagic = []byte("esm\x02")
 // encode writes the mirror, keeping only the users in scope.
 //
 // The layout is written in parts, each gzipped on its own goroutine (the
-// assignments and groups, then the users a chunk at a time), and the
+// assignments, the groups and the users, a chunk at a time), and the
 // members concatenated: gzip reads them back as one stream, the layout
 // unchanged, and the compression, most of an encode's time, takes the
 // machine's cores instead of one. A part that holds what it held in the
 // last encode is not compressed again.
 func (m *mirror) encode(inScope map[string]sync.EntraUser) ([]byte, error) {
 	var parts []func(w *mirrorWriter)
-	parts = append(parts, func(w *mirrorWriter) {
-		w.raw(mirrorMagic)
-		w.str(m.SP.ID)
-		w.str(m.SP.Name)
-		w.num(len(m.Assign))
-		ids, as := sortedEntries(m.Assign)
-		for i, id := range ids {
-			a := as[i]
-			w.strs(id, a.P, a.T, a.N)
-		}
-		w.num(len(m.Groups))
-		for _, id := range slices.Sorted(maps.Keys(m.Groups)) {
-			g := m.Groups[id]
-			w.str(id)
-			w.flags(g.Found, g.Sec, g.Mail, g.Read)
-			w.str(g.Name)
-			w.list(g.Types)
-			w.list(g.Members)
-			w.num(len(g.Nested))
-			for _, n := range g.Nested {
-				w.strs(n.ID, n.Name)
+	ids, as := sortedEntries(m.Assign)
+	for i := 0; i == 0 || i < len(ids); i += mirrorChunk {
+		end := min(i+mirrorChunk, len(ids))
+		parts = append(parts, func(w *mirrorWriter) {
+			if i == 0 {
+				w.raw(mirrorMagic)
+				w.str(m.SP.ID)
+				w.str(m.SP.Name)
+				w.num(len(ids))
 			}
-			w.list(g.Others)
-		}
-	})
+			for j := i; j < end; j++ {
+				a := as[j]
+				w.strs(ids[j], a.P, a.T, a.N)
+			}
+		})
+	}
+	gids := slices.Sorted(maps.Keys(m.Groups))
+	for i := 0; i == 0 || i < len(gids); i += mirrorGroupChunk {
+		chunk := gids[i:min(i+mirrorGroupChunk, len(gids))]
+		parts = append(parts, func(w *mirrorWriter) {
+			if i == 0 {
+				w.num(len(gids))
+			}
+			for _, id := range chunk {
+				g := m.Groups[id]
+				w.str(id)
+				w.flags(g.Found, g.Sec, g.Mail, g.Read)
+				w.str(g.Name)
+				w.list(g.Types)
+				w.list(g.Members)
+				w.num(len(g.Nested))
+				for _, n := range g.Nested {
+					w.strs(n.ID, n.Name)
+				}
+				w.list(g.Others)
+			}
+		})
+	}
 	_, users := sortedEntries(inScope)
 	for i := 0; i == 0 || i < len(users); i += mirrorChunk {
 		chunk := users[i:min(i+mirrorChunk, len(users))]
@@ -303,9 +318,12 @@ func sortedEntries[V any](m map[string]V) ([]string, []V) {
 	return sk, sv
 }
 
-// mirrorChunk is how many users a part of the encoding holds (a few MB
-// before compression).
-const mirrorChunk = 25_000
+// mirrorChunk is how many users or assignments a part of the encoding
+// holds (a few MB before compression), mirrorGroupChunk how many groups.
+const (
+	mirrorChunk      = 25_000
+	mirrorGroupChunk = 100
+)
 
 // gzippers are the encoders' gzip writers, kept between encodes (each
 // holds a few hundred KB of state).
@@ -511,5 +529,6 @@ func decodeMirror(b []byte) (*mirror, error) {
 	for i := range users {
 		m.users[users[i].ID] = &users[i]
 	}
+	m.scoped = true // encode is given a snapshot's users, all in scope
 	return m, nil
 }

@@ -69,6 +69,10 @@ func TestMirrorInPartsRoundTrips(t *testing.T) {
 		for i := range n {
 			id := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
 			users[id] = sync.EntraUser{ID: id, UserPrincipalName: fmt.Sprintf("u%d@x.test", i), DisplayName: "U", AccountEnabled: i%2 == 0}
+			m.Assign[fmt.Sprintf("a-%d", i)] = massign{P: id, T: "User", N: "U"}
+		}
+		for i := range min(n, 2*mirrorGroupChunk+1) {
+			m.Groups[fmt.Sprintf("g-%d", i)] = &mgroup{Found: true, Name: fmt.Sprint(i)}
 		}
 		b, err := m.encode(users)
 		if err != nil {
@@ -78,8 +82,8 @@ func TestMirrorInPartsRoundTrips(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%d users: %v", n, err)
 		}
-		if len(back.users) != n || back.Groups["g1"].Members[0] != "u1" || back.Assign["a1"] != m.Assign["a1"] {
-			t.Fatalf("%d users: %d back, %+v", n, len(back.users), back)
+		if len(back.users) != n || back.Groups["g1"].Members[0] != "u1" || !maps.Equal(back.Assign, m.Assign) || len(back.Groups) != len(m.Groups) {
+			t.Fatalf("%d users: %d back, %d assignments (of %d), %d groups (of %d)", n, len(back.users), len(back.Assign), len(m.Assign), len(back.Groups), len(m.Groups))
 		}
 		for id, u := range users {
 			if got := back.users[id]; got == nil || *got != u {
