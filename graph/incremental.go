@@ -222,6 +222,9 @@ func (s *Source) incremental(ctx context.Context, m *mirror, prev, next *sync.De
 // is out of scope.
 func (s *Source) settle(ctx context.Context, m *mirror, users map[string]*userChange, groups map[string]*groupChange) error {
 	m.scoped = false
+	complete := m.complete
+	m.complete = false
+	moved := false // whether the scope may have changed since the last settle
 	direct, assigned, names := m.principals(&sync.Snapshot{})
 	groupName := func(id string) string {
 		var name string
@@ -247,6 +250,7 @@ func (s *Source) settle(ctx context.Context, m *mirror, users map[string]*userCh
 		if ch == nil {
 			continue
 		}
+		moved = true
 		if ch.removed {
 			*g = mgroup{Found: false, Name: names[id]}
 			continue
@@ -270,10 +274,12 @@ func (s *Source) settle(ctx context.Context, m *mirror, users map[string]*userCh
 	for id := range m.Groups {
 		if !inAssigned[id] {
 			delete(m.Groups, id)
+			moved = true
 		}
 	}
 	for id, ch := range users {
 		if ch.removed {
+			moved = true
 			delete(m.users, id)
 			for _, g := range m.Groups {
 				g.Members = deleteID(g.Members, id)
@@ -285,10 +291,12 @@ func (s *Source) settle(ctx context.Context, m *mirror, users map[string]*userCh
 				m.users[id] = ch.user
 			} else {
 				delete(m.users, id) // partly known now: look it up again
+				moved = true
 			}
 		}
 	}
 	if len(whole) > 0 {
+		moved = true
 		read, err := s.readGroups(ctx, whole)
 		if err != nil {
 			return err
@@ -313,19 +321,15 @@ func (s *Source) settle(ctx context.Context, m *mirror, users map[string]*userCh
 		// look-up costs the label, not the cycle (a full read has them).
 		s.logger.Warn("nested groups' names not looked up", "err", err)
 	}
+	if complete && !moved && slices.Equal(direct, m.direct) {
+		// The scope is the one the last settle left, and the mirror had
+		// every user of it: no user is newly in scope or out of it.
+		m.scoped, m.complete = true, true
+		return nil
+	}
 	// Users in scope the mirror does not have: those the round carried
 	// whole, the rest looked up.
-	need := make(map[string]bool, len(m.users)+len(users))
-	for _, id := range direct {
-		need[id] = true
-	}
-	for _, g := range m.Groups {
-		if ok, _ := sync.GroupSupport(g.entra("")); ok {
-			for _, id := range g.Members {
-				need[id] = true
-			}
-		}
-	}
+	need := m.inScope(direct, len(users))
 	var missing []string
 	had := 0 // users needed that the mirror has
 	for id := range need {
@@ -365,7 +369,7 @@ func (s *Source) settle(ctx context.Context, m *mirror, users map[string]*userCh
 			}
 		}
 	}
-	m.scoped = true
+	m.scoped, m.complete, m.direct = true, had == len(need), direct
 	return nil
 }
 

@@ -41,6 +41,12 @@ type mirror struct {
 	// them all without working out the scope again. settle clears it
 	// while it changes the map.
 	scoped bool
+	// complete says, besides, that users holds every user in scope, the
+	// scope being the one of the direct users in direct (both as settle
+	// left them): a settle that changes no membership, assignment of a
+	// user or group, and removes no user, has none to look up or drop.
+	complete bool
+	direct   []string
 	// packed are the gzip members of the last encode, by the SHA-256 of
 	// the layout each holds.
 	packed map[[sha256.Size]byte][]byte
@@ -113,7 +119,36 @@ func (m *mirror) fill(snap *sync.Snapshot) {
 		u := u
 		m.users[id] = &u
 	}
-	m.scoped = true // a full read's users are the direct ones and the supported groups' members
+	// A full read's users are the direct ones and the supported groups'
+	// members; whether every one of them was found is worked out here
+	// once, so that the first incremental read need not.
+	direct, _, _ := m.principals(&sync.Snapshot{})
+	need := m.inScope(direct, 0)
+	had := 0
+	for id := range need {
+		if m.users[id] != nil {
+			had++
+		}
+	}
+	m.scoped = had == len(m.users)
+	m.complete, m.direct = m.scoped && had == len(need), direct
+}
+
+// inScope are the ids of the users in scope: direct, and the members of
+// the supported groups; more is how many more the map is sized for.
+func (m *mirror) inScope(direct []string, more int) map[string]bool {
+	need := make(map[string]bool, len(m.users)+more)
+	for _, id := range direct {
+		need[id] = true
+	}
+	for _, g := range m.Groups {
+		if ok, _ := sync.GroupSupport(g.entra("")); ok {
+			for _, id := range g.Members {
+				need[id] = true
+			}
+		}
+	}
+	return need
 }
 
 // principals are the assigned users and groups, and what the snapshot
