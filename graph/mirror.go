@@ -220,6 +220,9 @@ func (m *mirror) snapshot() *sync.Snapshot {
 			snap.Users[id] = *eu
 		}
 	}
+	if m.scoped && m.complete && slices.Equal(direct, m.direct) {
+		return snap // every direct user is among them: none to skip
+	}
 	for _, id := range direct {
 		if eu := m.users[id]; eu != nil {
 			if !m.scoped {
