@@ -66,14 +66,14 @@ func (s *Source) assignments(ctx context.Context, spID string, snap *sync.Snapsh
 		return nil, nil, fmt.Errorf("graph: assignments request: %w", err)
 	}
 	seenUser, seenGroup := map[string]bool{}, map[string]bool{}
-	err = listAll(ctx, s, first, "appRoleAssignedTo of "+spID, func(n int, items []wireAssignment, more bool) error {
+	err = listAhead(ctx, s, first, "appRoleAssignedTo of "+spID, func(n int, items []wireAssignment, more bool) error {
 		if n == 1 && more && onMore != nil {
 			onMore()
 		}
 		snap.AssignmentsListed += len(items) // every item: a principal may hold several roles
 		for i, a := range items {
 			pid := a.PrincipalID
-			if !guidRE.MatchString(pid) {
+			if !isGUID(pid) {
 				return malformed(fmt.Sprintf("appRoleAssignedTo of %s, page %d", spID, n), fmt.Sprintf("assignment %d has no valid principalId (%q)", i, clipped(pid)))
 			}
 			if record != nil {

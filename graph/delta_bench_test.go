@@ -2,6 +2,8 @@ package graph_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/entrasync/entrasync/graph"
@@ -40,6 +42,70 @@ func BenchmarkIncrementalLarge(b *testing.B) {
 		}
 		if next.Mirror == nil { // unchanged: the stored mirror stands
 			next.Mirror = st.Mirror
+		}
+		st = next
+	}
+	b.ReportMetric(float64(snap.RoundTrips), "roundtrips")
+}
+
+// BenchmarkIncrementalLargeChanged is an incremental read of the same
+// tenant after 1% of its users were renamed (as `entrasync bench` does for
+// "1% of users changed"): the rounds carry 1,000 users, the mirror is
+// merged, its snapshot taken and encoded. Run it alone:
+//
+//	go test ./graph -run '^$' -bench IncrementalLargeChanged -benchtime 5x -benchmem
+func BenchmarkIncrementalLargeChanged(b *testing.B) {
+	benchIncrementalChanged(b, true)
+}
+
+// BenchmarkIncrementalLargeListed is BenchmarkIncrementalLargeChanged where
+// assignment changes are not served: the 60,000 assignments are listed in
+// full each read (61 pages of 999).
+func BenchmarkIncrementalLargeListed(b *testing.B) {
+	benchIncrementalChanged(b, false)
+}
+
+func benchIncrementalChanged(b *testing.B, assignmentDelta bool) {
+	tn := graphtest.Generate(graphtest.GenSpec{Seed: 2, Users: 100_000, DirectlyAssigned: 60_000, Groups: 500, MaxGroupSize: 20_000,
+		NestedGroups: 20, M365Groups: 5, DisabledPercent: 3, ServicePrincipals: 10})
+	srv := graphtest.NewServer(tn)
+	defer srv.Close()
+	srv.SetAssignmentDelta(assignmentDelta)
+	src, err := graph.New(graph.Config{TenantID: tn.TenantID, ClientID: tn.ClientID, ClientSecret: tn.ClientSecret,
+		ServicePrincipalID: tn.Application.ID, GraphEndpoint: srv.GraphEndpoint(), LoginEndpoint: srv.LoginEndpoint(),
+		Transport: srv.Client().Transport}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, st, err := src.SnapshotDelta(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	want := sync.StrategyDelta
+	if !assignmentDelta {
+		want = sync.StrategyDeltaListed
+	}
+	if st.Strategy != want {
+		b.Fatalf("strategy %q, want %q", st.Strategy, want)
+	}
+	b.ReportMetric(float64(len(st.Mirror))/1e6, "mirrorMB")
+	b.ResetTimer()
+	var snap *sync.Snapshot
+	for i := range b.N {
+		b.StopTimer()
+		srv.Update(func(t *graphtest.Tenant) { // 1% of the users renamed
+			for j := range len(t.Users) / 100 {
+				u := &t.Users[j*100]
+				u.DisplayName = fmt.Sprintf("%s (renamed %d)", strings.Split(u.DisplayName, " (renamed")[0], i)
+			}
+		})
+		b.StartTimer()
+		next, err := (*sync.DeltaState)(nil), error(nil)
+		if snap, next, err = src.Incremental(context.Background(), st); err != nil {
+			b.Fatal(err)
+		}
+		if next.Mirror == nil {
+			b.Fatal("the renames changed nothing")
 		}
 		st = next
 	}

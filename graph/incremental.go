@@ -181,7 +181,7 @@ func (s *Source) incremental(ctx context.Context, m *mirror, prev, next *sync.De
 			mu.Unlock()
 		}
 		var err error
-		assign, err = s.listAssignments(ctx, m.SP.ID)
+		assign, err = s.listAssignments(ctx, m.SP.ID, len(m.Assign))
 		return err
 	})
 	wg.Wait()
@@ -195,7 +195,8 @@ func (s *Source) incremental(ctx context.Context, m *mirror, prev, next *sync.De
 	if sp.ID != m.SP.ID {
 		return false, sync.DeltaReset("the application's service principal is now %s, not %s", clipped(sp.ID), clipped(m.SP.ID))
 	}
-	if len(users) == 0 && len(groups) == 0 && len(changes) == 0 && sp == m.SP && (assign == nil || maps.Equal(assign, m.Assign)) {
+	sameAssign := assign == nil || maps.Equal(assign, m.Assign)
+	if len(users) == 0 && len(groups) == 0 && len(changes) == 0 && sp == m.SP && sameAssign {
 		// Nothing changed; but what the last read did not find is looked
 		// up again, as a full read would, and only if some of it turned
 		// up does the picture change.
@@ -205,8 +206,12 @@ func (s *Source) incremental(ctx context.Context, m *mirror, prev, next *sync.De
 	}
 	m.before = m.detachedSnapshot() // what the last cycle planned against
 	m.SP = sp
-	if assign != nil {
+	if !sameAssign {
 		m.Assign = assign
+		m.forgetPrincipals()
+	}
+	if len(changes) > 0 {
+		m.forgetPrincipals()
 	}
 	for _, c := range changes {
 		switch {
@@ -223,6 +228,10 @@ func (s *Source) incremental(ctx context.Context, m *mirror, prev, next *sync.De
 // that need a whole read, looks up the users newly in scope and drops what
 // is out of scope.
 func (s *Source) settle(ctx context.Context, m *mirror, users map[string]*userChange, groups map[string]*groupChange) error {
+	m.scoped = false
+	complete := m.complete
+	m.complete = false
+	moved := false // whether the scope may have changed since the last settle
 	direct, assigned, names := m.principals(&sync.Snapshot{})
 	groupName := func(id string) string {
 		var name string
@@ -248,6 +257,7 @@ func (s *Source) settle(ctx context.Context, m *mirror, users map[string]*userCh
 		if ch == nil {
 			continue
 		}
+		moved = true
 		if ch.removed {
 			*g = mgroup{Found: false, Name: names[id]}
 			continue
@@ -271,10 +281,12 @@ func (s *Source) settle(ctx context.Context, m *mirror, users map[string]*userCh
 	for id := range m.Groups {
 		if !inAssigned[id] {
 			delete(m.Groups, id)
+			moved = true
 		}
 	}
 	for id, ch := range users {
 		if ch.removed {
+			moved = true
 			delete(m.users, id)
 			for _, g := range m.Groups {
 				g.Members = deleteID(g.Members, id)
@@ -286,10 +298,12 @@ func (s *Source) settle(ctx context.Context, m *mirror, users map[string]*userCh
 				m.users[id] = ch.user
 			} else {
 				delete(m.users, id) // partly known now: look it up again
+				moved = true
 			}
 		}
 	}
 	if len(whole) > 0 {
+		moved = true
 		read, err := s.readGroups(ctx, whole)
 		if err != nil {
 			return err
@@ -314,26 +328,25 @@ func (s *Source) settle(ctx context.Context, m *mirror, users map[string]*userCh
 		// look-up costs the label, not the cycle (a full read has them).
 		s.logger.Warn("nested groups' names not looked up", "err", err)
 	}
+	if complete && !moved && slices.Equal(direct, m.direct) {
+		// The scope is the one the last settle left, and the mirror had
+		// every user of it: no user is newly in scope or out of it.
+		m.scoped, m.complete = true, true
+		return nil
+	}
 	// Users in scope the mirror does not have: those the round carried
 	// whole, the rest looked up.
-	need := map[string]bool{}
-	for _, id := range direct {
-		need[id] = true
-	}
-	for _, g := range m.Groups {
-		if ok, _ := sync.GroupSupport(g.entra("")); ok {
-			for _, id := range g.Members {
-				need[id] = true
-			}
-		}
-	}
+	need := m.inScope(direct, len(users))
 	var missing []string
-	for _, id := range slices.Sorted(maps.Keys(need)) {
+	had := 0 // users needed that the mirror has
+	for id := range need {
 		if m.users[id] != nil {
+			had++
 			continue
 		}
 		if ch := users[id]; ch != nil && ch.user != nil {
 			m.users[id] = ch.user
+			had++
 			continue
 		}
 		if ch := users[id]; ch != nil && ch.removed {
@@ -342,21 +355,28 @@ func (s *Source) settle(ctx context.Context, m *mirror, users map[string]*userCh
 		missing = append(missing, id)
 	}
 	if len(missing) > 0 {
+		slices.Sort(missing)
 		found, _, err := s.lookUp(ctx, missing)
 		if err != nil {
 			return err
 		}
 		for _, u := range found {
 			if u != nil {
+				if m.users[u.ID] == nil && need[u.ID] {
+					had++
+				}
 				m.users[u.ID] = u
 			}
 		}
 	}
-	for id := range m.users {
-		if !need[id] {
-			delete(m.users, id)
+	if len(m.users) > had { // some are out of scope now
+		for id := range m.users {
+			if !need[id] {
+				delete(m.users, id)
+			}
 		}
 	}
+	m.scoped, m.complete, m.direct = true, had == len(need), direct
 	return nil
 }
 
@@ -504,21 +524,15 @@ func deleteID(ids []string, id string) []string {
 // assigned group Graph answered 404 for, a direct user it does not know): a
 // full read looks them up every time, so every cycle does.
 func (m *mirror) unresolved() (groups []sync.Ref, users []string) {
-	seen := map[string]bool{}
-	for _, a := range m.Assign {
-		if seen[a.P] {
-			continue
+	direct, assigned, names := m.principals(&sync.Snapshot{})
+	for _, id := range assigned {
+		if g := m.Groups[id]; g == nil || !g.Found {
+			groups = append(groups, sync.Ref{ID: id, Name: names[id]})
 		}
-		seen[a.P] = true
-		switch a.T {
-		case "Group":
-			if g := m.Groups[a.P]; g == nil || !g.Found {
-				groups = append(groups, sync.Ref{ID: a.P, Name: a.N})
-			}
-		case "User":
-			if m.users[a.P] == nil {
-				users = append(users, a.P)
-			}
+	}
+	for _, id := range direct {
+		if m.users[id] == nil {
+			users = append(users, id)
 		}
 	}
 	return groups, users
@@ -569,7 +583,7 @@ func mergeUsers(users map[string]*userChange, items []json.RawMessage, where str
 		if err := json.Unmarshal(raw, &keys); err != nil {
 			return malformed(where, fmt.Sprintf("item %d: %v", i, err))
 		}
-		if !guidRE.MatchString(u.ID) {
+		if !isGUID(u.ID) {
 			return malformed(where, fmt.Sprintf("item %d has no valid id (%q)", i, clipped(u.ID)))
 		}
 		if err := checkRemoved(u.Removed, where); err != nil {
@@ -599,7 +613,7 @@ func mergeGroups(groups map[string]*groupChange, items []json.RawMessage, where 
 			return malformed(where, fmt.Sprintf("item %d: %v", i, err))
 		}
 		var id string
-		if err := json.Unmarshal(keys["id"], &id); err != nil || !guidRE.MatchString(id) {
+		if err := json.Unmarshal(keys["id"], &id); err != nil || !isGUID(id) {
 			return malformed(where, fmt.Sprintf("item %d has no valid id", i))
 		}
 		ch := groups[id]
@@ -634,7 +648,7 @@ func mergeGroups(groups map[string]*groupChange, items []json.RawMessage, where 
 				return malformed(where, fmt.Sprintf("item %d: members@delta: %v", i, err))
 			}
 			for _, mm := range ms {
-				if !guidRE.MatchString(mm.ID) {
+				if !isGUID(mm.ID) {
 					return malformed(where, fmt.Sprintf("item %d: a member has no valid id (%q)", i, clipped(mm.ID)))
 				}
 				if err := checkRemoved(mm.Removed, where); err != nil {
@@ -695,7 +709,7 @@ func assignmentChanges(items []json.RawMessage, where string) ([]assignmentChang
 			out = append(out, assignmentChange{id: a.ID, removed: true})
 			continue
 		}
-		if a.Type == "" || a.ResourceID == "" || !guidRE.MatchString(a.PrincipalID) || a.PrincipalType == "" {
+		if a.Type == "" || a.ResourceID == "" || !isGUID(a.PrincipalID) || a.PrincipalType == "" {
 			return nil, bad(i, "an assignment without its type, resourceId, principalId or principalType")
 		}
 		out = append(out, assignmentChange{id: a.ID, resource: a.ResourceID,
@@ -704,9 +718,11 @@ func assignmentChanges(items []json.RawMessage, where string) ([]assignmentChang
 	return out, nil
 }
 
-// listAssignments lists the application's assignments in full.
-func (s *Source) listAssignments(ctx context.Context, spID string) (map[string]massign, error) {
+// listAssignments lists the application's assignments in full; about is
+// how many there were the last time (the map is sized for them).
+func (s *Source) listAssignments(ctx context.Context, spID string, about int) (map[string]massign, error) {
 	m := newMirror()
+	m.Assign = make(map[string]massign, min(about+about/16, 1<<20))
 	if _, _, err := s.assignments(ctx, spID, &sync.Snapshot{}, nil, nil, m.recordAssignment); err != nil {
 		return nil, err
 	}

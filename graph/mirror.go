@@ -3,13 +3,18 @@ package graph
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/gzip"
+	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"slices"
 	"sort"
+	"strings"
+	gosync "sync"
 
 	"github.com/entrasync/entrasync/sync"
 )
@@ -29,7 +34,37 @@ type mirror struct {
 	users  map[string]*sync.EntraUser
 	// before is the picture as it was when a read began changing it.
 	before *sync.Snapshot
+
+	// who are Assign's principals, worked out once (nil until then, and
+	// again whenever Assign changes: see forgetPrincipals).
+	who *principalsOf
+	// scoped says users holds no user out of scope (a full read's users,
+	// a snapshot's decoded, or settle dropped the rest): a snapshot takes
+	// them all without working out the scope again. settle clears it
+	// while it changes the map.
+	scoped bool
+	// complete says, besides, that users holds every user in scope, the
+	// scope being the one of the direct users in direct (both as settle
+	// left them): a settle that changes no membership, assignment of a
+	// user or group, and removes no user, has none to look up or drop.
+	complete bool
+	direct   []string
+	// packed are the gzip members of the last encode, by the SHA-256 of
+	// the layout each holds.
+	packed map[[sha256.Size]byte][]byte
 }
+
+// principalsOf is what principals works out from the assignments.
+type principalsOf struct {
+	direct, groups []string // sorted
+	names          map[string]string
+	sps            int         // assignments to service principals
+	skipped        []sync.Skip // principals of unknown types, by id
+}
+
+// forgetPrincipals drops the principals worked out from Assign: called
+// whenever it changes.
+func (m *mirror) forgetPrincipals() { m.who = nil }
 
 // massign is one assignment's principal.
 type massign struct {
@@ -58,6 +93,7 @@ func newMirror() *mirror {
 
 // recordAssignment keeps a listed assignment.
 func (m *mirror) recordAssignment(a wireAssignment) {
+	m.forgetPrincipals()
 	m.Assign[a.ID] = massign{P: a.PrincipalID, T: a.PrincipalType, N: a.PrincipalDisplayName}
 }
 
@@ -85,36 +121,79 @@ func (m *mirror) fill(snap *sync.Snapshot) {
 		u := u
 		m.users[id] = &u
 	}
+	// A full read's users are the direct ones and the supported groups'
+	// members; whether every one of them was found is worked out here
+	// once, so that the first incremental read need not.
+	direct, _, _ := m.principals(&sync.Snapshot{})
+	need := m.inScope(direct, 0)
+	had := 0
+	for id := range need {
+		if m.users[id] != nil {
+			had++
+		}
+	}
+	m.scoped = had == len(m.users)
+	m.complete, m.direct = m.scoped && had == len(need), direct
+}
+
+// inScope are the ids of the users in scope: direct, and the members of
+// the supported groups; more is how many more the map is sized for.
+func (m *mirror) inScope(direct []string, more int) map[string]bool {
+	need := make(map[string]bool, len(m.users)+more)
+	for _, id := range direct {
+		need[id] = true
+	}
+	for _, g := range m.Groups {
+		if ok, _ := sync.GroupSupport(g.entra("")); ok {
+			for _, id := range g.Members {
+				need[id] = true
+			}
+		}
+	}
+	return need
 }
 
 // principals are the assigned users and groups, and what the snapshot
-// counts or skips of the rest, from the assignments.
+// counts or skips of the rest, from the assignments. They are worked out
+// once for the assignments as they are: the slices and the map are
+// shared, and read only.
 func (m *mirror) principals(snap *sync.Snapshot) (direct, groups []string, names map[string]string) {
+	if m.who == nil {
+		m.who = m.principalsOf()
+	}
+	w := m.who
+	snap.ServicePrincipalAssignments += w.sps
+	snap.Skipped = append(snap.Skipped, w.skipped...)
+	sort.SliceStable(snap.Skipped, func(i, j int) bool { return snap.Skipped[i].ID < snap.Skipped[j].ID })
+	return w.direct, w.groups, w.names
+}
+
+func (m *mirror) principalsOf() *principalsOf {
+	w := &principalsOf{names: map[string]string{}}
 	seen := make(map[string]bool, len(m.Assign))
-	names = map[string]string{}
 	for _, a := range m.Assign {
 		switch a.T {
 		case "User":
 			if !seen[a.P] {
-				direct = append(direct, a.P)
+				w.direct = append(w.direct, a.P)
 			}
 		case "Group":
 			if !seen[a.P] {
-				groups = append(groups, a.P)
-				names[a.P] = a.N
+				w.groups = append(w.groups, a.P)
+				w.names[a.P] = a.N
 			}
 		case "ServicePrincipal":
-			snap.ServicePrincipalAssignments++
+			w.sps++
 		default:
-			snap.Skipped = append(snap.Skipped, sync.Skip{Kind: sync.SkipPrincipal, ID: a.P, Name: a.N,
+			w.skipped = append(w.skipped, sync.Skip{Kind: sync.SkipPrincipal, ID: a.P, Name: a.N,
 				Reason: fmt.Sprintf("unknown principal type %q; ignored", clipped(a.T))})
 		}
 		seen[a.P] = true
 	}
-	sort.Strings(direct)
-	sort.Strings(groups)
-	sort.Slice(snap.Skipped, func(i, j int) bool { return snap.Skipped[i].ID < snap.Skipped[j].ID })
-	return direct, groups, names
+	sort.Strings(w.direct)
+	sort.Strings(w.groups)
+	sort.Slice(w.skipped, func(i, j int) bool { return w.skipped[i].ID < w.skipped[j].ID })
+	return w
 }
 
 // snapshot is the picture as a full read gives it: every assigned group,
@@ -124,11 +203,11 @@ func (m *mirror) principals(snap *sync.Snapshot) (direct, groups []string, names
 func (m *mirror) snapshot() *sync.Snapshot {
 	snap := &sync.Snapshot{ServicePrincipal: m.SP, Users: make(map[string]sync.EntraUser, len(m.users)), AssignmentsListed: len(m.Assign)}
 	direct, groups, _ := m.principals(snap)
-	snap.DirectUsers = direct
+	snap.DirectUsers = slices.Clone(direct)
 	for _, id := range groups {
 		g := m.Groups[id].entra(id)
 		snap.Groups = append(snap.Groups, g)
-		if ok, _ := sync.GroupSupport(g); ok {
+		if ok, _ := sync.GroupSupport(g); ok && !m.scoped {
 			for _, u := range g.Members {
 				if eu := m.users[u]; eu != nil {
 					snap.Users[u] = *eu
@@ -136,9 +215,21 @@ func (m *mirror) snapshot() *sync.Snapshot {
 			}
 		}
 	}
+	if m.scoped {
+		// Every user the mirror has is in scope: each of them is a direct
+		// user or a member of a supported group.
+		for id, eu := range m.users {
+			snap.Users[id] = *eu
+		}
+	}
+	if m.scoped && m.complete && slices.Equal(direct, m.direct) {
+		return snap // every direct user is among them: none to skip
+	}
 	for _, id := range direct {
 		if eu := m.users[id]; eu != nil {
-			snap.Users[id] = *eu
+			if !m.scoped {
+				snap.Users[id] = *eu
+			}
 			continue
 		}
 		snap.Skipped = append(snap.Skipped, sync.Skip{Kind: sync.SkipUser, ID: id,
@@ -164,45 +255,165 @@ func (m *mirror) detachedSnapshot() *sync.Snapshot {
 var mirrorMagic = []byte("esm\x02")
 
 // encode writes the mirror, keeping only the users in scope.
+//
+// The layout is written in parts, each gzipped on its own goroutine (the
+// assignments, the groups and the users, a chunk at a time), and the
+// members concatenated: gzip reads them back as one stream, the layout
+// unchanged, and the compression, most of an encode's time, takes the
+// machine's cores instead of one. A part that holds what it held in the
+// last encode is not compressed again.
 func (m *mirror) encode(inScope map[string]sync.EntraUser) ([]byte, error) {
-	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	w := &mirrorWriter{w: bufio.NewWriterSize(zw, 64<<10)}
-	w.raw(mirrorMagic)
-	w.str(m.SP.ID)
-	w.str(m.SP.Name)
-	w.num(len(m.Assign))
-	for _, id := range slices.Sorted(maps.Keys(m.Assign)) {
-		a := m.Assign[id]
-		w.strs(id, a.P, a.T, a.N)
+	var parts []func(w *mirrorWriter)
+	ids, as := sortedEntries(m.Assign)
+	for i := 0; i == 0 || i < len(ids); i += mirrorChunk {
+		end := min(i+mirrorChunk, len(ids))
+		parts = append(parts, func(w *mirrorWriter) {
+			if i == 0 {
+				w.raw(mirrorMagic)
+				w.str(m.SP.ID)
+				w.str(m.SP.Name)
+				w.num(len(ids))
+			}
+			for j := i; j < end; j++ {
+				a := as[j]
+				w.strs(ids[j], a.P, a.T, a.N)
+			}
+		})
 	}
-	w.num(len(m.Groups))
-	for _, id := range slices.Sorted(maps.Keys(m.Groups)) {
-		g := m.Groups[id]
-		w.str(id)
-		w.flags(g.Found, g.Sec, g.Mail, g.Read)
-		w.str(g.Name)
-		w.list(g.Types)
-		w.list(g.Members)
-		w.num(len(g.Nested))
-		for _, n := range g.Nested {
-			w.strs(n.ID, n.Name)
-		}
-		w.list(g.Others)
+	gids := slices.Sorted(maps.Keys(m.Groups))
+	for i := 0; i == 0 || i < len(gids); i += mirrorGroupChunk {
+		chunk := gids[i:min(i+mirrorGroupChunk, len(gids))]
+		parts = append(parts, func(w *mirrorWriter) {
+			if i == 0 {
+				w.num(len(gids))
+			}
+			for _, id := range chunk {
+				g := m.Groups[id]
+				w.str(id)
+				w.flags(g.Found, g.Sec, g.Mail, g.Read)
+				w.str(g.Name)
+				w.list(g.Types)
+				w.list(g.Members)
+				w.num(len(g.Nested))
+				for _, n := range g.Nested {
+					w.strs(n.ID, n.Name)
+				}
+				w.list(g.Others)
+			}
+		})
 	}
-	w.num(len(inScope))
-	for _, id := range slices.Sorted(maps.Keys(inScope)) {
-		u := inScope[id]
-		w.strs(u.ID, u.UserPrincipalName, u.Mail, u.DisplayName, u.GivenName, u.Surname)
-		w.flags(u.AccountEnabled)
+	_, users := sortedEntries(inScope)
+	for i := 0; i == 0 || i < len(users); i += mirrorChunk {
+		chunk := users[i:min(i+mirrorChunk, len(users))]
+		parts = append(parts, func(w *mirrorWriter) {
+			if i == 0 {
+				w.num(len(users))
+			}
+			for j := range chunk {
+				u := &chunk[j]
+				w.strs(u.ID, u.UserPrincipalName, u.Mail, u.DisplayName, u.GivenName, u.Surname)
+				w.flags(u.AccountEnabled)
+			}
+		})
 	}
-	if err := w.w.Flush(); err != nil {
+	out := make([][]byte, len(parts))
+	sums := make([][sha256.Size]byte, len(parts))
+	errs := make([]error, len(parts))
+	var wg gosync.WaitGroup
+	for i, part := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sums[i], out[i], errs[i] = packed(part, m.packed)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("graph: encode delta mirror: %w", err)
+	}
+	m.packed = make(map[[sha256.Size]byte][]byte, len(parts))
+	for i := range parts {
+		m.packed[sums[i]] = out[i]
+	}
+	return bytes.Join(out, nil), nil
+}
+
+// sortedEntries are m's keys and values in the keys' byte order. The
+// entries are taken in one pass over the map and sorted by the first eight
+// bytes of their keys (the rest only breaks ties): no key is looked up and
+// few strings are compared, which for 100,000 users took more than the
+// compression of what they encode to.
+func sortedEntries[V any](m map[string]V) ([]string, []V) {
+	type entry struct {
+		head uint64 // the key's first 8 bytes, big-endian, zeros past its end
+		i    int32
+	}
+	keys, vals := make([]string, 0, len(m)), make([]V, 0, len(m))
+	order := make([]entry, 0, len(m))
+	for k, v := range m {
+		var b [8]byte
+		copy(b[:], k)
+		order = append(order, entry{binary.BigEndian.Uint64(b[:]), int32(len(keys))})
+		keys, vals = append(keys, k), append(vals, v)
+	}
+	slices.SortFunc(order, func(a, b entry) int {
+		if a.head != b.head {
+			return cmp.Compare(a.head, b.head)
+		}
+		return strings.Compare(keys[a.i], keys[b.i])
+	})
+	sk, sv := make([]string, len(order)), make([]V, len(order))
+	for j, e := range order {
+		sk[j], sv[j] = keys[e.i], vals[e.i]
+	}
+	return sk, sv
+}
+
+// mirrorChunk is how many users or assignments a part of the encoding
+// holds (a few MB before compression), mirrorGroupChunk how many groups.
+const (
+	mirrorChunk      = 25_000
+	mirrorGroupChunk = 100
+)
+
+// gzippers are the encoders' gzip writers, kept between encodes (each
+// holds a few hundred KB of state).
+var gzippers = gosync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
+	return zw
+}}
+
+// layouts are the buffers parts are laid out in before compression.
+var layouts = gosync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// packed is what write writes, as one gzip member, and the SHA-256 of
+// what it holds: the member of the last encode that holds the same is
+// taken as it is (an incremental read that renamed users leaves the
+// assignments and groups as they were, and they are not compressed again).
+func packed(write func(w *mirrorWriter), last map[[sha256.Size]byte][]byte) ([sha256.Size]byte, []byte, error) {
+	raw := layouts.Get().(*bytes.Buffer)
+	defer layouts.Put(raw)
+	raw.Reset()
+	w := &mirrorWriter{w: bufio.NewWriterSize(raw, 64<<10)}
+	write(w)
+	if err := w.w.Flush(); err != nil {
+		return [sha256.Size]byte{}, nil, err
+	}
+	sum := sha256.Sum256(raw.Bytes())
+	if gz, ok := last[sum]; ok {
+		return sum, gz, nil
+	}
+	var buf bytes.Buffer
+	zw := gzippers.Get().(*gzip.Writer)
+	defer gzippers.Put(zw)
+	zw.Reset(&buf)
+	if _, err := zw.Write(raw.Bytes()); err != nil {
+		return sum, nil, err
 	}
 	if err := zw.Close(); err != nil {
-		return nil, fmt.Errorf("graph: encode delta mirror: %w", err)
+		return sum, nil, err
 	}
-	return buf.Bytes(), nil
+	return sum, buf.Bytes(), nil
 }
 
 type mirrorWriter struct {
@@ -351,7 +562,7 @@ func decodeMirror(b []byte) (*mirror, error) {
 	for range n {
 		u := sync.EntraUser{ID: r.str(), UserPrincipalName: r.str(), Mail: r.str(), DisplayName: r.str(), GivenName: r.str(), Surname: r.str()}
 		u.AccountEnabled = r.flags()&1 != 0
-		if r.err == nil && (!guidRE.MatchString(u.ID) || len(users) > 0 && users[len(users)-1].ID >= u.ID) {
+		if r.err == nil && (!isGUID(u.ID) || len(users) > 0 && users[len(users)-1].ID >= u.ID) {
 			r.err = fmt.Errorf("user %d: an id that is no GUID, or out of order", len(users))
 		}
 		if r.err != nil {
@@ -369,5 +580,6 @@ func decodeMirror(b []byte) (*mirror, error) {
 	for i := range users {
 		m.users[users[i].ID] = &users[i]
 	}
+	m.scoped = true // encode is given a snapshot's users, all in scope
 	return m, nil
 }
