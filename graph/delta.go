@@ -91,6 +91,8 @@ func (s *Source) SnapshotDelta(ctx context.Context) (*sync.Snapshot, *sync.Delta
 			return snap, st, nil
 		}
 		m.fill(snap)
+		// Encoded now, not beside the plan and apply as an incremental
+		// read's is: a full cycle's apply is the peak of its memory.
 		var err error
 		if st.Mirror, err = m.encode(snap.Users); err != nil {
 			return snap, nil, err

@@ -29,6 +29,9 @@ func BenchmarkIncrementalLarge(b *testing.B) {
 		b.Fatal(err)
 	}
 	_, st, err := src.SnapshotDelta(context.Background())
+	if err == nil {
+		err = st.Encoded()
+	}
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -37,7 +40,10 @@ func BenchmarkIncrementalLarge(b *testing.B) {
 	var snap *sync.Snapshot
 	for range b.N {
 		next, err := (*sync.DeltaState)(nil), error(nil)
-		if snap, next, err = src.Incremental(context.Background(), st); err != nil {
+		if snap, next, err = src.Incremental(context.Background(), st); err == nil {
+			err = next.Encoded() // the cycle waits for it before it saves the state
+		}
+		if err != nil {
 			b.Fatal(err)
 		}
 		if next.Mirror == nil { // unchanged: the stored mirror stands
@@ -78,6 +84,9 @@ func benchIncrementalChanged(b *testing.B, assignmentDelta bool) {
 		b.Fatal(err)
 	}
 	_, st, err := src.SnapshotDelta(context.Background())
+	if err == nil {
+		err = st.Encoded()
+	}
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -101,7 +110,10 @@ func benchIncrementalChanged(b *testing.B, assignmentDelta bool) {
 		})
 		b.StartTimer()
 		next, err := (*sync.DeltaState)(nil), error(nil)
-		if snap, next, err = src.Incremental(context.Background(), st); err != nil {
+		if snap, next, err = src.Incremental(context.Background(), st); err == nil {
+			err = next.Encoded() // the cycle waits for it before it saves the state
+		}
+		if err != nil {
 			b.Fatal(err)
 		}
 		if next.Mirror == nil {

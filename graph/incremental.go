@@ -67,15 +67,33 @@ func (s *Source) Incremental(ctx context.Context, prev *sync.DeltaState) (*sync.
 			snap.Changed = sync.ChangedBetween(m.before, snap)
 			m.before = nil
 		}
-		if changed {
-			if next.Mirror, err = m.encode(snap.Users); err != nil {
-				return snap, nil, err
-			}
-			sum = sha256.Sum256(next.Mirror)
+		if !changed {
+			s.keepMirror(m, sum)
+			return snap, next, nil
 		}
-		s.keepMirror(m, sum)
+		next.Encode = s.encodeAside(m, snap.Users)
 		return snap, next, nil
 	})
+}
+
+// encodeAside encodes m in the background, while the cycle plans and
+// applies (reading the mirror and the snapshot only, as the planner does),
+// and keeps it in the cache once encoded; the function it returns waits for
+// the bytes.
+func (s *Source) encodeAside(m *mirror, inScope map[string]sync.EntraUser) func() ([]byte, error) {
+	done := make(chan struct{})
+	var b []byte
+	var err error
+	go func() {
+		defer close(done)
+		if b, err = m.encode(inScope); err == nil {
+			s.keepMirror(m, sha256.Sum256(b))
+		}
+	}()
+	return func() ([]byte, error) {
+		<-done
+		return b, err
+	}
 }
 
 // mirrorCache keeps the mirror of the Source's last incremental read,

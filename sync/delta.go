@@ -39,6 +39,9 @@ type DeltaState struct {
 	// the source; the directory keeps it as it is). A state to save with
 	// a nil Mirror keeps the stored one.
 	Mirror []byte `json:"-"`
+	// Encode, when set, gives the Mirror: the source encodes it in the
+	// background while the cycle plans and applies (Encoded waits for it).
+	Encode func() ([]byte, error) `json:"-"`
 	// Generation counts the saves; a save whose predecessor was replaced
 	// meanwhile is refused (ECONFLICT).
 	Generation int64 `json:"generation"`
@@ -66,6 +69,21 @@ type DeltaState struct {
 type planBasis struct {
 	version  int64
 	settings string
+}
+
+// Encoded waits for a mirror encoded in the background (Encode) and sets
+// Mirror; it does nothing when there is none.
+func (st *DeltaState) Encoded() error {
+	if st.Encode == nil {
+		return nil
+	}
+	b, err := st.Encode()
+	st.Encode = nil
+	if err != nil {
+		return fmt.Errorf("sync: encode the delta state's mirror: %w", err)
+	}
+	st.Mirror = b
+	return nil
 }
 
 // The strategies of a delta state.
@@ -188,7 +206,7 @@ func (s *Syncer) readDelta(ctx context.Context, tenantID string, src DeltaSource
 		if err == nil {
 			next.FullAt = prev.FullAt
 			switch {
-			case next.Mirror == nil && prev.Clean:
+			case next.Mirror == nil && next.Encode == nil && prev.Clean:
 				next.settled, next.DirectoryVersion, next.SettingsHash, next.Summary = true, prev.DirectoryVersion, prev.SettingsHash, prev.Summary
 			case prev.Clean:
 				next.basis = &planBasis{version: prev.DirectoryVersion, settings: prev.SettingsHash}

@@ -346,6 +346,9 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 		next.Clean = run.Outcome == OutcomeSucceeded
 		next.SettingsHash = settingsHash(st.Tenant.Settings)
 		next.Summary = PlanSummary{Skipped: plan.Skipped, InScope: plan.InScope, ServicePrincipalAssignments: plan.ServicePrincipalAssignments}
+		if err := next.Encoded(); err != nil {
+			return res, s.applyFailed(ctx, tx, run, err)
+		}
 		if err := dtx.SaveDelta(ctx, next); err != nil {
 			return res, s.applyFailed(ctx, tx, run, fmt.Errorf("sync: save delta state: %w", err))
 		}
