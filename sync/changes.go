@@ -44,9 +44,11 @@ func ChangedBetween(before, after *Snapshot) *Changes {
 			mark(id)
 		}
 	}
-	gone, came := setDiff(uniqueSorted(before.DirectUsers), uniqueSorted(after.DirectUsers))
-	mark(gone...)
-	mark(came...)
+	if !slices.Equal(before.DirectUsers, after.DirectUsers) { // the same list is the same set
+		gone, came := setDiff(uniqueSorted(before.DirectUsers), uniqueSorted(after.DirectUsers))
+		mark(gone...)
+		mark(came...)
+	}
 
 	groupsBefore := make(map[string]*EntraGroup, len(before.Groups))
 	for i := range before.Groups {
@@ -75,7 +77,7 @@ func ChangedBetween(before, after *Snapshot) *Changes {
 		case groupDiffers(b, a):
 			c.Groups[id] = true
 		}
-		if okB == okA && b.Found == a.Found {
+		if okB == okA && b.Found == a.Found && !slices.Equal(b.Members, a.Members) {
 			left, joined := setDiff(uniqueSorted(b.Members), uniqueSorted(a.Members))
 			if len(left)+len(joined) > 0 {
 				c.Groups[id] = true

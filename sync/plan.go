@@ -174,6 +174,9 @@ func newDiffer(snap *Snapshot, st *State, now time.Time, planned map[string]bool
 		planned:    planned,
 		unplanned:  map[string]bool{},
 	}
+	if planned != nil {
+		d.unplanned = make(map[string]bool, len(snap.Users))
+	}
 	if d.settings.EmailSource == "" {
 		d.settings.EmailSource = EmailFromMail
 	}

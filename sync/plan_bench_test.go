@@ -58,3 +58,39 @@ func BenchmarkDiffUnchanged(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDiffScoped plans a cycle in which 1% of a 100,000-user tenant's
+// users were renamed, scoped (ChangedBetween, ScopeOf, the part of the
+// directory loaded from synctest, DiffScoped): what a changed incremental
+// cycle plans besides its load from the database.
+func BenchmarkDiffScoped(b *testing.B) {
+	before, st := benchTenant(b, 100_000, 500, 400)
+	after := *before
+	after.Users = make(map[string]sync.EntraUser, len(before.Users))
+	for id, u := range before.Users {
+		after.Users[id] = u
+	}
+	n := 0
+	for id, u := range after.Users {
+		if n++; n%100 == 0 {
+			u.DisplayName += " (renamed)"
+			after.Users[id] = u
+		}
+	}
+	m := MustPlannerMemory(b, sync.DefaultTenantSettings(), nil, nil)
+	mustApply(b, m, diffOf(before, t0))
+	want := len(sync.Diff(&after, st, t0).Changes) // the renamed users provisioned
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		changed := sync.ChangedBetween(before, &after)
+		scope, _ := sync.ScopeOf(&after, changed, sync.DefaultTenantSettings())
+		b.StopTimer()
+		part := scopedState(b, m, scope)
+		b.StartTimer()
+		p, ok := sync.DiffScoped(&after, part, scope, t0)
+		if !ok || len(p.Changes) != want {
+			b.Fatalf("scoped plan: %v, %d changes", ok, len(p.Changes))
+		}
+	}
+}
