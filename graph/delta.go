@@ -76,6 +76,7 @@ func (s *Source) counted(ctx context.Context, read func(ctx context.Context) (*s
 // changes the assignments are listed each cycle.
 func (s *Source) SnapshotDelta(ctx context.Context) (*sync.Snapshot, *sync.DeltaState, error) {
 	return s.counted(ctx, func(ctx context.Context) (*sync.Snapshot, *sync.DeltaState, error) {
+		s.dropMirror()
 		st := s.latestLinks(ctx)
 		snap := &sync.Snapshot{Users: map[string]sync.EntraUser{}}
 		m := newMirror()
@@ -95,8 +96,8 @@ func (s *Source) SnapshotDelta(ctx context.Context) (*sync.Snapshot, *sync.Delta
 		// read's is, and not kept decoded: a full cycle's apply is the peak
 		// of its memory, and a decoded mirror held through it (about 100 MB
 		// for 100,000 users) made the collector work through the apply
-		// under the soft memory limit. The next incremental read decodes
-		// the stored one once.
+		// under the soft memory limit. Once the cycle saved it, Warm
+		// decodes it in the background for the next incremental read.
 		var err error
 		if st.Mirror, err = m.encode(snap.Users); err != nil {
 			return snap, nil, err

@@ -104,13 +104,20 @@ type mirrorCache struct {
 	mu  gosync.Mutex
 	m   *mirror
 	sum [sha256.Size]byte
+	// warming is closed when a decode Warm started ends.
+	warming chan struct{}
 }
 
 // takeMirror returns the mirror stored as b: the cached one when b is what
-// it encodes to, else b decoded.
+// it encodes to, else b decoded. A decode Warm started is waited for first.
 func (s *Source) takeMirror(b []byte) (*mirror, [sha256.Size]byte, error) {
 	sum := sha256.Sum256(b)
 	s.mirrors.mu.Lock()
+	if w := s.mirrors.warming; w != nil {
+		s.mirrors.mu.Unlock()
+		<-w
+		s.mirrors.mu.Lock()
+	}
 	m := s.mirrors.m
 	hit := m != nil && s.mirrors.sum == sum
 	s.mirrors.m = nil
@@ -126,6 +133,40 @@ func (s *Source) keepMirror(m *mirror, sum [sha256.Size]byte) {
 	s.mirrors.mu.Lock()
 	s.mirrors.m, s.mirrors.sum = m, sum
 	s.mirrors.mu.Unlock()
+}
+
+// dropMirror empties the cache: a full read replaces the mirror, and a
+// decoded one held through its apply only costs memory.
+func (s *Source) dropMirror() {
+	s.mirrors.mu.Lock()
+	s.mirrors.m = nil
+	s.mirrors.mu.Unlock()
+}
+
+var _ sync.MirrorWarmer = (*Source)(nil)
+
+// Warm decodes the mirror a cycle saved (mirror) in the background, unless
+// the cache holds it already, so that the next incremental read finds it
+// decoded: after a full read, whose mirror is not kept through its apply.
+func (s *Source) Warm(mirror []byte) {
+	sum := sha256.Sum256(mirror)
+	s.mirrors.mu.Lock()
+	defer s.mirrors.mu.Unlock()
+	if (s.mirrors.m != nil && s.mirrors.sum == sum) || s.mirrors.warming != nil {
+		return
+	}
+	done := make(chan struct{})
+	s.mirrors.warming = done
+	go func() {
+		defer close(done)
+		m, err := decodeMirror(mirror)
+		s.mirrors.mu.Lock()
+		defer s.mirrors.mu.Unlock()
+		s.mirrors.warming = nil
+		if err == nil {
+			s.mirrors.m, s.mirrors.sum = m, sum
+		}
+	}()
 }
 
 // incremental runs the rounds and merges them into m; changed is false

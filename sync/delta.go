@@ -130,6 +130,12 @@ type DeltaSource interface {
 	Incremental(ctx context.Context, prev *DeltaState) (*Snapshot, *DeltaState, error)
 }
 
+// MirrorWarmer is a DeltaSource that can prepare, in the background, for
+// the next incremental read of a state a cycle saved (decode its mirror).
+type MirrorWarmer interface {
+	Warm(mirror []byte)
+}
+
 // DeltaStore is the directory's half of incremental cycles: Directory reads
 // a tenant's state; Tx.SaveDelta (DeltaTx) writes it with the cycle.
 type DeltaStore interface {

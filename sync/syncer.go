@@ -341,6 +341,7 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 	if err := tx.Apply(ctx, run, plan, plan.Events()); err != nil {
 		return res, s.applyFailed(ctx, tx, run, fmt.Errorf("sync: apply: %w", err))
 	}
+	saved := false
 	if dtx, ok := tx.(DeltaTx); ok && next != nil {
 		// The delta state moves with the changes it led to, or not at all.
 		next.Clean = run.Outcome == OutcomeSucceeded
@@ -352,10 +353,16 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 		if err := dtx.SaveDelta(ctx, next); err != nil {
 			return res, s.applyFailed(ctx, tx, run, fmt.Errorf("sync: save delta state: %w", err))
 		}
-		next.Mirror = nil
+		saved = true
 	}
 	if err := tx.Commit(); err != nil {
 		return res, s.applyFailed(ctx, tx, run, fmt.Errorf("sync: commit: %w", err))
+	}
+	if w, ok := src.(MirrorWarmer); ok && saved && len(next.Mirror) > 0 {
+		w.Warm(next.Mirror) // saved: the next incremental read starts from it
+	}
+	if next != nil {
+		next.Mirror = nil
 	}
 	planned := "whole directory"
 	switch {
