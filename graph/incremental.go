@@ -104,8 +104,10 @@ type mirrorCache struct {
 	mu  gosync.Mutex
 	m   *mirror
 	sum [sha256.Size]byte
-	// warming is closed when a decode Warm started ends.
+	// warming is closed when a decode Warm started ends; dropped counts
+	// dropMirror's calls, so that a decode a full read overtook is not kept.
 	warming chan struct{}
+	dropped int
 }
 
 // takeMirror returns the mirror stored as b: the cached one when b is what
@@ -140,6 +142,7 @@ func (s *Source) keepMirror(m *mirror, sum [sha256.Size]byte) {
 func (s *Source) dropMirror() {
 	s.mirrors.mu.Lock()
 	s.mirrors.m = nil
+	s.mirrors.dropped++
 	s.mirrors.mu.Unlock()
 }
 
@@ -155,7 +158,7 @@ func (s *Source) Warm(mirror []byte) {
 	if (s.mirrors.m != nil && s.mirrors.sum == sum) || s.mirrors.warming != nil {
 		return
 	}
-	done := make(chan struct{})
+	done, dropped := make(chan struct{}), s.mirrors.dropped
 	s.mirrors.warming = done
 	go func() {
 		defer close(done)
@@ -163,7 +166,7 @@ func (s *Source) Warm(mirror []byte) {
 		s.mirrors.mu.Lock()
 		defer s.mirrors.mu.Unlock()
 		s.mirrors.warming = nil
-		if err == nil {
+		if err == nil && s.mirrors.dropped == dropped { // no full read began meanwhile
 			s.mirrors.m, s.mirrors.sum = m, sum
 		}
 	}()
