@@ -84,10 +84,18 @@ func (s *Source) encodeAside(m *mirror, inScope map[string]sync.EntraUser) func(
 	done := make(chan struct{})
 	var b []byte
 	var err error
+	s.mirrors.mu.Lock()
+	dropped := s.mirrors.dropped
+	s.mirrors.mu.Unlock()
 	go func() {
 		defer close(done)
-		if b, err = m.encode(inScope); err == nil {
-			s.keepMirror(m, sha256.Sum256(b))
+		if b, err = m.encode(inScope); err != nil {
+			return
+		}
+		s.mirrors.mu.Lock()
+		defer s.mirrors.mu.Unlock()
+		if s.mirrors.dropped == dropped { // a full read that began meanwhile replaces it
+			s.mirrors.m, s.mirrors.sum = m, sha256.Sum256(b)
 		}
 	}()
 	return func() ([]byte, error) {

@@ -296,7 +296,9 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 				// The picture kept with the delta state is wrong (a short
 				// listing got into it): read in full now, and prove again.
 				log.Warn("incremental picture short of Graph's counts; reading in full", "err", err)
-				opt.reset, opt.spent, opt.started = "the incremental picture is short of Graph's counts: "+err.Error(), snap, run.StartedAt
+				// Only its figures go on: the picture itself is dropped.
+				spent := &Snapshot{GraphRequests: snap.GraphRequests, RoundTrips: snap.RoundTrips, ThrottleWait: snap.ThrottleWait}
+				opt.reset, opt.spent, opt.started = "the incremental picture is short of Graph's counts: "+err.Error(), spent, run.StartedAt
 				return s.Cycle(ctx, tenantID, src, opt)
 			}
 			if err != nil {

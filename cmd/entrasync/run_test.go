@@ -76,8 +76,17 @@ func TestRunWorkerEndToEnd(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, `entrasync_cycles_total{outcome="succeeded",tenant="demo",trigger="schedule"} 1`) {
-		t.Fatalf("metrics: %d\n%s", code, body)
+	// The cycle's metrics are counted once it returns, a moment after its
+	// run is committed (and listed).
+	for {
+		code, body := get("/metrics")
+		if code == 200 && strings.Contains(body, `entrasync_cycles_total{outcome="succeeded",tenant="demo",trigger="schedule"} 1`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics: %d\n%s", code, body)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	cancel()
 	select {
