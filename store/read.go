@@ -128,6 +128,25 @@ func (s *DB) LoadStateOf(ctx context.Context, q sqlx.QueryerContext, tenant sync
 			return nil, err
 		}
 	}
+	st.Provisioned = map[string]bool{}
+	err := inChunksOf(scopeChunk, scope.PassedOver, func(part []string) error {
+		query, args, err := sqlx.In(`SELECT entra_id FROM users WHERE tenant_id = ? AND purged_at IS NULL AND status <> 'purged'
+			AND origin = 'provisioned' AND entra_id IN (?)`, tenant.ID, part)
+		if err != nil {
+			return fmt.Errorf("store: load users: %w", err)
+		}
+		var ids []string
+		if err := sqlx.SelectContext(ctx, q, &ids, s.q(query), args...); err != nil {
+			return fmt.Errorf("store: load users: %w", s.d.Translate(err))
+		}
+		for _, id := range ids {
+			st.Provisioned[id] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	groups, index, err := s.groupRows(ctx, q, tenant.ID)
 	if err != nil {
 		return nil, err

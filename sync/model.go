@@ -261,6 +261,9 @@ type State struct {
 	// archive guard, once loaded.
 	Partial bool    `json:"partial,omitempty"`
 	Totals  *Totals `json:"totals,omitempty"`
+	// Provisioned, in a Partial state, names which of the scope's
+	// PassedOver users have a provisioned row.
+	Provisioned map[string]bool `json:"provisioned,omitempty"`
 }
 
 // Totals count what the whole directory holds, for the archive guard (C6):

@@ -129,7 +129,7 @@ func (p *Plan) Empty() bool { return len(p.Changes) == 0 }
 // Diff is the planner: a pure function of the Graph snapshot and the local
 // state that returns the Plan. It mutates neither input. now stamps archives.
 func Diff(snap *Snapshot, st *State, now time.Time) *Plan {
-	d := newDiffer(snap, st, now, nil)
+	d := newDiffer(snap, st, now, nil, nil)
 	d.users()
 	d.resolveEmailConflicts()
 	d.groups()
@@ -154,11 +154,14 @@ type differ struct {
 	// planned, in a scoped plan (DiffScoped), are the users planned one by
 	// one; nil plans every user.
 	planned map[string]bool
-	// unplanned are the users with a path a scoped plan does not plan.
-	unplanned map[string]bool
+	// unplanned are the users with a path a scoped plan does not plan;
+	// passedOver those it only passes over (their paths are kept, for the
+	// skip).
+	unplanned  map[string]bool
+	passedOver map[string]bool
 }
 
-func newDiffer(snap *Snapshot, st *State, now time.Time, planned map[string]bool) *differ {
+func newDiffer(snap *Snapshot, st *State, now time.Time, planned, passedOver map[string]bool) *differ {
 	d := &differ{
 		snap: snap, st: st, now: now, settings: st.Tenant.Settings,
 		plan: &Plan{TenantID: st.Tenant.ID, ServicePrincipalAssignments: snap.ServicePrincipalAssignments,
@@ -173,6 +176,7 @@ func newDiffer(snap *Snapshot, st *State, now time.Time, planned map[string]bool
 		userChg:    map[string]int{},
 		planned:    planned,
 		unplanned:  map[string]bool{},
+		passedOver: passedOver,
 	}
 	if planned != nil {
 		d.unplanned = make(map[string]bool, len(snap.Users))
@@ -239,7 +243,7 @@ func newDiffer(snap *Snapshot, st *State, now time.Time, planned map[string]bool
 // addPath gives user id the assignment path; in a scoped plan, a user not
 // planned is only noted as holding one (unplanned).
 func (d *differ) addPath(id, path string) {
-	if d.planned != nil && !d.planned[id] {
+	if d.planned != nil && !d.planned[id] && !d.passedOver[id] {
 		d.unplanned[id] = true
 		return
 	}

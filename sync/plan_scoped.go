@@ -32,6 +32,10 @@ type StateScope struct {
 	// MembersOf are groups (a subset of Groups) whose local members are
 	// loaded as users too, sorted.
 	MembersOf []string
+	// PassedOver are users a plan passes over (disabled or invalid) that
+	// did not change: not loaded, only whether each has a provisioned row
+	// (State.Provisioned), which decides a disabled user's skip. Sorted.
+	PassedOver []string
 }
 
 // ScopedTx is a Tx that loads part of the tenant's directory.
@@ -79,9 +83,10 @@ func ScopeOf(snap *Snapshot, changed *Changes, settings TenantSettings) (scope S
 			}
 		}
 	}
+	passed := map[string]bool{}
 	for id, eu := range snap.Users {
-		if !eu.AccountEnabled || invalidUser(eu, eu.Email(src)) != "" {
-			ids[id] = true
+		if !ids[id] && (!eu.AccountEnabled || invalidUser(eu, eu.Email(src)) != "") {
+			passed[id] = true
 		}
 	}
 	if len(ids)+len(keys) > MaxScopedUsers {
@@ -92,7 +97,7 @@ func ScopeOf(snap *Snapshot, changed *Changes, settings TenantSettings) (scope S
 		groups[id] = true
 	}
 	return StateScope{EntraIDs: sortedKeys(ids), EmailKeys: sortedKeys(keys), Groups: sortedKeys(groups),
-		MembersOf: sortedKeys(changed.LocalMembers)}, true
+		MembersOf: sortedKeys(changed.LocalMembers), PassedOver: sortedKeys(passed)}, true
 }
 
 // DiffScoped is Diff over the part of the directory scope loaded (st, from
@@ -110,7 +115,13 @@ func DiffScoped(snap *Snapshot, st *State, scope StateScope, now time.Time) (pla
 			planned[id] = true
 		}
 	}
-	d := newDiffer(snap, st, now, planned)
+	passedOver := make(map[string]bool, len(scope.PassedOver))
+	for _, id := range scope.PassedOver {
+		if !planned[id] {
+			passedOver[id] = true
+		}
+	}
+	d := newDiffer(snap, st, now, planned, passedOver)
 	d.users()
 	d.resolveEmailConflicts()
 	d.groups()

@@ -31,14 +31,18 @@ func (d *differ) users() {
 	}
 	d.plan.Changes = slices.Grow(d.plan.Changes, creates)
 	for _, id := range ids {
+		if d.passedOver[id] {
+			d.passOver(id)
+			continue
+		}
 		d.user(id)
 	}
 	for id := range d.unplanned {
 		// A scoped plan: this user's inputs are as the last cycle planned
 		// them, against the row it left, so it plans no change. Users a
-		// plan could pass over (disabled, invalid) are always planned
-		// (ScopeOf), so this one is in scope exactly when Graph returned it
-		// enabled.
+		// plan could pass over (disabled, invalid) are planned or passed
+		// over (ScopeOf), so this one is in scope exactly when Graph
+		// returned it enabled.
 		if eu, seen := d.snap.Users[id]; seen && eu.AccountEnabled {
 			d.plan.InScope++
 		}
@@ -59,8 +63,7 @@ func (d *differ) user(id string) {
 	email := eu.Email(d.settings.EmailSource)
 	if seen {
 		if problem := invalidUser(eu, email); problem != "" {
-			d.plan.Skipped = append(d.plan.Skipped, Skip{Kind: SkipUser, ID: id, Name: clipName(eu.UserPrincipalName),
-				Reason: problem + "; left unchanged"})
+			d.skipInvalid(eu, problem)
 			d.keep(local)
 			return
 		}
@@ -69,8 +72,7 @@ func (d *differ) user(id string) {
 	if local == nil {
 		if !inScope {
 			if seen && !eu.AccountEnabled && len(paths) > 0 { // S1: shown, so an assigned user is never silently missing
-				d.plan.Skipped = append(d.plan.Skipped, Skip{Kind: SkipUser, ID: id, Name: clipName(eu.UserPrincipalName),
-					Reason: "account disabled in Entra: not provisioned while disabled (assigned through " + strings.Join(paths, ", ") + ")"})
+				d.skipDisabled(eu, paths)
 			}
 			return
 		}
@@ -116,6 +118,36 @@ func (d *differ) user(id string) {
 		ch.Reason = updateReason(ch.Fields)
 	}
 	d.addUserChange(ch)
+}
+
+func (d *differ) skipInvalid(eu EntraUser, problem string) {
+	d.plan.Skipped = append(d.plan.Skipped, Skip{Kind: SkipUser, ID: eu.ID, Name: clipName(eu.UserPrincipalName),
+		Reason: problem + "; left unchanged"})
+}
+
+func (d *differ) skipDisabled(eu EntraUser, paths []string) {
+	d.plan.Skipped = append(d.plan.Skipped, Skip{Kind: SkipUser, ID: eu.ID, Name: clipName(eu.UserPrincipalName),
+		Reason: "account disabled in Entra: not provisioned while disabled (assigned through " + strings.Join(paths, ", ") + ")"})
+}
+
+// passOver is a scoped plan's user that is not planned but that a plan
+// passes over (ScopeOf's PassedOver): invalid, or disabled, as the last
+// cycle left it. It plans no change; the skip is the one user would give,
+// which for a disabled user depends only on whether it has a provisioned
+// row (StateOf's Provisioned).
+func (d *differ) passOver(id string) {
+	eu, seen := d.snap.Users[id]
+	if !seen {
+		return
+	}
+	paths := d.paths[id]
+	if problem := invalidUser(eu, eu.Email(d.settings.EmailSource)); problem != "" {
+		d.skipInvalid(eu, problem)
+		return
+	}
+	if !eu.AccountEnabled && len(paths) > 0 && !d.st.Provisioned[id] {
+		d.skipDisabled(eu, paths)
+	}
 }
 
 // userDiffers reports whether the sync-owned fields of a and b differ,

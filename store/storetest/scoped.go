@@ -15,7 +15,8 @@ import (
 // users its scope names — by Entra id or e-mail key, whatever their origin,
 // purged tombstones excepted — with their paths, and every group with its
 // members among them (all members of the groups named whole), and the local
-// members of the groups it names for that; Totals counts
+// members of the groups it names for that, and which of the users it only
+// passes over have a provisioned row (an archived one too); Totals counts
 // the whole directory as the archive guard counts a whole State.
 func testStateOf(t *testing.T, dir store.Store) {
 	ctx := context.Background()
@@ -27,7 +28,7 @@ func testStateOf(t *testing.T, dir store.Store) {
 	cycle(t, dir, snapshot(users[:4], []string{"a", "b", "c", "d"}, secGroup("g1", "One", "a", "b", "c"), secGroup("g2", "Two", "c"),
 		secGroup("g3", "Three", "a")), now.Add(time.Hour))
 	scope := sync.StateScope{EntraIDs: []string{"b", "e", "nobody"}, EmailKeys: []string{"d@x.test", "free@x.test"}, Groups: []string{"g1", "g2"},
-		MembersOf: []string{"g2"}}
+		MembersOf: []string{"g2"}, PassedOver: []string{"a", "e", "nobody"}}
 
 	tx, full := mustBegin(t, ctx, dir, "t1")
 	defer func() { _ = tx.Rollback() }()
@@ -39,7 +40,7 @@ func testStateOf(t *testing.T, dir store.Store) {
 	if err != nil {
 		t.Fatalf("Totals: %v", err)
 	}
-	want := &sync.State{Tenant: full.Tenant, Partial: true}
+	want := &sync.State{Tenant: full.Tenant, Partial: true, Provisioned: map[string]bool{}}
 	var wantTotals sync.Totals
 	loaded, membersOf := map[string]bool{}, map[string]bool{}
 	for _, g := range full.Groups {
@@ -50,6 +51,9 @@ func testStateOf(t *testing.T, dir store.Store) {
 		}
 	}
 	for _, u := range full.Users {
+		if u.Origin == sync.OriginProvisioned && slices.Contains(scope.PassedOver, u.EntraID) {
+			want.Provisioned[u.EntraID] = true
+		}
 		if slices.Contains(scope.EntraIDs, u.EntraID) || slices.Contains(scope.EmailKeys, sync.EmailKey(u.Email)) || membersOf[u.EntraID] {
 			want.Users = append(want.Users, u)
 			loaded[u.EntraID] = true
@@ -81,7 +85,7 @@ func testStateOf(t *testing.T, dir store.Store) {
 	if string(w) != string(g) {
 		t.Fatalf("StateOf\n got %s\nwant %s", g, w)
 	}
-	if totals != wantTotals || len(part.Users) != 4 || totals.Users != 4 || totals.Groups != 3 || totals.Memberships != 5 {
+	if totals != wantTotals || len(part.Users) != 4 || len(part.Provisioned) != 2 || totals.Users != 4 || totals.Groups != 3 || totals.Memberships != 5 {
 		t.Fatalf("StateOf loaded %d users, totals %+v (counted %+v); want b, c (g2's), d, e and 4 live users, 3 groups, 5 memberships",
 			len(part.Users), totals, wantTotals)
 	}

@@ -60,7 +60,13 @@ func (t *tx) StateOf(ctx context.Context, scope sync.StateScope) (*sync.State, e
 	if err != nil {
 		return nil, err
 	}
-	st := &sync.State{Tenant: whole.Tenant, Partial: true}
+	st := &sync.State{Tenant: whole.Tenant, Partial: true, Provisioned: map[string]bool{}}
+	passed := set(scope.PassedOver)
+	for _, u := range whole.Users {
+		if u.Origin == sync.OriginProvisioned && passed[u.EntraID] {
+			st.Provisioned[u.EntraID] = true
+		}
+	}
 	ids, keys := set(scope.EntraIDs), set(scope.EmailKeys)
 	for _, g := range whole.Groups {
 		if slices.Contains(scope.MembersOf, g.EntraID) {
