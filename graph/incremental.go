@@ -87,7 +87,9 @@ func (s *Source) encodeAside(m *mirror, inScope map[string]sync.EntraUser) func(
 	s.mirrors.mu.Lock()
 	dropped := s.mirrors.dropped
 	s.mirrors.mu.Unlock()
+	s.background.Add(1)
 	go func() {
+		defer s.background.Done()
 		defer close(done)
 		if b, err = m.encode(inScope); err != nil {
 			return
@@ -155,6 +157,11 @@ func (s *Source) dropMirror() {
 }
 
 var _ sync.MirrorWarmer = (*Source)(nil)
+var _ sync.Background = (*Source)(nil)
+
+// Wait returns once the Source's background work (a mirror being encoded
+// beside a cycle, or decoded after one) is done.
+func (s *Source) Wait() { s.background.Wait() }
 
 // Warm decodes the mirror a cycle saved (mirror) in the background, unless
 // the cache holds it already, so that the next incremental read finds it
@@ -168,7 +175,9 @@ func (s *Source) Warm(mirror []byte) {
 	}
 	done, dropped := make(chan struct{}), s.mirrors.dropped
 	s.mirrors.warming = done
+	s.background.Add(1)
 	go func() {
+		defer s.background.Done()
 		defer close(done)
 		m, err := decodeMirror(mirror)
 		s.mirrors.mu.Lock()

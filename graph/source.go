@@ -29,6 +29,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	gosync "sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -95,6 +96,9 @@ type Source struct {
 	logger  *slog.Logger
 	byIDs   byIDsState  // what was learnt about getByIds (getbyids.go)
 	mirrors mirrorCache // the last incremental read's mirror (incremental.go)
+	// background counts the goroutines encoding or decoding a mirror
+	// aside (encodeAside, Warm); Wait waits for them.
+	background gosync.WaitGroup
 }
 
 // Credential returns the credential the Source obtains tokens with.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	gosync "sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -79,5 +80,38 @@ func TestWorkerBoundsCyclesInFlightAndSpreadsFirstCycles(t *testing.T) {
 	}
 	if len(distinct) < 5 || latest-earliest < interval/3 {
 		t.Fatalf("first cycles started at %d distinct offsets from %s to %s, want them spread over the %s interval", len(distinct), earliest, latest, interval)
+	}
+}
+
+// backgroundSource has work of its own that outlives its cycles.
+type backgroundSource struct {
+	slowSource
+	done *atomic.Bool
+}
+
+func (b backgroundSource) Wait() {
+	time.Sleep(100 * time.Millisecond) // a mirror still being encoded
+	b.done.Store(true)
+}
+
+// TestWorkerWaitsForItsSourcesBackgroundWork: Run returns only once each
+// tenant's source has finished the work it does aside (sync.Background).
+func TestWorkerWaitsForItsSourcesBackgroundWork(t *testing.T) {
+	t.Parallel()
+	db := synctest.NewMemory()
+	if err := db.RegisterTenant(context.Background(), sync.Tenant{ID: "t", EntraTenantID: "e", Settings: sync.DefaultTenantSettings()}); err != nil {
+		t.Fatal(err)
+	}
+	var done atomic.Bool
+	w := sync.NewWorker(sync.NewSyncer(db, nil), db,
+		[]sync.WorkerTenant{{ID: "t", Source: backgroundSource{slowSource{"t", time.Millisecond}, &done}, Schedule: sync.Every(time.Hour)}},
+		sync.WorkerConfig{Holder: "w", Poll: time.Second, LeaseTTL: 10 * time.Second, MaxCycles: 1}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := w.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !done.Load() {
+		t.Fatal("the worker stopped before its source's background work ended")
 	}
 }

@@ -130,6 +130,12 @@ type DeltaSource interface {
 	Incremental(ctx context.Context, prev *DeltaState) (*Snapshot, *DeltaState, error)
 }
 
+// Background is a Source with work of its own that can outlive a cycle (a
+// mirror encoded or decoded aside): Wait returns once it is done.
+type Background interface {
+	Wait()
+}
+
 // MirrorWarmer is a DeltaSource that can prepare, in the background, for
 // the next incremental read of a state a cycle saved (decode its mirror).
 type MirrorWarmer interface {

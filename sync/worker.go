@@ -334,6 +334,19 @@ func (w *Worker) Run(ctx context.Context) error {
 		<-done
 	}
 	w.cancel()
+	// The sources' own background work (a mirror being encoded or
+	// decoded) ends by itself, in about a second at most.
+	w.mu.Lock()
+	var sources []Source
+	for _, t := range w.tenants {
+		sources = append(sources, t.Source)
+	}
+	w.mu.Unlock()
+	for _, src := range sources {
+		if b, ok := src.(Background); ok {
+			b.Wait()
+		}
+	}
 	w.logger.Info("worker stopped")
 	return nil
 }
