@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/entrasync/entrasync/graph"
 	"github.com/entrasync/entrasync/graph/graphtest"
 	"github.com/entrasync/entrasync/sync"
 )
@@ -18,24 +17,8 @@ import (
 //
 //	go test ./graph -run '^$' -bench IncrementalLarge -benchtime 5x -benchmem
 func BenchmarkIncrementalLarge(b *testing.B) {
-	tn := graphtest.Generate(graphtest.GenSpec{Seed: 2, Users: 100_000, DirectlyAssigned: 60_000, Groups: 500, MaxGroupSize: 20_000,
-		NestedGroups: 20, M365Groups: 5, DisabledPercent: 3, ServicePrincipals: 10})
-	srv := graphtest.NewServer(tn)
-	defer srv.Close()
-	src, err := graph.New(graph.Config{TenantID: tn.TenantID, ClientID: tn.ClientID, ClientSecret: tn.ClientSecret,
-		ServicePrincipalID: tn.Application.ID, GraphEndpoint: srv.GraphEndpoint(), LoginEndpoint: srv.LoginEndpoint(),
-		Transport: srv.Client().Transport}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	_, st, err := src.SnapshotDelta(context.Background())
-	if err == nil {
-		err = st.Encoded()
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(len(st.Mirror))/1e6, "mirrorMB")
+	_, src := largeSource(b, 0)
+	st := firstState(b, src)
 	b.ResetTimer()
 	var snap *sync.Snapshot
 	for range b.N {
@@ -72,24 +55,9 @@ func BenchmarkIncrementalLargeListed(b *testing.B) {
 }
 
 func benchIncrementalChanged(b *testing.B, assignmentDelta bool) {
-	tn := graphtest.Generate(graphtest.GenSpec{Seed: 2, Users: 100_000, DirectlyAssigned: 60_000, Groups: 500, MaxGroupSize: 20_000,
-		NestedGroups: 20, M365Groups: 5, DisabledPercent: 3, ServicePrincipals: 10})
-	srv := graphtest.NewServer(tn)
-	defer srv.Close()
+	srv, src := largeSource(b, 0)
 	srv.SetAssignmentDelta(assignmentDelta)
-	src, err := graph.New(graph.Config{TenantID: tn.TenantID, ClientID: tn.ClientID, ClientSecret: tn.ClientSecret,
-		ServicePrincipalID: tn.Application.ID, GraphEndpoint: srv.GraphEndpoint(), LoginEndpoint: srv.LoginEndpoint(),
-		Transport: srv.Client().Transport}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	_, st, err := src.SnapshotDelta(context.Background())
-	if err == nil {
-		err = st.Encoded()
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
+	st := firstState(b, src)
 	want := sync.StrategyDelta
 	if !assignmentDelta {
 		want = sync.StrategyDeltaListed
@@ -97,7 +65,6 @@ func benchIncrementalChanged(b *testing.B, assignmentDelta bool) {
 	if st.Strategy != want {
 		b.Fatalf("strategy %q, want %q", st.Strategy, want)
 	}
-	b.ReportMetric(float64(len(st.Mirror))/1e6, "mirrorMB")
 	b.ResetTimer()
 	var snap *sync.Snapshot
 	for i := range b.N {

@@ -17,8 +17,7 @@ import (
 //
 //	go test ./graph -run '^$' -bench SnapshotDirectUsers -benchtime 1x
 func BenchmarkSnapshotDirectUsers(b *testing.B) {
-	spec := graphtest.GenSpec{Seed: 2, Users: 100_000, DirectlyAssigned: 60_000, Groups: 500, MaxGroupSize: 20_000,
-		NestedGroups: 20, M365Groups: 5, DisabledPercent: 3, ServicePrincipals: 10}
+	spec := graphtest.LargeSpec
 	for _, c := range []struct {
 		name  string
 		perms []string

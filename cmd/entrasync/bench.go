@@ -32,8 +32,7 @@ type benchScenario struct {
 }
 
 func benchScenarios() []benchScenario {
-	large := graphtest.GenSpec{Seed: 2, Users: 100_000, DirectlyAssigned: 60_000, Groups: 500, MaxGroupSize: 20_000,
-		NestedGroups: 20, M365Groups: 5, DisabledPercent: 3, ServicePrincipals: 10}
+	large := graphtest.LargeSpec
 	return []benchScenario{
 		{name: "small", spec: graphtest.GenSpec{Seed: 1, Users: 1_000, DirectlyAssigned: 300, Groups: 20, MaxGroupSize: 400,
 			NestedGroups: 3, M365Groups: 2, DisabledPercent: 3, ServicePrincipals: 2}},

@@ -10,11 +10,9 @@ import (
 	"github.com/entrasync/entrasync/sync"
 )
 
-// LargeSpec is the large tenant of `entrasync bench --scenario large`:
-// 100,000 users, 60,000 directly assigned, 500 security groups of
-// Zipf-skewed sizes up to 20,000.
-var LargeSpec = graphtest.GenSpec{Seed: 2, Users: 100_000, DirectlyAssigned: 60_000, Groups: 500, MaxGroupSize: 20_000,
-	NestedGroups: 20, M365Groups: 5, DisabledPercent: 3, ServicePrincipals: 10}
+// LargeSpec is the large tenant of `entrasync bench --scenario large`
+// (graphtest.LargeSpec).
+var LargeSpec = graphtest.LargeSpec
 
 // SnapshotOf is the snapshot a complete Graph read of tn gives: every user,
 // the directly assigned ones, and every assigned group with its direct user
