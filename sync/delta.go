@@ -56,19 +56,25 @@ type DeltaState struct {
 	// Summary is what that cycle's plan said besides its changes: a
 	// settled cycle's plan says the same.
 	Summary PlanSummary `json:"summary"`
-	// settled: read incrementally, the round changed nothing, and the cycle
-	// that saved the state before applied all it planned (planSettled).
+	// basis, for an incremental read after a clean cycle (one that applied
+	// all it planned), is the directory that cycle left: over the same
+	// directory, a round that changed nothing has nothing to plan
+	// (settled, planSettled) and one that did may be planned in part
+	// (planScoped).
+	basis   *planBasis
 	settled bool
-	// basis, for an incremental read that changed something after a clean
-	// cycle, is the directory that cycle left: a plan over the same
-	// directory may be scoped to what changed (planScoped).
-	basis *planBasis
 }
 
 // planBasis is the directory version and settings a clean cycle left.
 type planBasis struct {
 	version  int64
 	settings string
+}
+
+// holds reports whether the directory head is still the one b names, with
+// no held run awaiting review.
+func (b *planBasis) holds(head Tenant) bool {
+	return b != nil && head.DirectoryVersion == b.version && settingsHash(head.Settings) == b.settings && !head.PendingHold
 }
 
 // Encoded waits for a mirror encoded in the background (Encode) and sets
@@ -217,11 +223,11 @@ func (s *Syncer) readDelta(ctx context.Context, tenantID string, src DeltaSource
 		snap, next, err := src.Incremental(ctx, prev)
 		if err == nil {
 			next.FullAt = prev.FullAt
-			switch {
-			case next.Mirror == nil && next.Encode == nil && prev.Clean:
-				next.settled, next.DirectoryVersion, next.SettingsHash, next.Summary = true, prev.DirectoryVersion, prev.SettingsHash, prev.Summary
-			case prev.Clean:
+			if prev.Clean {
 				next.basis = &planBasis{version: prev.DirectoryVersion, settings: prev.SettingsHash}
+				if next.Mirror == nil && next.Encode == nil { // the round changed nothing
+					next.settled, next.Summary = true, prev.Summary
+				}
 			}
 			return snap, s.stamp(next, tenantID, prev), nil
 		}
@@ -268,10 +274,8 @@ func (s *Syncer) planSettled(ctx context.Context, tenantID string, next *DeltaSt
 	if tx, err = s.dir.Begin(ctx, tenantID); err != nil {
 		return nil, nil, nil, false, fmt.Errorf("sync: begin: %w", err)
 	}
-	dtx, isDelta := tx.(DeltaTx)
-	if isDelta {
-		head := dtx.Tenant()
-		if head.DirectoryVersion == next.DirectoryVersion && settingsHash(head.Settings) == next.SettingsHash && !head.PendingHold {
+	if dtx, isDelta := tx.(DeltaTx); isDelta {
+		if head := dtx.Tenant(); next.basis.holds(head) {
 			sum := next.Summary
 			return tx, &State{Tenant: head}, &Plan{TenantID: tenantID, Skipped: sum.Skipped, InScope: sum.InScope,
 				ServicePrincipalAssignments: sum.ServicePrincipalAssignments}, true, nil
@@ -287,11 +291,11 @@ func (s *Syncer) planSettled(ctx context.Context, tenantID string, next *DeltaSt
 func (s *Syncer) planScoped(ctx context.Context, tx Tx, snap *Snapshot, now time.Time, next *DeltaState, approved map[string]bool) (st *State, plan *Plan, ok bool, err error) {
 	stx, scoped := tx.(ScopedTx)
 	dtx, isDelta := tx.(DeltaTx)
-	if !scoped || !isDelta || next == nil || next.basis == nil || snap.Changed == nil || approved != nil {
+	if !scoped || !isDelta || next == nil || snap.Changed == nil || approved != nil {
 		return nil, nil, false, nil
 	}
 	head := dtx.Tenant()
-	if head.DirectoryVersion != next.basis.version || settingsHash(head.Settings) != next.basis.settings || head.PendingHold {
+	if !next.basis.holds(head) {
 		return nil, nil, false, nil
 	}
 	scope, ok := ScopeOf(snap, snap.Changed, head.Settings)
