@@ -143,25 +143,34 @@ func Guard(plan *Plan, st *State, approved map[string]bool) {
 // liveTotals counts the directory's live provisioned users, groups and
 // those groups' memberships: st.Totals when st is only part of it.
 func liveTotals(st *State) (users, groups, memberships int) {
-	if t := st.Totals; t != nil {
-		return t.Users, t.Groups, t.Memberships
+	t := st.Totals
+	if t == nil {
+		if st.Partial {
+			// Counting a part would measure against the wrong whole.
+			panic("sync: the archive guard needs the totals of a partly loaded directory")
+		}
+		whole := TotalsOf(st)
+		t = &whole
 	}
-	if st.Partial {
-		// Counting a part would measure against the wrong whole.
-		panic("sync: the archive guard needs the totals of a partly loaded directory")
-	}
+	return t.Users, t.Groups, t.Memberships
+}
+
+// TotalsOf counts what the archive guard measures against in a whole
+// State: live provisioned users and groups, and those groups' memberships.
+func TotalsOf(st *State) Totals {
+	var n Totals
 	for i := range st.Users {
 		if u := &st.Users[i]; u.Origin == OriginProvisioned && u.Status != StatusArchived && u.Status != StatusPurged {
-			users++
+			n.Users++
 		}
 	}
 	for i := range st.Groups {
 		if g := &st.Groups[i]; g.Origin == OriginProvisioned && !g.Archived() {
-			groups++
-			memberships += len(g.Members)
+			n.Groups++
+			n.Memberships += len(g.Members)
 		}
 	}
-	return users, groups, memberships
+	return n
 }
 
 // HeldChanges returns the destructive changes a run's provisioning log shows

@@ -98,19 +98,7 @@ func (t *tx) Totals(ctx context.Context) (sync.Totals, error) {
 	if err != nil {
 		return sync.Totals{}, err
 	}
-	var n sync.Totals
-	for _, u := range whole.Users {
-		if u.Origin == sync.OriginProvisioned && u.Status != sync.StatusArchived {
-			n.Users++
-		}
-	}
-	for _, g := range whole.Groups {
-		if g.Origin == sync.OriginProvisioned && !g.Archived() {
-			n.Groups++
-			n.Memberships += len(g.Members)
-		}
-	}
-	return n, nil
+	return sync.TotalsOf(whole), nil
 }
 
 func set(ss []string) map[string]bool {
