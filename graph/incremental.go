@@ -163,9 +163,9 @@ var _ sync.Background = (*Source)(nil)
 // beside a cycle, or decoded after one) is done.
 func (s *Source) Wait() { s.background.Wait() }
 
-// Warm decodes the mirror a cycle saved (mirror) in the background, unless
-// the cache holds it already, so that the next incremental read finds it
-// decoded: after a full read, whose mirror is not kept through its apply.
+// Warm decodes the mirror a full cycle saved (mirror) in the background,
+// unless the cache holds it already, so that the next incremental read
+// finds it decoded: a full read's mirror is not kept through its apply.
 func (s *Source) Warm(mirror []byte) {
 	sum := sha256.Sum256(mirror)
 	s.mirrors.mu.Lock()

@@ -143,7 +143,8 @@ type Background interface {
 }
 
 // MirrorWarmer is a DeltaSource that can prepare, in the background, for
-// the next incremental read of a state a cycle saved (decode its mirror).
+// the next incremental read of the state a full cycle saved (decode its
+// mirror); an incremental read keeps its own.
 type MirrorWarmer interface {
 	Warm(mirror []byte)
 }

@@ -360,7 +360,7 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 	if err := tx.Commit(); err != nil {
 		return res, s.applyFailed(ctx, tx, run, fmt.Errorf("sync: commit: %w", err))
 	}
-	if w, ok := src.(MirrorWarmer); ok && saved && len(next.Mirror) > 0 {
+	if w, ok := src.(MirrorWarmer); ok && saved && run.Mode == ModeFull && len(next.Mirror) > 0 {
 		w.Warm(next.Mirror) // saved: the next incremental read starts from it
 	}
 	if next != nil {
