@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -73,6 +74,7 @@ func (e *env) bench(args []string) error {
 	f := e.newFlags("bench", false)
 	only := f.String("scenario", "all", "small, large, throttled, faults or all")
 	latency := f.Duration("latency", 30*time.Millisecond, "simulated latency of each Graph round trip")
+	profiles := f.String("cpuprofile", "", "write a CPU profile of each cycle (the child's, not the simulated Graph's) into this directory")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -102,7 +104,7 @@ func (e *env) bench(args []string) error {
 		if *only != "all" && *only != sc.name {
 			continue
 		}
-		res, err := e.benchScenario(sc, *latency, base)
+		res, err := e.benchScenario(sc, *latency, base, *profiles)
 		if err != nil {
 			return fmt.Errorf("bench %s: %w", sc.name, err)
 		}
@@ -127,7 +129,7 @@ func (e *env) bench(args []string) error {
 	return nil
 }
 
-func (e *env) benchScenario(sc benchScenario, latency time.Duration, base string) ([]benchCycle, error) {
+func (e *env) benchScenario(sc benchScenario, latency time.Duration, base, profiles string) ([]benchCycle, error) {
 	start := time.Now()
 	tn := graphtest.Generate(sc.spec)
 	genTime := time.Since(start)
@@ -162,6 +164,12 @@ func (e *env) benchScenario(sc benchScenario, latency time.Duration, base string
 	cmd.Env = append(os.Environ(), "ENTRASYNC_BENCH_CHILD=1",
 		"BENCH_GRAPH="+srv.GraphEndpoint(), "BENCH_CA="+ca, "BENCH_DB="+dbURL, "BENCH_TENANT="+tn.TenantID,
 		"BENCH_CLIENT="+tn.ClientID, "BENCH_SECRET="+tn.ClientSecret, "BENCH_SP="+tn.Application.ID)
+	if profiles != "" {
+		if err := os.MkdirAll(profiles, 0o755); err != nil {
+			return nil, err
+		}
+		cmd.Env = append(cmd.Env, "BENCH_PROFILES="+filepath.Join(profiles, sc.name))
+	}
 	cmd.Stderr = e.stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -183,10 +191,21 @@ func (e *env) benchScenario(sc benchScenario, latency time.Duration, base string
 		if full {
 			verb = "full"
 		}
+		stop := func() {}
+		if profiles != "" {
+			// The simulated Graph's own CPU during the cycle, beside the child's.
+			var err error
+			if stop, err = startProfile(filepath.Join(profiles, sc.name+"-graph"), label); err != nil {
+				return err
+			}
+		}
 		if _, err := fmt.Fprintf(in, "%s %s\n", verb, label); err != nil {
+			stop()
 			return err
 		}
-		if !out.Scan() {
+		scanned := out.Scan()
+		stop()
+		if !scanned {
 			return fmt.Errorf("child ended: %v", out.Err())
 		}
 		var c benchCycle
@@ -278,9 +297,14 @@ func (e *env) benchChild() error {
 		if verb != "cycle" && verb != "full" {
 			return nil
 		}
+		stop, err := startProfile(getenv("BENCH_PROFILES"), label)
+		if err != nil {
+			return err
+		}
 		start := time.Now()
 		res, err := syncer.Cycle(e.ctx, "bench", src, sync.CycleOptions{Trigger: "bench", Full: verb == "full"})
 		c := benchCycle{Label: label, TotalMs: time.Since(start).Milliseconds(), PeakRSSMB: peakRSSMB()}
+		stop()
 		if err != nil {
 			c.Error = err.Error()
 		}
@@ -298,6 +322,29 @@ func (e *env) benchChild() error {
 		runtime.GC()
 	}
 	return in.Err()
+}
+
+// startProfile starts a CPU profile of one cycle into PREFIX-LABEL.pprof
+// (the label's spaces and punctuation as dashes) when prefix is set.
+func startProfile(prefix, label string) (stop func(), err error) {
+	if prefix == "" {
+		return func() {}, nil
+	}
+	name := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, strings.ToLower(label))
+	f, err := os.Create(prefix + "-" + name + ".pprof")
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // rowsWritten counts the rows a plan writes: directory rows (users, their
