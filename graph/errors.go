@@ -48,7 +48,28 @@ func (a answer) readError(what string) error {
 	case 404:
 		c = sync.ENOTFOUND
 	}
-	return &sync.Error{Code: c, Message: fmt.Sprintf("graph: read %s: HTTP %d %s: %s", what, a.status, a.code, a.message)}
+	return &answeredError{status: a.status,
+		err: &sync.Error{Code: c, Message: fmt.Sprintf("graph: read %s: HTTP %d %s: %s", what, a.status, a.code, a.message)}}
+}
+
+// answeredError is a read Graph answered with an error status: the
+// *sync.Error callers see (its text, errors.As), with the status kept for
+// the graph package's own choices (answeredStatus).
+type answeredError struct {
+	err    *sync.Error
+	status int
+}
+
+func (e *answeredError) Error() string { return e.err.Error() }
+func (e *answeredError) Unwrap() error { return e.err }
+
+// answeredStatus is the HTTP status of a read Graph answered with an error.
+func answeredStatus(err error) (int, bool) {
+	var ae *answeredError
+	if errors.As(err, &ae) {
+		return ae.status, true
+	}
+	return 0, false
 }
 
 // readError wraps a failed read with what was being read and Graph's error

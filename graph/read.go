@@ -100,8 +100,11 @@ func (s *Source) read(ctx context.Context, snap *sync.Snapshot, m *mirror) error
 	// Alongside: when the application has many assignments, list every
 	// user if that is clearly cheaper than looking direct users up — decided
 	// from two counts as soon as the first page says there is more than one.
+	// The counts and, once per Source, the getByIds question go side by
+	// side, one round trip after the first assignment page.
 	var (
 		listed      map[string]sync.EntraUser
+		listChain   int // round trips of the listing's longest chain, the counts' included
 		listErr     error
 		tenantUsers int
 		listDone    = make(chan struct{})
@@ -113,17 +116,21 @@ func (s *Source) read(ctx context.Context, snap *sync.Snapshot, m *mirror) error
 				defer close(listDone)
 				var a, n int
 				var aerr, nerr error
+				var byIDs bool
 				var wg gosync.WaitGroup
-				wg.Add(2)
+				wg.Add(3)
 				go func() { defer wg.Done(); a, aerr = s.assignmentCount(ctx, sp.ID) }()
 				go func() { defer wg.Done(); n, nerr = s.userCount(ctx) }()
+				go func() { defer wg.Done(); byIDs = s.byIDsPermitted(ctx, sp.ID) }()
 				wg.Wait()
-				if aerr != nil || nerr != nil || a <= ListThreshold || 2*pages(n, PageSize) >= pages(a, BatchSize) || s.byIDsPermitted(ctx, sp.ID) {
+				if aerr != nil || nerr != nil || a <= ListThreshold || 2*pages(n, PageSize) >= pages(a, BatchSize) || byIDs {
 					return
 				}
 				tenantUsers = n
 				s.progress(ctx, func(c *requestCounter) { c.users.Store(int64(n)) })
-				listed, listErr = s.allUsers(ctx, nil)
+				var chain int
+				listed, chain, listErr = s.allUsers(ctx, n)
+				listChain = 1 + chain
 			}()
 		})
 	}
@@ -170,6 +177,7 @@ func (s *Source) read(ctx context.Context, snap *sync.Snapshot, m *mirror) error
 
 	var missing []string
 	var fromList []*sync.EntraUser
+	var unlisted []int // missing users the listing did not return
 	for _, id := range direct {
 		if _, ok := snap.Users[id]; !ok {
 			missing = append(missing, id)
@@ -177,6 +185,8 @@ func (s *Source) read(ctx context.Context, snap *sync.Snapshot, m *mirror) error
 				var u *sync.EntraUser
 				if lu, ok := listed[id]; ok {
 					u = &lu
+				} else {
+					unlisted = append(unlisted, len(fromList))
 				}
 				fromList = append(fromList, u)
 			}
@@ -189,9 +199,14 @@ func (s *Source) read(ctx context.Context, snap *sync.Snapshot, m *mirror) error
 			return err
 		}
 		tenantUsers = max(tenantUsers, n)
+	} else if err := s.lookUpUnlisted(ctx, missing, unlisted, fromList); err != nil {
+		return err
 	}
 	snap.LowerBound = lowerBound(snap, assignments, len(missing), tenantUsers, s.byIDs.served())
-	snap.CriticalPath = criticalPath(snap, assignments, pageOf, len(missing) > 0)
+	if listed != nil && len(unlisted) > 0 {
+		listChain++
+	}
+	snap.CriticalPath = criticalPath(snap, assignments, pageOf, listed == nil && len(missing) > 0, listChain)
 	for i, u := range fromList {
 		if u == nil {
 			snap.Skipped = append(snap.Skipped, sync.Skip{Kind: sync.SkipUser, ID: missing[i],
@@ -226,11 +241,16 @@ func lowerBound(snap *sync.Snapshot, assignments, missing, tenantUsers int, byID
 // each other: the service principal, then the assignment pages in order; a
 // group found on page p is looked up after it, its first member page after
 // that, then its further pages one by one; missing direct users are looked
-// up once the last assignment page is read.
-func criticalPath(snap *sync.Snapshot, assignments int, pageOf map[string]int, missing bool) int {
+// up once the last assignment page is read (lookUp), or the users are
+// listed alongside: listing round trips after the first assignment page
+// (the counts, the longest chain of pages, the look-up of what it missed).
+func criticalPath(snap *sync.Snapshot, assignments int, pageOf map[string]int, lookUp bool, listing int) int {
 	chain := max(1, pages(assignments, PageSize))
-	if missing {
+	if lookUp {
 		chain++
+	}
+	if listing > 0 {
+		chain = max(chain, 1+listing)
 	}
 	for _, g := range snap.Groups {
 		c := pageOf[g.ID] + 1

@@ -94,8 +94,11 @@ type Source struct {
 	cred    azcore.TokenCredential
 	adapter *msgraphcore.GraphRequestAdapterBase
 	logger  *slog.Logger
-	byIDs   byIDsState  // what was learnt about getByIds (getbyids.go)
-	mirrors mirrorCache // the last incremental read's mirror (incremental.go)
+	byIDs   byIDsState // what was learnt about getByIds (getbyids.go)
+	// userFilter is what was learnt about the partitioned user listing
+	// (listusers.go).
+	userFilter userFilterState
+	mirrors    mirrorCache // the last incremental read's mirror (incremental.go)
 	// background counts the goroutines encoding or decoding a mirror
 	// aside (encodeAside, Warm); Wait waits for them.
 	background gosync.WaitGroup

@@ -39,7 +39,7 @@ func (s *Source) lookUp(ctx context.Context, ids []string) ([]*sync.EntraUser, i
 	if len(ids) > ListThreshold {
 		n, err := s.userCount(ctx)
 		if err == nil && pages(n, PageSize) < pages(len(ids), BatchSize) {
-			found, err := s.listUsers(ctx, ids)
+			found, err := s.listUsers(ctx, ids, n)
 			return found, n, err
 		}
 		if err != nil {
@@ -110,44 +110,45 @@ func (s *Source) batchUsers(ctx context.Context, ids []string) ([]*sync.EntraUse
 	return out, nil
 }
 
-// listUsers pages every user of the tenant and keeps those asked for.
-func (s *Source) listUsers(ctx context.Context, ids []string) ([]*sync.EntraUser, error) {
-	all, err := s.allUsers(ctx, nil)
+// listUsers lists every user of the tenant and keeps those asked for; the
+// ones no listing returned are looked up by id.
+func (s *Source) listUsers(ctx context.Context, ids []string, n int) ([]*sync.EntraUser, error) {
+	all, _, err := s.allUsers(ctx, n)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]*sync.EntraUser, len(ids))
+	var unlisted []int
 	for i, id := range ids {
 		if u, ok := all[id]; ok {
 			out[i] = &u
+		} else {
+			unlisted = append(unlisted, i)
 		}
 	}
-	return out, nil
+	return out, s.lookUpUnlisted(ctx, ids, unlisted, out)
 }
 
-// allUsers pages every user of the tenant; keep, when set, says which to
-// keep (nil: all).
-func (s *Source) allUsers(ctx context.Context, keep func(id string) bool) (map[string]sync.EntraUser, error) {
-	top := int32(PageSize)
-	first, err := s.users().ToGetRequestInformation(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
-		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Select: userFields, Top: &top}})
-	if err != nil {
-		return nil, fmt.Errorf("graph: users request: %w", err)
-	}
-	out := map[string]sync.EntraUser{}
-	err = listAll(ctx, s, first, "users", func(n int, items []wireUser, _ bool) error {
-		for i, u := range items {
-			if u.ID == "" {
-				return malformed(fmt.Sprintf("users, page %d", n), fmt.Sprintf("user %d has no id", i))
-			}
-			if keep == nil || keep(u.ID) {
-				out[u.ID] = u.entraUser()
-			}
-		}
-		s.progress(ctx, func(c *requestCounter) { c.usersRead.Add(int64(len(items))) })
+// lookUpUnlisted looks up by id ($batch) the users ids[i] for i in
+// unlisted, which no listing returned, into out[i] (nil: Graph does not know
+// them either).
+func (s *Source) lookUpUnlisted(ctx context.Context, ids []string, unlisted []int, out []*sync.EntraUser) error {
+	if len(unlisted) == 0 {
 		return nil
-	})
-	return out, err
+	}
+	ask := make([]string, len(unlisted))
+	for k, i := range unlisted {
+		ask[k] = ids[i]
+	}
+	found, err := s.batchUsers(ctx, ask)
+	if err != nil {
+		return err
+	}
+	for k, i := range unlisted {
+		out[i] = found[k]
+	}
+	s.logger.Debug("assigned users not in the user listing, looked up by id", "users", len(unlisted))
+	return nil
 }
 
 // user reads one directly assigned user; nil when Graph does not know it.

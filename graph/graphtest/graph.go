@@ -167,7 +167,7 @@ func (s *Server) answer(g *greq, rt *route, page int) *gresp {
 }
 
 func (s *Server) handle(g *greq, rt *route) *gresp {
-	if resp := s.checkQuery(g); resp != nil && !rt.delta {
+	if resp := s.checkQuery(g, rt); resp != nil && !rt.delta {
 		return resp
 	}
 	if resp := s.checkPermission(g, rt); resp != nil {

@@ -52,11 +52,20 @@ func (s *Server) pageOf(g *greq, rt *route) int {
 	if !ok {
 		return 1
 	}
-	_, page, ok := decodeSkipToken(tok, rt.key, rt.id)
+	_, page, ok := decodeSkipToken(tok, rt.key, listScope(g, rt))
 	if !ok {
 		return 0
 	}
 	return page
+}
+
+// listScope is what a listing's skip tokens are bound to: the endpoint's id
+// and, for a filtered listing, the filter (a token is not valid for another).
+func listScope(g *greq, rt *route) string {
+	if f, ok := queryOpt(g.query, "$filter"); ok {
+		return rt.id + "|" + f
+	}
+	return rt.id
 }
 
 // listing answers a paged collection of n items.
@@ -78,7 +87,7 @@ func (s *Server) listing(g *greq, rt *route, ctx string, sel []string, n int, it
 	offset, page := 0, 1
 	if tok, ok := queryOpt(g.query, "$skiptoken"); ok {
 		var valid bool
-		offset, page, valid = decodeSkipToken(tok, rt.key, rt.id)
+		offset, page, valid = decodeSkipToken(tok, rt.key, listScope(g, rt))
 		if !valid {
 			return s.gerr(g, http.StatusBadRequest, "Directory_ExpiredPageToken",
 				"The specified page token value has expired or is not valid for this request.")
@@ -100,10 +109,13 @@ func (s *Server) listing(g *greq, rt *route, ctx string, sel []string, n int, it
 		if raw, ok := queryOpt(g.query, "$select"); ok {
 			params = append(params, "$select="+url.QueryEscape(raw))
 		}
+		if raw, ok := queryOpt(g.query, "$filter"); ok {
+			params = append(params, "$filter="+url.QueryEscape(raw))
+		}
 		if hasTop {
 			params = append(params, "$top="+strconv.Itoa(top))
 		}
-		params = append(params, "$skiptoken="+encodeSkipToken(rt.key, rt.id, next, nextPage))
+		params = append(params, "$skiptoken="+encodeSkipToken(rt.key, listScope(g, rt), next, nextPage))
 		out = append(out, kv{"@odata.nextLink", s.URL() + "/v1.0" + g.path + "?" + strings.Join(params, "&")})
 	}
 	out = append(out, kv{"value", values})

@@ -53,6 +53,7 @@ type Server struct {
 	tokenLife      time.Duration
 
 	groupsDeltaGroupRead bool // credentials.go: groups/delta needs Group.Read.All
+	noUserFilter         bool // users.go: GET /users refuses $filter
 
 	delta deltaConfig // delta.go; guarded by mu
 }
@@ -403,6 +404,7 @@ type derived struct {
 	memberOf    *memberOfIndex
 	assignments []int // indices of the assignments whose principal exists
 	haveAssign  bool
+	filtered    map[string][]int // $filter of /users -> indices of the users it matches
 }
 
 // memberOfIndex lists the groups each user is a direct member of, in tenant

@@ -16,7 +16,7 @@
 //	GET  /v1.0/groups/{id}
 //	GET  /v1.0/groups/{id}/members
 //	GET  /v1.0/users/{id}                                  (id or userPrincipalName)
-//	GET  /v1.0/users
+//	GET  /v1.0/users                                       ($filter=startswith(userPrincipalName,'…') or …)
 //	POST /v1.0/$batch
 //	GET  /v1.0/users/delta                                 (also delta(); delta.go, delta_serve.go)
 //	GET  /v1.0/groups/delta
@@ -26,8 +26,8 @@
 // $top (1..999, default 100) and server-driven paging with an absolute
 // @odata.nextLink; every Graph endpoint supports $select (delta endpoints:
 // see Delta queries). Other OData query
-// options ($filter, $expand, $count...) are rejected with 400 rather than
-// ignored.
+// options ($filter but the one /users takes, $expand, $count...) are
+// rejected with 400 rather than ignored.
 //
 // # Credentials
 //
