@@ -92,16 +92,15 @@ func (s *Source) SnapshotDelta(ctx context.Context) (*sync.Snapshot, *sync.Delta
 			return snap, st, nil
 		}
 		m.fill(snap)
-		// Encoded now, not beside the plan and apply as an incremental
-		// read's is, and not kept decoded: a full cycle's apply is the peak
-		// of its memory, and a decoded mirror held through it (about 100 MB
-		// for 100,000 users) made the collector work through the apply
-		// under the soft memory limit. Once the cycle saved it, Warm
-		// decodes it in the background for the next incremental read.
-		var err error
-		if st.Mirror, err = m.encode(snap.Users); err != nil {
-			return snap, nil, err
-		}
+		// Encoded beside the plan, as an incremental read's mirror is (the
+		// apply, bound by the database, leaves the client's CPU free), but
+		// not kept decoded: a full cycle's apply is the peak of its memory,
+		// and a decoded mirror held through it (about 100 MB for 100,000
+		// users) made the collector work through the apply under the soft
+		// memory limit. The encode lets go of it when it is done, in the
+		// plan's time; once the cycle saved the bytes, Warm decodes them in
+		// the background for the next incremental read.
+		st.Encode = s.encodeFull(m, snap.Users)
 		return snap, st, nil
 	})
 }

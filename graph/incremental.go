@@ -106,6 +106,25 @@ func (s *Source) encodeAside(m *mirror, inScope map[string]sync.EntraUser) func(
 	}
 }
 
+// encodeFull encodes a full read's mirror in the background, reading m and
+// the snapshot's users only (as the planner does), and keeps neither; the
+// function it returns waits for the bytes.
+func (s *Source) encodeFull(m *mirror, users map[string]sync.EntraUser) func() ([]byte, error) {
+	done := make(chan struct{})
+	var b []byte
+	var err error
+	s.background.Add(1)
+	go func() {
+		defer s.background.Done()
+		defer close(done)
+		b, err = m.encode(users)
+	}()
+	return func() ([]byte, error) {
+		<-done
+		return b, err
+	}
+}
+
 // mirrorCache keeps the mirror of the Source's last incremental read,
 // decoded, with the checksum of the bytes it encodes to: the next read of
 // the same stored bytes skips decoding them. It is taken out while a read
