@@ -77,16 +77,27 @@ func (s *Source) counted(ctx context.Context, read func(ctx context.Context) (*s
 func (s *Source) SnapshotDelta(ctx context.Context) (*sync.Snapshot, *sync.DeltaState, error) {
 	return s.counted(ctx, func(ctx context.Context) (*sync.Snapshot, *sync.DeltaState, error) {
 		s.dropMirror()
-		st := s.latestLinks(ctx)
+		// The links are taken beside the service principal's look-up and
+		// before anything the plan rests on is read.
+		links := make(chan *sync.DeltaState, 1)
+		go func() { links <- s.latestLinks(ctx) }()
+		var st *sync.DeltaState
+		taken := func() *sync.DeltaState {
+			if st == nil {
+				st = <-links
+			}
+			return st
+		}
 		snap := &sync.Snapshot{Users: map[string]sync.EntraUser{}}
 		m := newMirror()
-		if err := s.read(ctx, snap, m); err != nil {
+		err := s.read(ctx, snap, m, func() { taken() })
+		taken()
+		if err != nil {
 			return snap, nil, err
 		}
 		// The links are part of the cycle's floor: three requests, side by
-		// side, before the read.
+		// side with the service principal's.
 		snap.LowerBound += len(latestQueries)
-		snap.CriticalPath++
 		if st.Strategy == "" {
 			st.Mirror = []byte{}
 			return snap, st, nil

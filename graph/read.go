@@ -16,13 +16,18 @@ import (
 // allows; wall time is about the longest chain instead of their sum.
 //
 // m, when set, is given what change tracking needs beyond the snapshot (the
-// assignments' ids).
-func (s *Source) read(ctx context.Context, snap *sync.Snapshot, m *mirror) error {
+// assignments' ids); ready, when set, is called once the service principal
+// is known and before anything else is read (a full read's delta links are
+// taken by then).
+func (s *Source) read(ctx context.Context, snap *sync.Snapshot, m *mirror, ready func()) error {
 	sp, err := s.servicePrincipal(ctx)
 	if err != nil {
 		return err
 	}
 	snap.ServicePrincipal = sp
+	if ready != nil {
+		ready()
+	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

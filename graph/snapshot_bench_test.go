@@ -17,6 +17,7 @@ func largeSource(b *testing.B, concurrency int, opts ...graphtest.Option) (*grap
 	tn := graphtest.Generate(graphtest.LargeSpec)
 	srv := graphtest.NewServer(tn, opts...)
 	b.Cleanup(srv.Close)
+	srv.TrackChanges()
 	src, err := graph.New(graph.Config{TenantID: tn.TenantID, ClientID: tn.ClientID, ClientSecret: tn.ClientSecret,
 		ServicePrincipalID: tn.Application.ID, GraphEndpoint: srv.GraphEndpoint(), LoginEndpoint: srv.LoginEndpoint(),
 		Transport: srv.Client().Transport, Concurrency: concurrency}, nil)
@@ -31,6 +32,9 @@ func largeSource(b *testing.B, concurrency int, opts ...graphtest.Option) (*grap
 func firstState(b *testing.B, src *graph.Source) *sync.DeltaState {
 	b.Helper()
 	_, st, err := src.SnapshotDelta(context.Background())
+	if err == nil {
+		err = st.Encoded() // encoded beside the plan, as a cycle would
+	}
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -177,7 +177,7 @@ func (s *Source) Snapshot(ctx context.Context) (*sync.Snapshot, error) {
 	ctr := &requestCounter{}
 	ctx = context.WithValue(ctx, counterKey{}, ctr)
 	snap := &sync.Snapshot{Users: map[string]sync.EntraUser{}}
-	err := s.read(ctx, snap, nil)
+	err := s.read(ctx, snap, nil, nil)
 	ctr.fill(snap)
 	if err != nil {
 		return snap, err
