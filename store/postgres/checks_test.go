@@ -12,12 +12,13 @@ import (
 	"github.com/entrasync/entrasync/store/storetest"
 )
 
-// TestDirectoryRowsNameTheirTenantsUsersAndGroups: paths and memberships are
-// checked once per statement (migration 0013), as strictly as the foreign
-// keys they replace and more: a row naming a missing user or group, or one
-// of another tenant, fails the statement with 23503, whether the statement
-// writes a few rows (checked one by one) or thousands (checked against the
-// tenant's ids at once); deleting a user or group takes its rows with it.
+// TestDirectoryRowsNameTheirTenantsUsersAndGroups: users, paths and
+// memberships are checked once per statement (migration 0013), as strictly
+// as the foreign keys they replace and more: a row naming a missing tenant,
+// user or group, or a user or group of another tenant, fails the statement
+// with 23503, whether the statement writes a few rows (checked one by one)
+// or thousands (checked against the tenant's ids at once); a tenant with
+// users is not deleted; deleting a user or group takes its rows with it.
 func TestDirectoryRowsNameTheirTenantsUsersAndGroups(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -63,6 +64,10 @@ func TestDirectoryRowsNameTheirTenantsUsersAndGroups(t *testing.T) {
 	must(`INSERT INTO users (tenant_id, entra_id, origin, status) SELECT 't1', 'u' || i, 'provisioned', 'staged' FROM generate_series(1, 1500) i`)
 	must(`INSERT INTO users (tenant_id, entra_id, origin, status) VALUES ('t2', 'other', 'provisioned', 'staged')`)
 	must(`INSERT INTO groups (tenant_id, entra_id, origin) VALUES ('t1', 'g1', 'provisioned'), ('t2', 'g2', 'provisioned')`)
+	refused("a user of no tenant", `INSERT INTO users (tenant_id, entra_id, origin, status) VALUES ('nope', 'x', 'provisioned', 'staged')`)
+	refused("a user moved to no tenant", `UPDATE users SET tenant_id = 'nope' WHERE entra_id = 'other'`)
+	refused("a tenant with users deleted", `DELETE FROM tenants WHERE id = 't2'`)
+	refused("a tenant's id changed", `UPDATE tenants SET id = 't9' WHERE id = 't2'`)
 	var u1, other, g1, g2 int64
 	_ = raw.QueryRowContext(ctx, `SELECT id FROM users WHERE entra_id = 'u1'`).Scan(&u1)
 	_ = raw.QueryRowContext(ctx, `SELECT id FROM users WHERE entra_id = 'other'`).Scan(&other)
