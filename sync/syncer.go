@@ -145,9 +145,16 @@ type Event struct {
 	CreatedAt    time.Time         `json:"createdAt"`
 }
 
+// The event types of group and membership changes, by action.
+var (
+	groupEvents = map[Action]string{ActionCreate: "group.created", ActionUpdate: "group.renamed",
+		ActionArchive: "group.archived", ActionRestore: "group.restored", ActionAdopt: "group.adopted"}
+	membershipEvents = map[Action]string{ActionAdd: "membership.added", ActionRemove: "membership.removed"}
+)
+
 // Events derives the outbox events of a plan's changes.
 func (p *Plan) Events() []Event {
-	var evs []Event
+	evs := make([]Event, 0, len(p.Changes))
 	add := func(typ string, ch Change, data map[string]string) {
 		evs = append(evs, Event{TenantID: p.TenantID, Type: typ, EntraID: ch.EntraID, GroupEntraID: ch.GroupEntraID, Data: data})
 	}
@@ -173,12 +180,9 @@ func (p *Plan) Events() []Event {
 				add("user.email_changed", ch, map[string]string{"old": ch.Before.Email, "new": ch.After.Email})
 			}
 		case EntityGroup:
-			typ := map[Action]string{ActionCreate: "group.created", ActionUpdate: "group.renamed",
-				ActionArchive: "group.archived", ActionRestore: "group.restored", ActionAdopt: "group.adopted"}[ch.Action]
-			add(typ, ch, map[string]string{"displayName": ch.GroupAfter.DisplayName})
+			add(groupEvents[ch.Action], ch, map[string]string{"displayName": ch.GroupAfter.DisplayName})
 		case EntityMembership:
-			typ := map[Action]string{ActionAdd: "membership.added", ActionRemove: "membership.removed"}[ch.Action]
-			add(typ, ch, nil)
+			add(membershipEvents[ch.Action], ch, nil)
 		}
 	}
 	return evs
