@@ -73,11 +73,13 @@ var commandHelp = map[string]struct{ usage, about, examples string }{
 			"token also acts. The earlier token of the same label (default: the scope) stops working.",
 		"  T=$(entrasync --config entrasync.yaml token rotate)\n" +
 			"  entrasync token rotate --scope read --label helpdesk"},
-	"bench": {"entrasync bench [--scenario small|large|throttled|faults|all] [--latency 30ms] [--json]",
+	"bench": {"entrasync bench [--scenario small|large|throttled|faults|all] [--latency 30ms] [--cpuprofile DIR] [--json]",
 		"Generates tenants, serves them from the simulated Graph with latency per round trip, and runs full\n" +
 			"cycles into PostgreSQL (--database, default the local server; a schema per scenario, dropped\n" +
-			"after), printing round trips next to their lower bound, read/plan/apply time, peak RSS and rows.",
-		"  entrasync bench --scenario small\n  entrasync bench --json > bench.json"},
+			"after), printing round trips next to their lower bound, read/plan/apply time, peak RSS and rows.\n" +
+			"--cpuprofile writes a CPU profile of each cycle, the cycle's own and the simulated Graph's.",
+		"  entrasync bench --scenario small\n  entrasync bench --json > bench.json\n" +
+			"  entrasync bench --scenario large --cpuprofile prof && go tool pprof -top prof/large-first-cycle.pprof"},
 	"runs approve": {"entrasync runs approve ID [--json]",
 		"Applies the archives a held run kept back (archive guard): runs a fresh full cycle with the guard\n" +
 			"lifted, so only archives still valid against Graph now are applied, then marks the run approved.",
