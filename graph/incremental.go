@@ -454,7 +454,7 @@ func (s *Source) settle(ctx context.Context, m *mirror, users map[string]*userCh
 	}
 	if len(missing) > 0 {
 		slices.Sort(missing)
-		found, _, err := s.lookUp(ctx, missing)
+		found, _, _, err := s.lookUp(ctx, missing)
 		if err != nil {
 			return err
 		}
@@ -654,7 +654,7 @@ func (s *Source) resolves(ctx context.Context, m *mirror) (bool, error) {
 	if len(users) == 0 {
 		return false, nil
 	}
-	found, _, err := s.lookUp(ctx, users)
+	found, _, _, err := s.lookUp(ctx, users)
 	if err != nil {
 		return false, err
 	}

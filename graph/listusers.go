@@ -29,9 +29,10 @@ import (
 // older or synced exceptions), or one a case-sensitive Graph would not
 // match, is in no chain; the read looks every directly assigned user that
 // no listing and no member page returned up by id ($batch), as it does
-// when it does not list. A Graph that refuses the filter (400, 403, 501)
-// turns the partitions off for the Source for userFilterRetry, and the same
-// cycle lists users in one chain.
+// when it does not list. A Graph that refuses the filter (400, 403, 501 to
+// every partition's first page) turns the partitions off for the Source for
+// userFilterRetry; the same cycle lists users in one chain, as it does (this
+// time only) when only some partitions were refused.
 
 // userPartitions are the first characters of each chain, grouped so that
 // each holds about an eighth of the users of a tenant named after people
@@ -86,16 +87,19 @@ var partitionFrom = 2 * len(userPartitions)
 
 // allUsers lists every user of the tenant (about n, as counted): in
 // partitions side by side where the listing is long and Graph serves them,
-// else in one chain. It returns the users by id and the number of pages of
-// the longest chain. The listing need not be complete (see above); what it
-// returns is what Graph said of each user.
+// else in one chain. It returns the users by id and how many round trips
+// followed each other (the longest chain of pages, and the refused first
+// pages before a fallback). The listing need not be complete (see above);
+// what it returns is what Graph said of each user.
 func (s *Source) allUsers(ctx context.Context, n int) (map[string]sync.EntraUser, int, error) {
+	refused := 0
 	if pages(n, PageSize) >= partitionFrom && s.userFilter.usable() {
 		out, chain, err := s.partitionedUsers(ctx)
 		if !errors.Is(err, errFilterRefused) {
 			return out, chain, err
 		}
-		s.logger.Info("the partitioned user listing is not served; listing users in one chain", "err", err)
+		s.logger.Info("the partitioned user listing was refused; listing users in one chain", "err", err)
+		refused = 1
 	}
 	out := map[string]sync.EntraUser{}
 	chain, err := s.listUserChain(ctx, "", "users", func(us []wireUser) {
@@ -103,17 +107,24 @@ func (s *Source) allUsers(ctx context.Context, n int) (map[string]sync.EntraUser
 			out[u.ID] = u.entraUser()
 		}
 	})
-	return out, chain, err
+	return out, refused + chain, err
 }
 
 // partitionedUsers lists the users in userPartitions, all chains at once.
+// A failed read fails the listing (and stops the other chains). Filters
+// Graph refused give errFilterRefused once every chain has ended: when all
+// of them were refused the Source stops partitioning for userFilterRetry;
+// when only some were (a passing answer, not a policy), it lists in one
+// chain this time only.
 func (s *Source) partitionedUsers(ctx context.Context) (map[string]sync.EntraUser, int, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var (
 		mu       gosync.Mutex
 		out      = make(map[string]sync.EntraUser, 1024)
+		read     int // users read, for the progress a fallback takes back
 		longest  int
+		refusals []error
 		firstErr error
 		wg       gosync.WaitGroup
 	)
@@ -125,6 +136,7 @@ func (s *Source) partitionedUsers(ctx context.Context) (map[string]sync.EntraUse
 			chain, err := s.listUserChain(ctx, partitionFilter(chars), what, func(us []wireUser) {
 				mu.Lock()
 				defer mu.Unlock()
+				read += len(us)
 				for _, u := range us {
 					out[u.ID] = u.entraUser()
 				}
@@ -132,7 +144,10 @@ func (s *Source) partitionedUsers(ctx context.Context) (map[string]sync.EntraUse
 			mu.Lock()
 			defer mu.Unlock()
 			longest = max(longest, chain)
-			if err != nil && firstErr == nil {
+			switch {
+			case errors.Is(err, errFilterRefused):
+				refusals = append(refusals, err)
+			case err != nil && firstErr == nil:
 				firstErr = err
 				cancel(err)
 			}
@@ -142,12 +157,19 @@ func (s *Source) partitionedUsers(ctx context.Context) (map[string]sync.EntraUse
 	if firstErr != nil {
 		return nil, 0, firstErr
 	}
+	if len(refusals) > 0 {
+		s.progress(ctx, func(c *requestCounter) { c.usersRead.Add(-int64(read)) })
+		if len(refusals) == len(userPartitions) {
+			s.userFilter.refuse(refusals[0].Error())
+		}
+		return nil, 0, refusals[0]
+	}
 	return out, longest, nil
 }
 
 // listUserChain pages GET /users (with filter, when set) and gives each
 // page's users to fn; it returns the number of pages. A first page refused
-// for its filter is errFilterRefused, and the Source stops filtering.
+// for its filter (400, 403, 501) is errFilterRefused.
 func (s *Source) listUserChain(ctx context.Context, filter, what string, fn func([]wireUser)) (int, error) {
 	top := int32(PageSize)
 	q := &users.UsersRequestBuilderGetQueryParameters{Select: userFields, Top: &top}
@@ -172,7 +194,6 @@ func (s *Source) listUserChain(ctx context.Context, filter, what string, fn func
 	})
 	if filter != "" && pagesRead == 0 {
 		if st, ok := answeredStatus(err); ok && (st == http.StatusBadRequest || st == http.StatusForbidden || st == http.StatusNotImplemented) {
-			s.userFilter.refuse(err.Error())
 			return 0, fmt.Errorf("%w: %v", errFilterRefused, err)
 		}
 	}

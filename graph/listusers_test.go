@@ -1,9 +1,12 @@
 package graph_test
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"testing"
 
+	"github.com/entrasync/entrasync/graph"
 	"github.com/entrasync/entrasync/graph/graphtest"
 )
 
@@ -70,8 +73,12 @@ func TestPartitionedUserListingReadsWhatOneChainReads(t *testing.T) {
 		t.Fatalf("one chain: %d pages of /users (8 refused and 21), %d look-ups; want 29, 0",
 			oneReq["GET /v1.0/users"], oneReq["GET /v1.0/users/{id}"])
 	}
-	if split.CriticalPath >= chain.CriticalPath || chain.CriticalPath < 21 {
-		t.Fatalf("critical path %d split, %d in one chain (21 pages of users)", split.CriticalPath, chain.CriticalPath)
+	// Split: the service principal, 21 assignment pages (longer than any
+	// partition's chain), then the look-up of the unnamed users. One chain:
+	// the service principal, the first assignment page, the counts, the
+	// refused first pages, 21 pages of users.
+	if split.CriticalPath != 1+21+1 || chain.CriticalPath != 1+1+1+1+21 {
+		t.Fatalf("critical path %d split (want 23), %d in one chain (want 25)", split.CriticalPath, chain.CriticalPath)
 	}
 
 	// The refusal is remembered: the next read lists in one chain at once.
@@ -92,4 +99,42 @@ func TestSmallListingIsOneChain(t *testing.T) {
 	if req := srv.Requests(); req["GET /v1.0/users"] != 3 || req["GET /v1.0/users/{id}"] != 0 || len(snap.Users) != 2502 {
 		t.Fatalf("%d pages of /users, %d look-ups, %d users; want 3, 0, 2502", req["GET /v1.0/users"], req["GET /v1.0/users/{id}"], len(snap.Users))
 	}
+}
+
+// TestPartitionedUserListingFailures: a partition that fails after its
+// first page, or with an error that is not a refusal, fails the read (C4),
+// as one chain would; a refusal of only some partitions lists in one chain
+// this time, and the next read partitions again.
+func TestPartitionedUserListingFailures(t *testing.T) {
+	const n = 20000
+	for _, f := range []graphtest.Fault{
+		{Endpoint: "GET /v1.0/users", Page: 2, Times: 1, Status: 400},
+		{Endpoint: "GET /v1.0/users", Page: 1, Times: 1, Status: 500},
+		{Endpoint: "GET /v1.0/users", Page: 3, Times: 1, Truncate: true},
+	} {
+		srv := graphtest.NewServer(oddlyNamedTenant(n))
+		srv.InjectFault(f)
+		_, err := source(t, srv, func(c *graph.Config) { c.MaxRetries = 1 }).Snapshot(context.Background())
+		srv.Close()
+		if err == nil || !strings.Contains(err.Error(), "partition") {
+			t.Fatalf("fault %+v: read gave %v, want a failed read of a partition", f, err)
+		}
+	}
+
+	srv := graphtest.NewServer(oddlyNamedTenant(n))
+	defer srv.Close()
+	srv.InjectFault(graphtest.Fault{Endpoint: "GET /v1.0/users", Page: 1, Times: 1, Status: 400})
+	src := source(t, srv, nil)
+	once := mustSnapshot(t, src)
+	req := srv.Requests()
+	if req["GET /v1.0/users"] < 8+21 || req["GET /v1.0/users/{id}"] != 0 {
+		t.Fatalf("one partition refused: %d requests of /users, %d look-ups; want the partitions' and 21 of one chain, none",
+			req["GET /v1.0/users"], req["GET /v1.0/users/{id}"])
+	}
+	// Partitioned again: the users no partition names are looked up by id.
+	again := mustSnapshot(t, src)
+	if got := srv.Requests()["GET /v1.0/users/{id}"]; got == 0 {
+		t.Fatalf("after one refused partition the next read listed in one chain again")
+	}
+	sameRead(t, once, again)
 }

@@ -135,7 +135,7 @@ func (s *Source) read(ctx context.Context, snap *sync.Snapshot, m *mirror, ready
 				s.progress(ctx, func(c *requestCounter) { c.users.Store(int64(n)) })
 				var chain int
 				listed, chain, listErr = s.allUsers(ctx, n)
-				listChain = 1 + chain
+				listChain = 1 + chain // the counts, then the listing
 			}()
 		})
 	}
@@ -197,21 +197,22 @@ func (s *Source) read(ctx context.Context, snap *sync.Snapshot, m *mirror, ready
 			}
 		}
 	}
+	lookUpChain := 0 // round trips of the look-up, after everything above
 	if listed == nil {
 		s.progress(ctx, func(c *requestCounter) { c.users.Store(int64(len(missing))) })
 		var n int
-		if fromList, n, err = s.lookUp(ctx, missing); err != nil {
+		if fromList, n, lookUpChain, err = s.lookUp(ctx, missing); err != nil {
 			return err
 		}
 		tenantUsers = max(tenantUsers, n)
-	} else if err := s.lookUpUnlisted(ctx, missing, unlisted, fromList); err != nil {
-		return err
+	} else if len(unlisted) > 0 {
+		if err := s.lookUpUnlisted(ctx, missing, unlisted, fromList); err != nil {
+			return err
+		}
+		lookUpChain = 1
 	}
 	snap.LowerBound = lowerBound(snap, assignments, len(missing), tenantUsers, s.byIDs.served())
-	if listed != nil && len(unlisted) > 0 {
-		listChain++
-	}
-	snap.CriticalPath = criticalPath(snap, assignments, pageOf, listed == nil && len(missing) > 0, listChain)
+	snap.CriticalPath = criticalPath(snap, assignments, pageOf, listChain, lookUpChain)
 	for i, u := range fromList {
 		if u == nil {
 			snap.Skipped = append(snap.Skipped, sync.Skip{Kind: sync.SkipUser, ID: missing[i],
@@ -245,15 +246,13 @@ func lowerBound(snap *sync.Snapshot, assignments, missing, tenantUsers int, byID
 // criticalPath is the longest chain of round trips the data makes follow
 // each other: the service principal, then the assignment pages in order; a
 // group found on page p is looked up after it, its first member page after
-// that, then its further pages one by one; missing direct users are looked
-// up once the last assignment page is read (lookUp), or the users are
-// listed alongside: listing round trips after the first assignment page
-// (the counts, the longest chain of pages, the look-up of what it missed).
-func criticalPath(snap *sync.Snapshot, assignments int, pageOf map[string]int, lookUp bool, listing int) int {
+// that, then its further pages one by one; the users listed alongside
+// (listing: its round trips after the first assignment page, the counts
+// and any refused first pages included); and, once all of those are done,
+// the look-up of the direct users none of them returned (lookUp round
+// trips one after the other).
+func criticalPath(snap *sync.Snapshot, assignments int, pageOf map[string]int, listing, lookUp int) int {
 	chain := max(1, pages(assignments, PageSize))
-	if lookUp {
-		chain++
-	}
 	if listing > 0 {
 		chain = max(chain, 1+listing)
 	}
@@ -264,7 +263,7 @@ func criticalPath(snap *sync.Snapshot, assignments int, pageOf map[string]int, l
 		}
 		chain = max(chain, c)
 	}
-	return 1 + chain
+	return 1 + chain + lookUp
 }
 
 // parallel runs fn for 0..n-1 with at most Concurrency at once; the first

@@ -25,29 +25,34 @@ const ListThreshold = 1000
 
 // lookUp reads the directly assigned users no member page returned, by the
 // cheapest strategy available; nil entries are users Graph does not know. It
-// returns the tenant's user count when it asked for it (else 0).
-func (s *Source) lookUp(ctx context.Context, ids []string) ([]*sync.EntraUser, int, error) {
+// returns the tenant's user count when it asked for it (else 0), and chain:
+// how many round trips of the look-up had to follow each other (a getByIds
+// or $batch round is one, whatever its width; a listing is the count and
+// its longest chain of pages).
+func (s *Source) lookUp(ctx context.Context, ids []string) (found []*sync.EntraUser, tenantUsers, chain int, err error) {
 	if len(ids) == 0 {
-		return nil, 0, nil
+		return nil, 0, 0, nil
 	}
 	if pages(len(ids), GetByIDsSize) < pages(len(ids), BatchSize) && s.byIDs.usable() {
 		found, err := s.getByIDs(ctx, ids)
 		if !errors.Is(err, errByIDsUnusable) {
-			return found, 0, err
+			return found, 0, 1, err
 		}
+		chain++ // refused: the strategy below follows
 	}
 	if len(ids) > ListThreshold {
 		n, err := s.userCount(ctx)
+		chain++
 		if err == nil && pages(n, PageSize) < pages(len(ids), BatchSize) {
-			found, err := s.listUsers(ctx, ids, n)
-			return found, n, err
+			found, listed, err := s.listUsers(ctx, ids, n)
+			return found, n, chain + listed, err
 		}
 		if err != nil {
 			s.logger.Warn("user count unavailable; looking users up in batches", "err", err)
 		}
 	}
-	found, err := s.batchUsers(ctx, ids)
-	return found, 0, err
+	found, err = s.batchUsers(ctx, ids)
+	return found, 0, chain + 1, err
 }
 
 func pages(n, size int) int { return (n + size - 1) / size }
@@ -111,13 +116,14 @@ func (s *Source) batchUsers(ctx context.Context, ids []string) ([]*sync.EntraUse
 }
 
 // listUsers lists every user of the tenant and keeps those asked for; the
-// ones no listing returned are looked up by id.
-func (s *Source) listUsers(ctx context.Context, ids []string, n int) ([]*sync.EntraUser, error) {
-	all, _, err := s.allUsers(ctx, n)
+// ones no listing returned are looked up by id. chain is the round trips
+// that followed each other (allUsers' chain, and the look-up after it).
+func (s *Source) listUsers(ctx context.Context, ids []string, n int) (out []*sync.EntraUser, chain int, err error) {
+	all, chain, err := s.allUsers(ctx, n)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	out := make([]*sync.EntraUser, len(ids))
+	out = make([]*sync.EntraUser, len(ids))
 	var unlisted []int
 	for i, id := range ids {
 		if u, ok := all[id]; ok {
@@ -126,7 +132,10 @@ func (s *Source) listUsers(ctx context.Context, ids []string, n int) ([]*sync.En
 			unlisted = append(unlisted, i)
 		}
 	}
-	return out, s.lookUpUnlisted(ctx, ids, unlisted, out)
+	if len(unlisted) > 0 {
+		chain++
+	}
+	return out, chain, s.lookUpUnlisted(ctx, ids, unlisted, out)
 }
 
 // lookUpUnlisted looks up by id ($batch) the users ids[i] for i in

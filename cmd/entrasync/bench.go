@@ -77,7 +77,7 @@ func (e *env) bench(args []string) error {
 	f := e.newFlags("bench", false)
 	only := f.String("scenario", "all", "small, large, throttled, faults or all")
 	latency := f.Duration("latency", 30*time.Millisecond, "simulated latency of each Graph round trip")
-	profiles := f.String("cpuprofile", "", "write a CPU profile of each cycle (the child's, not the simulated Graph's) into this directory")
+	profiles := f.String("cpuprofile", "", "write CPU profiles of each cycle into this directory: the cycle's own (SCENARIO-CYCLE.pprof) and the simulated Graph's (SCENARIO-graph-CYCLE.pprof)")
 	if err := f.parse(args); err != nil {
 		return err
 	}

@@ -96,6 +96,70 @@ func TestDirectoryRowsNameTheirTenantsUsersAndGroups(t *testing.T) {
 		t.Fatalf("%d paths, want 1,501", n)
 	}
 
+	// COPY, as Apply writes: 1,500 rows, one bad, fail; the good ones pass.
+	copyPaths := func(path string, bad bool) error {
+		tx, err := raw.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = tx.Rollback() }()
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM users WHERE tenant_id = 't1' ORDER BY id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			_ = rows.Scan(&id)
+			ids = append(ids, id)
+		}
+		_ = rows.Close()
+		if bad {
+			ids = append(ids, other)
+		}
+		stmt, err := tx.PrepareContext(ctx, pq.CopyIn("user_paths", "user_id", "tenant_id", "path"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
+			if _, err := stmt.ExecContext(ctx, id, "t1", path); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := stmt.ExecContext(ctx); err != nil {
+			return err
+		}
+		_ = stmt.Close()
+		return tx.Commit()
+	}
+	var pe *pq.Error
+	if err := copyPaths("direct:copy", true); !errors.As(err, &pe) || pe.Code != "23503" {
+		t.Fatalf("a COPY of 1,501 paths, one to another tenant's user: %v, want a 23503 violation", err)
+	}
+	if err := copyPaths("direct:copy", false); err != nil {
+		t.Fatalf("a COPY of 1,500 good paths: %v", err)
+	}
+
+	// A session whose search_path names another schema, writing to this
+	// one by name, is checked against this schema's users.
+	var schema string
+	_ = raw.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema)
+	conn, err := raw.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SET search_path = pg_catalog`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, `INSERT INTO `+schema+`.user_paths (user_id, tenant_id, path) VALUES ($1, 't1', 'elsewhere')`, u1); err != nil {
+		t.Fatalf("a good path written under another search_path: %v", err)
+	}
+	_, err = conn.ExecContext(ctx, `INSERT INTO `+schema+`.user_paths (user_id, tenant_id, path) VALUES ($1, 't1', 'elsewhere')`, other)
+	if !errors.As(err, &pe) || pe.Code != "23503" {
+		t.Fatalf("a bad path written under another search_path: %v, want a 23503 violation", err)
+	}
+
 	// Ids do not change; deletes cascade.
 	refused("a user's id changed", `UPDATE users SET id = -5 WHERE id = $1`, u1)
 	must(`DELETE FROM users WHERE id = $1`, u1)

@@ -16,7 +16,10 @@
 -- nothing names it (the trigger on tenants below checks that again under the
 -- row's lock). Should a user or group ever be deleted, the triggers on users
 -- and groups still take its paths and memberships with it, as ON DELETE
--- CASCADE did.
+-- CASCADE did (TRUNCATE, which no code runs, is no longer refused).
+-- The functions name the tables of the schema they were created in
+-- (search_path FROM CURRENT), as a foreign key names its table, whatever
+-- the search_path of the session that writes.
 
 ALTER TABLE users DROP CONSTRAINT IF EXISTS users_tenant_id_fkey;
 ALTER TABLE user_paths DROP CONSTRAINT IF EXISTS user_paths_user_id_fkey;
@@ -24,14 +27,14 @@ ALTER TABLE memberships DROP CONSTRAINT IF EXISTS memberships_user_id_fkey;
 ALTER TABLE memberships DROP CONSTRAINT IF EXISTS memberships_group_id_fkey;
 
 -- No id of a tenant, user or group changes under the rows naming it.
-CREATE FUNCTION directory_ids_kept() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION directory_ids_kept() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     IF NEW.id <> OLD.id THEN
         RAISE EXCEPTION '%: an id does not change', TG_TABLE_NAME USING ERRCODE = 'foreign_key_violation';
     END IF;
     RETURN NEW;
 END $$;
-CREATE FUNCTION users_checked() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION users_checked() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM (SELECT DISTINCT tenant_id FROM new_rows) n
                WHERE NOT EXISTS (SELECT 1 FROM tenants t WHERE t.id = n.tenant_id)) THEN
@@ -44,7 +47,7 @@ CREATE TRIGGER users_inserted AFTER INSERT ON users
 CREATE TRIGGER users_updated AFTER UPDATE ON users
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION users_checked();
 
-CREATE FUNCTION tenants_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION tenants_deleted() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM users WHERE tenant_id = OLD.id) THEN
         RAISE EXCEPTION 'tenants: tenant % still has users', OLD.id USING ERRCODE = 'foreign_key_violation';
@@ -56,7 +59,7 @@ CREATE TRIGGER tenants_id_kept BEFORE UPDATE OF id ON tenants FOR EACH ROW EXECU
 
 -- Few rows are checked one by one through the primary keys; many against
 -- the tenant's ids hashed once (NOT IN over a subquery).
-CREATE FUNCTION user_paths_checked() RETURNS trigger LANGUAGE plpgsql SET work_mem = '64MB' AS $$
+CREATE FUNCTION user_paths_checked() RETURNS trigger LANGUAGE plpgsql SET work_mem = '64MB' SET search_path FROM CURRENT AS $$
 DECLARE
     t text;
     bad boolean;
@@ -77,7 +80,7 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE FUNCTION memberships_checked() RETURNS trigger LANGUAGE plpgsql SET work_mem = '64MB' AS $$
+CREATE FUNCTION memberships_checked() RETURNS trigger LANGUAGE plpgsql SET work_mem = '64MB' SET search_path FROM CURRENT AS $$
 DECLARE
     t text;
     bad boolean;
@@ -110,7 +113,7 @@ CREATE TRIGGER memberships_updated AFTER UPDATE ON memberships
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION memberships_checked();
 
 -- ON DELETE CASCADE.
-CREATE FUNCTION users_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION users_deleted() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     DELETE FROM user_paths WHERE user_id IN (SELECT id FROM old_rows);
     DELETE FROM memberships WHERE user_id IN (SELECT id FROM old_rows);
@@ -119,7 +122,7 @@ END $$;
 CREATE TRIGGER users_deleted AFTER DELETE ON users
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION users_deleted();
 
-CREATE FUNCTION groups_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION groups_deleted() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     DELETE FROM memberships WHERE group_id IN (SELECT id FROM old_rows);
     RETURN NULL;
