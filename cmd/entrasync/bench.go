@@ -103,10 +103,11 @@ func (e *env) bench(args []string) error {
 		return usagef("bench: needs PostgreSQL (--database postgres://…)")
 	}
 	// This process is the simulated Graph; its heap is the tenant, and its
-	// collector running often on the cores the cycle shares is not the
-	// client's cost (Graph's CPU is Microsoft's): it collects less often.
-	// The child, which runs the cycles, keeps its own settings.
-	debug.SetGCPercent(400)
+	// collector scanning it on the cores the cycle shares is not the
+	// client's cost (Graph's CPU is Microsoft's): it collects only past a
+	// few GiB. The child, which runs the cycles, keeps its own settings.
+	debug.SetGCPercent(-1)
+	debug.SetMemoryLimit(3 << 30)
 	var all []map[string]any
 	for _, sc := range benchScenarios() {
 		if *only != "all" && *only != sc.name {

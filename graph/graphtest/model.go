@@ -10,14 +10,20 @@ import (
 // Selectable properties the simulator does not model are returned as null (or
 // an empty array for collections), as Graph does for unset properties.
 type propSet struct {
-	typeName string            // e.g. "microsoft.graph.user"
-	defaults []string          // returned without $select, in order
-	known    map[string]string // lower-cased name -> canonical name
-	arrays   map[string]bool   // collection-valued properties
+	typeName  string            // e.g. "microsoft.graph.user"
+	defaults  []string          // returned without $select, in order
+	known     map[string]string // lower-cased name -> canonical name
+	canonical map[string]bool   // the canonical names (render takes them as they are)
+	arrays    map[string]bool   // collection-valued properties
 }
 
 func newPropSet(typeName string, defaults, extras, arrays []string) *propSet {
-	p := &propSet{typeName: typeName, defaults: defaults, known: map[string]string{}, arrays: map[string]bool{}}
+	p := &propSet{typeName: typeName, defaults: defaults, known: map[string]string{}, canonical: map[string]bool{}, arrays: map[string]bool{}}
+	defer func() {
+		for _, c := range p.known {
+			p.canonical[c] = true
+		}
+	}()
 	for _, n := range defaults {
 		p.known[strings.ToLower(n)] = n
 	}
@@ -267,7 +273,10 @@ func render(ps *propSet, sel []string, odataType string, value func(string) any)
 		o = append(o, kv{"@odata.type", odataType})
 	}
 	for _, n := range names {
-		c, ok := ps.known[strings.ToLower(n)]
+		c, ok := n, ps.canonical[n] // names from selection are canonical already
+		if !ok {
+			c, ok = ps.known[strings.ToLower(n)]
+		}
 		if !ok {
 			continue
 		}

@@ -405,6 +405,7 @@ type derived struct {
 	assignments []int // indices of the assignments whose principal exists
 	haveAssign  bool
 	filtered    map[string][]int // $filter of /users -> indices of the users it matches
+	lowerUPNs   []string         // the users' principal names, lower-cased
 }
 
 // memberOfIndex lists the groups each user is a direct member of, in tenant

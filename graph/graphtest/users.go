@@ -114,9 +114,14 @@ func (s *Server) usersStartingWith(filter string, prefixes []string) []int {
 	for i := range prefixes {
 		prefixes[i] = strings.ToLower(prefixes[i])
 	}
+	if d.lowerUPNs == nil {
+		d.lowerUPNs = make([]string, len(s.tenant.Users))
+		for i := range s.tenant.Users {
+			d.lowerUPNs[i] = strings.ToLower(s.tenant.Users[i].UserPrincipalName)
+		}
+	}
 	var out []int
-	for i := range s.tenant.Users {
-		upn := strings.ToLower(s.tenant.Users[i].UserPrincipalName)
+	for i, upn := range d.lowerUPNs {
 		for _, p := range prefixes {
 			if strings.HasPrefix(upn, p) {
 				out = append(out, i)
