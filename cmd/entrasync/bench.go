@@ -388,7 +388,23 @@ func rowsWritten(p *sync.Plan) (directory, audit int) {
 	return directory, 1 + len(p.Changes) + len(p.Conflicts) + len(p.Events())
 }
 
+// peakRSSMB is the peak resident memory of this process in MB: of its own
+// address space (VmHWM of /proc/self/status), since getrusage's ru_maxrss
+// also counts the memory of the process that started
+// it, as it was when this one was exec'd (Linux carries the old address
+// space's peak over exec), which for a child of the simulated Graph is the
+// simulated tenant's.
 func peakRSSMB() float64 {
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				var kb float64
+				if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%f kB", &kb); err == nil {
+					return kb / 1024
+				}
+			}
+		}
+	}
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
