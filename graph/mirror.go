@@ -52,6 +52,9 @@ type mirror struct {
 	// packed are the gzip members of the last encode, by the SHA-256 of
 	// the layout each holds.
 	packed map[[sha256.Size]byte][]byte
+	// encoders, when set, is how many parts an encode compresses at once
+	// (0: all).
+	encoders int
 }
 
 // principalsOf is what principals works out from the assignments.
@@ -320,10 +323,18 @@ func (m *mirror) encode(inScope map[string]sync.EntraUser) ([]byte, error) {
 	sums := make([][sha256.Size]byte, len(parts))
 	errs := make([]error, len(parts))
 	var wg gosync.WaitGroup
+	var sem chan struct{}
+	if m.encoders > 0 {
+		sem = make(chan struct{}, m.encoders)
+	}
 	for i, part := range parts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if sem != nil {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+			}
 			sums[i], out[i], errs[i] = packed(part, m.packed)
 		}()
 	}
