@@ -80,9 +80,10 @@ func (s *Source) Incremental(ctx context.Context, prev *sync.DeltaState) (*sync.
 // applies (reading the mirror and the snapshot only, as the planner does),
 // and keeps it in the cache once encoded; the function it returns waits for
 // the bytes.
-func (s *Source) encodeAside(m *mirror, inScope map[string]sync.EntraUser) func() ([]byte, error) {
+func (s *Source) encodeAside(m *mirror, inScope map[string]sync.EntraUser) func() ([]byte, []int, error) {
 	done := make(chan struct{})
 	var b []byte
+	var parts []int
 	var err error
 	s.mirrors.mu.Lock()
 	dropped := s.mirrors.dropped
@@ -91,7 +92,7 @@ func (s *Source) encodeAside(m *mirror, inScope map[string]sync.EntraUser) func(
 	go func() {
 		defer s.background.Done()
 		defer close(done)
-		if b, err = m.encode(inScope); err != nil {
+		if b, parts, err = m.encodeParts(inScope); err != nil {
 			return
 		}
 		s.mirrors.mu.Lock()
@@ -100,28 +101,29 @@ func (s *Source) encodeAside(m *mirror, inScope map[string]sync.EntraUser) func(
 			s.mirrors.m, s.mirrors.sum = m, sha256.Sum256(b)
 		}
 	}()
-	return func() ([]byte, error) {
+	return func() ([]byte, []int, error) {
 		<-done
-		return b, err
+		return b, parts, err
 	}
 }
 
 // encodeFull encodes a full read's mirror in the background, reading m and
 // the snapshot's users only (as the planner does), and keeps neither; the
 // function it returns waits for the bytes.
-func (s *Source) encodeFull(m *mirror, users map[string]sync.EntraUser) func() ([]byte, error) {
+func (s *Source) encodeFull(m *mirror, users map[string]sync.EntraUser) func() ([]byte, []int, error) {
 	done := make(chan struct{})
 	var b []byte
+	var parts []int
 	var err error
 	s.background.Add(1)
 	go func() {
 		defer s.background.Done()
 		defer close(done)
-		b, err = m.encode(users)
+		b, parts, err = m.encodeParts(users)
 	}()
-	return func() ([]byte, error) {
+	return func() ([]byte, []int, error) {
 		<-done
-		return b, err
+		return b, parts, err
 	}
 }
 

@@ -266,6 +266,13 @@ var mirrorMagic = []byte("esm\x02")
 // machine's cores instead of one. A part that holds what it held in the
 // last encode is not compressed again.
 func (m *mirror) encode(inScope map[string]sync.EntraUser) ([]byte, error) {
+	b, _, err := m.encodeParts(inScope)
+	return b, err
+}
+
+// encodeParts is encode, with the lengths of the parts the bytes are made
+// of (each a gzip member of its own; sync.DeltaState.MirrorParts).
+func (m *mirror) encodeParts(inScope map[string]sync.EntraUser) ([]byte, []int, error) {
 	var parts []func(w *mirrorWriter)
 	ids, as := sortedEntries(m.Assign)
 	for i := 0; i == 0 || i < len(ids); i += mirrorChunk {
@@ -340,13 +347,15 @@ func (m *mirror) encode(inScope map[string]sync.EntraUser) ([]byte, error) {
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("graph: encode delta mirror: %w", err)
+		return nil, nil, fmt.Errorf("graph: encode delta mirror: %w", err)
 	}
 	m.packed = make(map[[sha256.Size]byte][]byte, len(parts))
+	lens := make([]int, len(parts))
 	for i := range parts {
 		m.packed[sums[i]] = out[i]
+		lens[i] = len(out[i])
 	}
-	return bytes.Join(out, nil), nil
+	return bytes.Join(out, nil), lens, nil
 }
 
 // sortedEntries are m's keys and values in the keys' byte order. The

@@ -39,7 +39,7 @@ func TestBackgroundEncodeOvertakenByAFullReadIsNotKept(t *testing.T) {
 	m, users := cacheTestMirror(50_000) // tens of ms to encode: dropMirror comes first
 	wait := s.encodeAside(m, users)
 	s.dropMirror() // SnapshotDelta begins
-	if _, err := wait(); err != nil {
+	if _, _, err := wait(); err != nil {
 		t.Fatal(err)
 	}
 	s.mirrors.mu.Lock()

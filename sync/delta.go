@@ -39,9 +39,15 @@ type DeltaState struct {
 	// the source; the directory keeps it as it is). A state to save with
 	// a nil Mirror keeps the stored one.
 	Mirror []byte `json:"-"`
-	// Encode, when set, gives the Mirror: the source encodes it in the
-	// background while the cycle plans and applies (Encoded waits for it).
-	Encode func() ([]byte, error) `json:"-"`
+	// MirrorParts, when set, are the lengths of the Mirror's parts, in
+	// order (they add up to its length): the directory keeps each on its
+	// own, and a save rewrites only the parts whose bytes changed. Nil: one
+	// part.
+	MirrorParts []int `json:"-"`
+	// Encode, when set, gives the Mirror and its parts: the source encodes
+	// it in the background while the cycle plans and applies (Encoded waits
+	// for it).
+	Encode func() ([]byte, []int, error) `json:"-"`
 	// Generation counts the saves; a save whose predecessor was replaced
 	// meanwhile is refused (ECONFLICT).
 	Generation int64 `json:"generation"`
@@ -83,12 +89,12 @@ func (st *DeltaState) Encoded() error {
 	if st.Encode == nil {
 		return nil
 	}
-	b, err := st.Encode()
+	b, parts, err := st.Encode()
 	st.Encode = nil
 	if err != nil {
 		return fmt.Errorf("sync: encode the delta state's mirror: %w", err)
 	}
-	st.Mirror = b
+	st.Mirror, st.MirrorParts = b, parts
 	return nil
 }
 

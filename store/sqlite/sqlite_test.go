@@ -97,7 +97,7 @@ func TestSQLiteUpgradeFrom0001(t *testing.T) {
 		`ALTER TABLE runs DROP COLUMN plan_ms`, `ALTER TABLE runs DROP COLUMN throttle_wait_ms`,
 		`ALTER TABLE runs DROP COLUMN review`, `ALTER TABLE runs DROP COLUMN reviewed_at`, `ALTER TABLE runs DROP COLUMN held`,
 		`ALTER TABLE runs DROP COLUMN reviewed_by`, `ALTER TABLE runs DROP COLUMN skipped`,
-		`DROP INDEX events_run`, `DROP TABLE tenant_registry`, `DROP TABLE delta_state`,
+		`DROP INDEX events_run`, `DROP TABLE tenant_registry`, `DROP TABLE delta_state`, `DROP TABLE delta_mirror_parts`,
 		`ALTER TABLE runs DROP COLUMN mode`, `ALTER TABLE runs DROP COLUMN full_reason`, `ALTER TABLE runs DROP COLUMN critical_path`, `ALTER TABLE tenants DROP COLUMN directory_version`,
 		`ALTER TABLE tenants DROP COLUMN settings_overrides`, `ALTER TABLE tenants DROP COLUMN disconnected_at`,
 		`DELETE FROM schema_migrations WHERE version <> '0001_init'`,
@@ -127,7 +127,7 @@ func TestSQLiteUpgradeFrom0001(t *testing.T) {
 	}
 	_ = rows.Close()
 	if want := []string{"0001_init", "0002_worker", "0003_run_figures", "0004_safety", "0005_admin", "0006_events_run",
-		"0008_run_review_skipped", "0009_tenant_registry", "0010_access", "0011_delta"}; !reflect.DeepEqual(versions, want) {
+		"0008_run_review_skipped", "0009_tenant_registry", "0010_access", "0011_delta", "0015_delta_mirror_parts"}; !reflect.DeepEqual(versions, want) {
 		t.Fatalf("schema_migrations = %v, want %v", versions, want)
 	}
 	got, _, err := s.Run(ctx, run.ID)

@@ -111,6 +111,7 @@ var conformance = []struct {
 	{"RunFiguresRoundTrip", testRunFigures},
 	{"ApplySetsRunTimesAndID", testApplySetsRun},
 	{"DeltaStateSavedWithTheCycle", testDeltaState}, // delta.go
+	{"DeltaMirrorSavedInParts", testDeltaMirrorParts},
 	{"DirectoryVersionCountsWrites", testDirectoryVersion},
 	{"StateOfLoadsWhatTheScopeNames", testStateOf}, // scoped.go
 }

@@ -78,6 +78,81 @@ func testDeltaState(t *testing.T, dir store.Store) {
 	}
 }
 
+// testDeltaMirrorParts: a mirror saved with its parts comes back whole; a
+// later save rewrites only the parts whose bytes changed (a part tampered
+// with in the table, but whose bytes the save brings again, is left as it
+// is: the proof it was not rewritten), drops parts past the last, and a
+// save without a mirror keeps them; lengths that do not add up store one
+// part; a state saved before parts existed reads from its column.
+func testDeltaMirrorParts(t *testing.T, dir store.Store) {
+	ctx := context.Background()
+	mustRegister(t, dir)
+	at := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
+	gen := int64(0)
+	save := func(mirror []byte, parts []int) {
+		t.Helper()
+		tx, _ := mustBegin(t, ctx, dir, "t1")
+		defer func() { _ = tx.Rollback() }()
+		st := &sync.DeltaState{TenantID: "t1", Strategy: sync.StrategyDelta, Links: map[string]string{"users": "u"},
+			TakenAt: at, FullAt: at, Scope: "s1", Mirror: mirror, MirrorParts: parts, Generation: gen}
+		if err := tx.(sync.DeltaTx).SaveDelta(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		gen = st.Generation
+	}
+	load := func() []byte {
+		t.Helper()
+		st, err := dir.DeltaState(ctx, "t1")
+		if err != nil || st == nil {
+			t.Fatalf("load: %+v, %v", st, err)
+		}
+		return st.Mirror
+	}
+	a, b, c := bytes.Repeat([]byte{1, 0xff}, 5000), bytes.Repeat([]byte{2, 0}, 7000), bytes.Repeat([]byte{3}, 3000)
+	join := func(ps ...[]byte) []byte { return bytes.Join(ps, nil) }
+
+	save(join(a, b, c), []int{len(a), len(b), len(c)})
+	if !bytes.Equal(load(), join(a, b, c)) {
+		t.Fatal("three parts do not read back as the mirror")
+	}
+	rawExec(t, dir, `UPDATE delta_mirror_parts SET data = data || data WHERE idx = 0`)
+	b2 := bytes.Repeat([]byte{9}, len(b))
+	save(join(a, b2, c), []int{len(a), len(b2), len(c)})
+	if got := load(); !bytes.Equal(got, join(a, a, b2, c)) {
+		t.Fatalf("after a save that changed part 1: %d bytes; want part 0 left as it was (tampered), part 1 new", len(got))
+	}
+	save(join(a, b2), []int{len(a), len(b2)}) // a part fewer
+	if got := load(); !bytes.Equal(got, join(a, a, b2)) {
+		t.Fatalf("after a save of two parts: %d bytes, want the third dropped", len(got))
+	}
+	save(nil, nil) // a round that changed nothing
+	if got := load(); !bytes.Equal(got, join(a, a, b2)) {
+		t.Fatalf("after a save without a mirror: %d bytes, want the parts kept", len(got))
+	}
+	save(join(c, b), []int{1, 2}) // lengths that do not add up: one part
+	if got := load(); !bytes.Equal(got, join(c, b)) {
+		t.Fatalf("after a save whose parts do not add up: %d bytes", len(got))
+	}
+	save([]byte{}, nil) // no strategy: an empty mirror
+	if got := load(); len(got) != 0 {
+		t.Fatalf("after an empty mirror: %d bytes", len(got))
+	}
+	// A state saved before parts: the mirror is the column's until its
+	// next save.
+	rawExec(t, dir, `DELETE FROM delta_mirror_parts`)
+	column := `UPDATE delta_state SET mirror = X'0102030405'`
+	if dir.Backend() == store.BackendPostgres {
+		column = `UPDATE delta_state SET mirror = '\x0102030405'::bytea`
+	}
+	rawExec(t, dir, column)
+	if got := load(); !bytes.Equal(got, []byte{1, 2, 3, 4, 5}) {
+		t.Fatalf("a mirror in the column reads back as %v", got)
+	}
+}
+
 // testDirectoryVersion: every write to a tenant's directory — a cycle that
 // changes something, an administrator's write — counts; a cycle that
 // changes nothing does not.
