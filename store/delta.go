@@ -22,10 +22,13 @@ import (
 // and the mirror's parts are read in one snapshot (a save between the two
 // reads would otherwise pair one generation's links with another's mirror).
 func (s *DB) DeltaState(ctx context.Context, tenantID string) (*sync.DeltaState, error) {
-	var opts *sql.TxOptions
+	// A read-only transaction: on SQLite a deferred BEGIN, which holds one
+	// WAL snapshot and takes no lock (any other would wait behind every
+	// cycle's write transaction); on PostgreSQL one snapshot for both reads.
+	opts := &sql.TxOptions{ReadOnly: true}
 	if s.d.Name == BackendPostgres {
-		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
-	} // SQLite: a read transaction already sees one snapshot (WAL)
+		opts.Isolation = sql.LevelRepeatableRead
+	}
 	tx, err := s.x.BeginTxx(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("store: delta state of %s: %w", tenantID, s.d.Translate(err))
@@ -57,12 +60,17 @@ func (s *DB) deltaState(ctx context.Context, tx *sqlx.Tx, tenantID string) (*syn
 	if err != nil {
 		return nil, fmt.Errorf("store: delta state of %s: %w", tenantID, s.d.Translate(err))
 	}
-	var parts [][]byte
-	if err := tx.SelectContext(ctx, &parts, s.q(`SELECT data FROM delta_mirror_parts WHERE tenant_id = ? ORDER BY idx`), tenantID); err != nil {
-		return nil, fmt.Errorf("store: delta state of %s: mirror: %w", tenantID, s.d.Translate(err))
-	}
-	if len(parts) > 0 { // else the mirror is the column's (a state saved before parts)
-		r.Mirror = bytes.Join(parts, nil)
+	// The column holds the mirror of a state saved without parts (before
+	// migration 0015, or by a process that does not know them, meanwhile):
+	// it wins. Every save with parts empties it.
+	if len(r.Mirror) == 0 {
+		var parts [][]byte
+		if err := tx.SelectContext(ctx, &parts, s.q(`SELECT data FROM delta_mirror_parts WHERE tenant_id = ? ORDER BY idx`), tenantID); err != nil {
+			return nil, fmt.Errorf("store: delta state of %s: mirror: %w", tenantID, s.d.Translate(err))
+		}
+		if len(parts) > 0 {
+			r.Mirror = bytes.Join(parts, nil)
+		}
 	}
 	st := &sync.DeltaState{TenantID: tenantID, Strategy: r.Strategy, Note: r.Note, TakenAt: r.TakenAt.Time,
 		FullAt: r.FullAt.Time, Scope: r.Scope, Mirror: r.Mirror, Generation: r.Generation,

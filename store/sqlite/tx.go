@@ -56,7 +56,14 @@ func (t *tx) SaveDelta(ctx context.Context, st *sync.DeltaState) error {
 	if t.failed != nil {
 		return fmt.Errorf("store: save delta state: transaction already failed: %w", t.failed)
 	}
-	return t.s.DB.SaveDelta(ctx, t.c.Tx, st)
+	// A save is several statements (the row, the mirror's parts): one that
+	// failed part way must not be committed, and on SQLite a failed
+	// statement leaves the transaction open.
+	if err := t.s.DB.SaveDelta(ctx, t.c.Tx, st); err != nil {
+		t.failed = err
+		return err
+	}
+	return nil
 }
 
 // Rollback discards the transaction's writes and releases the lock; it is a

@@ -112,6 +112,7 @@ var conformance = []struct {
 	{"ApplySetsRunTimesAndID", testApplySetsRun},
 	{"DeltaStateSavedWithTheCycle", testDeltaState}, // delta.go
 	{"DeltaMirrorSavedInParts", testDeltaMirrorParts},
+	{"DeltaStateReadDuringACycle", testDeltaStateReadDuringACycle},
 	{"DirectoryVersionCountsWrites", testDirectoryVersion},
 	{"StateOfLoadsWhatTheScopeNames", testStateOf}, // scoped.go
 }

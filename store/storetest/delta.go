@@ -136,20 +136,66 @@ func testDeltaMirrorParts(t *testing.T, dir store.Store) {
 	if got := load(); !bytes.Equal(got, join(c, b)) {
 		t.Fatalf("after a save whose parts do not add up: %d bytes", len(got))
 	}
+	// A save refused for its generation writes no part.
+	tx, _ := mustBegin(t, ctx, dir, "t1")
+	stale := &sync.DeltaState{TenantID: "t1", Strategy: sync.StrategyDelta, Links: map[string]string{"users": "u"},
+		TakenAt: at, FullAt: at, Scope: "s1", Mirror: join(b, a), MirrorParts: []int{len(b), len(a)}, Generation: gen - 1}
+	var se *sync.Error
+	if err := tx.(sync.DeltaTx).SaveDelta(ctx, stale); !errors.As(err, &se) || se.Code != sync.ECONFLICT {
+		t.Fatalf("a stale save: %v, want ECONFLICT", err)
+	}
+	_ = tx.Rollback()
+	if got := load(); !bytes.Equal(got, join(c, b)) {
+		t.Fatalf("after a refused save: %d bytes, want the mirror as it was", len(got))
+	}
+
+	// A mirror in the column (a state saved before parts, or by a process
+	// that does not know them, after a save with parts) wins over the
+	// parts; a save without a mirror keeps it; the next save with one
+	// empties the column again.
+	column := func(b string) string {
+		if dir.Backend() == store.BackendPostgres {
+			return `UPDATE delta_state SET mirror = '\x` + b + `'::bytea`
+		}
+		return `UPDATE delta_state SET mirror = X'` + b + `'`
+	}
+	rawExec(t, dir, column("0102030405"))
+	if got := load(); !bytes.Equal(got, []byte{1, 2, 3, 4, 5}) {
+		t.Fatalf("a mirror in the column beside parts reads back as %d bytes, want the column's", len(got))
+	}
+	save(nil, nil)
+	if got := load(); !bytes.Equal(got, []byte{1, 2, 3, 4, 5}) {
+		t.Fatalf("a save without a mirror over the column's: %d bytes, want the column's", len(got))
+	}
+	save(join(a, b), []int{len(a), len(b)})
+	if got := load(); !bytes.Equal(got, join(a, b)) {
+		t.Fatalf("a save with parts over the column's: %d bytes, want the parts", len(got))
+	}
 	save([]byte{}, nil) // no strategy: an empty mirror
 	if got := load(); len(got) != 0 {
 		t.Fatalf("after an empty mirror: %d bytes", len(got))
 	}
-	// A state saved before parts: the mirror is the column's until its
-	// next save.
-	rawExec(t, dir, `DELETE FROM delta_mirror_parts`)
-	column := `UPDATE delta_state SET mirror = X'0102030405'`
-	if dir.Backend() == store.BackendPostgres {
-		column = `UPDATE delta_state SET mirror = '\x0102030405'::bytea`
+}
+
+// testDeltaStateReadDuringACycle: the delta state is read while another
+// cycle's write transaction is open (any tenant: on SQLite the writer holds
+// the whole database) without waiting for it.
+func testDeltaStateReadDuringACycle(t *testing.T, dir store.Store) {
+	ctx := context.Background()
+	mustRegister(t, dir)
+	tx, _ := mustBegin(t, ctx, dir, "t1")
+	st := &sync.DeltaState{TenantID: "t1", Strategy: sync.StrategyDelta, Links: map[string]string{"users": "u"},
+		TakenAt: time.Now(), FullAt: time.Now(), Scope: "s1", Mirror: []byte("m")}
+	if err := tx.(sync.DeltaTx).SaveDelta(ctx, st); err != nil {
+		t.Fatal(err)
 	}
-	rawExec(t, dir, column)
-	if got := load(); !bytes.Equal(got, []byte{1, 2, 3, 4, 5}) {
-		t.Fatalf("a mirror in the column reads back as %v", got)
+	defer func() { _ = tx.Rollback() }()
+	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	start := time.Now()
+	got, err := dir.DeltaState(rctx, "t1")
+	if err != nil || got != nil {
+		t.Fatalf("the delta state read during an open cycle: %+v, %v after %s; want none yet, at once", got, err, time.Since(start))
 	}
 }
 
