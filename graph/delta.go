@@ -111,8 +111,7 @@ func (s *Source) SnapshotDelta(ctx context.Context) (*sync.Snapshot, *sync.Delta
 		// memory limit. The encode lets go of it when it is done, in the
 		// plan's time; once the cycle saved the bytes, Warm decodes them in
 		// the background for the next incremental read.
-		m.encoders = 1 // one core for the encode, the other for the plan beside it
-		st.Encode = s.encodeFull(m, snap.Users)
+		st.Encode = s.encodeAside(m, snap.Users, true)
 		return snap, st, nil
 	})
 }

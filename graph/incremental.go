@@ -71,20 +71,27 @@ func (s *Source) Incremental(ctx context.Context, prev *sync.DeltaState) (*sync.
 			s.keepMirror(m, sum)
 			return snap, next, nil
 		}
-		next.Encode = s.encodeAside(m, snap.Users)
+		next.Encode = s.encodeAside(m, snap.Users, false)
 		return snap, next, nil
 	})
 }
 
 // encodeAside encodes m in the background, while the cycle plans and
-// applies (reading the mirror and the snapshot only, as the planner does),
-// and keeps it in the cache once encoded; the function it returns waits for
-// the bytes.
-func (s *Source) encodeAside(m *mirror, inScope map[string]sync.EntraUser) func() ([]byte, []int, error) {
+// applies (reading the mirror and the snapshot only, as the planner does);
+// the function it returns waits for the bytes and their parts. An
+// incremental read's mirror is kept in the cache once encoded. A full
+// read's (full) is kept by nobody, since a decoded mirror held through a full
+// cycle's apply made the collector work through it, and is compressed one
+// part at a time, leaving the other core to the plan beside it.
+func (s *Source) encodeAside(m *mirror, inScope map[string]sync.EntraUser, full bool) func() ([]byte, []int, error) {
 	done := make(chan struct{})
 	var b []byte
 	var parts []int
 	var err error
+	encoders := 0
+	if full {
+		encoders = 1
+	}
 	s.mirrors.mu.Lock()
 	dropped := s.mirrors.dropped
 	s.mirrors.mu.Unlock()
@@ -92,7 +99,7 @@ func (s *Source) encodeAside(m *mirror, inScope map[string]sync.EntraUser) func(
 	go func() {
 		defer s.background.Done()
 		defer close(done)
-		if b, parts, err = m.encodeParts(inScope); err != nil {
+		if b, parts, err = m.encodeParts(inScope, encoders); err != nil || full {
 			return
 		}
 		s.mirrors.mu.Lock()
@@ -100,26 +107,6 @@ func (s *Source) encodeAside(m *mirror, inScope map[string]sync.EntraUser) func(
 		if s.mirrors.dropped == dropped { // a full read that began meanwhile replaces it
 			s.mirrors.m, s.mirrors.sum = m, sha256.Sum256(b)
 		}
-	}()
-	return func() ([]byte, []int, error) {
-		<-done
-		return b, parts, err
-	}
-}
-
-// encodeFull encodes a full read's mirror in the background, reading m and
-// the snapshot's users only (as the planner does), and keeps neither; the
-// function it returns waits for the bytes.
-func (s *Source) encodeFull(m *mirror, users map[string]sync.EntraUser) func() ([]byte, []int, error) {
-	done := make(chan struct{})
-	var b []byte
-	var parts []int
-	var err error
-	s.background.Add(1)
-	go func() {
-		defer s.background.Done()
-		defer close(done)
-		b, parts, err = m.encodeParts(users)
 	}()
 	return func() ([]byte, []int, error) {
 		<-done

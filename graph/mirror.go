@@ -52,9 +52,6 @@ type mirror struct {
 	// packed are the gzip members of the last encode, by the SHA-256 of
 	// the layout each holds.
 	packed map[[sha256.Size]byte][]byte
-	// encoders, when set, is how many parts an encode compresses at once
-	// (0: all).
-	encoders int
 }
 
 // principalsOf is what principals works out from the assignments.
@@ -266,13 +263,14 @@ var mirrorMagic = []byte("esm\x02")
 // machine's cores instead of one. A part that holds what it held in the
 // last encode is not compressed again.
 func (m *mirror) encode(inScope map[string]sync.EntraUser) ([]byte, error) {
-	b, _, err := m.encodeParts(inScope)
+	b, _, err := m.encodeParts(inScope, 0)
 	return b, err
 }
 
 // encodeParts is encode, with the lengths of the parts the bytes are made
-// of (each a gzip member of its own; sync.DeltaState.MirrorParts).
-func (m *mirror) encodeParts(inScope map[string]sync.EntraUser) ([]byte, []int, error) {
+// of (each a gzip member of its own; sync.DeltaState.MirrorParts);
+// encoders, when above 0, is how many parts it compresses at once (0: all).
+func (m *mirror) encodeParts(inScope map[string]sync.EntraUser, encoders int) ([]byte, []int, error) {
 	var parts []func(w *mirrorWriter)
 	ids, as := sortedEntries(m.Assign)
 	for i := 0; i == 0 || i < len(ids); i += mirrorChunk {
@@ -331,8 +329,8 @@ func (m *mirror) encodeParts(inScope map[string]sync.EntraUser) ([]byte, []int, 
 	errs := make([]error, len(parts))
 	var wg gosync.WaitGroup
 	var sem chan struct{}
-	if m.encoders > 0 {
-		sem = make(chan struct{}, m.encoders)
+	if encoders > 0 {
+		sem = make(chan struct{}, encoders)
 	}
 	for i, part := range parts {
 		wg.Add(1)

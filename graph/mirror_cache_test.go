@@ -37,7 +37,7 @@ func cacheTestMirror(n int) (*mirror, map[string]sync.EntraUser) {
 func TestBackgroundEncodeOvertakenByAFullReadIsNotKept(t *testing.T) {
 	s := &Source{}
 	m, users := cacheTestMirror(50_000) // tens of ms to encode: dropMirror comes first
-	wait := s.encodeAside(m, users)
+	wait := s.encodeAside(m, users, false)
 	s.dropMirror() // SnapshotDelta begins
 	if _, _, err := wait(); err != nil {
 		t.Fatal(err)

@@ -19,11 +19,6 @@ type propSet struct {
 
 func newPropSet(typeName string, defaults, extras, arrays []string) *propSet {
 	p := &propSet{typeName: typeName, defaults: defaults, known: map[string]string{}, canonical: map[string]bool{}, arrays: map[string]bool{}}
-	defer func() {
-		for _, c := range p.known {
-			p.canonical[c] = true
-		}
-	}()
 	for _, n := range defaults {
 		p.known[strings.ToLower(n)] = n
 	}
@@ -35,6 +30,9 @@ func newPropSet(typeName string, defaults, extras, arrays []string) *propSet {
 			p.known[strings.ToLower(n)] = n
 		}
 		p.arrays[n] = true
+	}
+	for _, c := range p.known {
+		p.canonical[c] = true
 	}
 	return p
 }
