@@ -181,21 +181,15 @@ func (s *Source) read(ctx context.Context, snap *sync.Snapshot, m *mirror, ready
 	sort.Slice(snap.Groups, func(i, j int) bool { return snap.Groups[i].ID < snap.Groups[j].ID })
 
 	var missing []string
-	var fromList []*sync.EntraUser
-	var unlisted []int // missing users the listing did not return
 	for _, id := range direct {
 		if _, ok := snap.Users[id]; !ok {
 			missing = append(missing, id)
-			if listed != nil {
-				var u *sync.EntraUser
-				if lu, ok := listed[id]; ok {
-					u = &lu
-				} else {
-					unlisted = append(unlisted, len(fromList))
-				}
-				fromList = append(fromList, u)
-			}
 		}
+	}
+	var fromList []*sync.EntraUser
+	var unlisted []int // missing users the listing did not return
+	if listed != nil {
+		fromList, unlisted = fromListing(listed, missing)
 	}
 	lookUpChain := 0 // round trips of the look-up, after everything above
 	if listed == nil {

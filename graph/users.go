@@ -123,8 +123,17 @@ func (s *Source) listUsers(ctx context.Context, ids []string, n int) (out []*syn
 	if err != nil {
 		return nil, 0, err
 	}
+	out, unlisted := fromListing(all, ids)
+	if len(unlisted) > 0 {
+		chain++
+	}
+	return out, chain, s.lookUpUnlisted(ctx, ids, unlisted, out)
+}
+
+// fromListing takes the users ids from a listing: out[i] is ids[i]'s user,
+// nil for those it did not return, whose indices are unlisted.
+func fromListing(all map[string]sync.EntraUser, ids []string) (out []*sync.EntraUser, unlisted []int) {
 	out = make([]*sync.EntraUser, len(ids))
-	var unlisted []int
 	for i, id := range ids {
 		if u, ok := all[id]; ok {
 			out[i] = &u
@@ -132,10 +141,7 @@ func (s *Source) listUsers(ctx context.Context, ids []string, n int) (out []*syn
 			unlisted = append(unlisted, i)
 		}
 	}
-	if len(unlisted) > 0 {
-		chain++
-	}
-	return out, chain, s.lookUpUnlisted(ctx, ids, unlisted, out)
+	return out, unlisted
 }
 
 // lookUpUnlisted looks up by id ($batch) the users ids[i] for i in
