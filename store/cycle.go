@@ -213,12 +213,7 @@ var EventColumns = []string{"tenant_id", "run_id", "type", "entra_id", "group_en
 // EventColumns order. It stops at row's first error.
 func EventRows(runID int64, tenantID string, events []sync.Event, row func(vals ...any) error) error {
 	for _, e := range events {
-		d := "{}"
-		if e.Data != nil {
-			b, _ := json.Marshal(e.Data)
-			d = string(b)
-		}
-		if err := row(tenantID, runID, e.Type, e.EntraID, e.GroupEntraID, d); err != nil {
+		if err := row(tenantID, runID, e.Type, e.EntraID, e.GroupEntraID, eventJSON(e.Data)); err != nil {
 			return err
 		}
 	}
@@ -241,6 +236,10 @@ func jsonValue(v any) any {
 		if x == nil {
 			return nil
 		}
+		if s := userJSON(x); s != "" {
+			return s
+		}
+		return nil // what json.Marshal refuses
 	case *sync.Group:
 		if x == nil {
 			return nil
