@@ -167,13 +167,15 @@ func newDiffer(snap *Snapshot, st *State, now time.Time, planned, passedOver map
 		plan: &Plan{TenantID: st.Tenant.ID, ServicePrincipalAssignments: snap.ServicePrincipalAssignments,
 			noAssignments: snap.AssignmentsListed == 0 && len(snap.DirectUsers) == 0 && len(snap.Groups) == 0 &&
 				snap.ServicePrincipalAssignments == 0},
-		paths:      map[string][]string{},
-		byEntra:    map[string]*User{},
+		// Sized for what a whole plan puts in them: grown one doubling at
+		// a time, a large tenant's maps were a third of its plan.
+		paths:      make(map[string][]string, sized(planned, len(snap.Users))),
+		byEntra:    make(map[string]*User, len(st.Users)),
 		manual:     map[string]*User{},
 		detached:   map[string]*User{},
-		inScope:    map[string]bool{},
+		inScope:    make(map[string]bool, sized(planned, len(snap.Users))),
 		lostGroups: map[string]bool{},
-		userChg:    map[string]int{},
+		userChg:    make(map[string]int, sized(planned, len(snap.Users))),
 		planned:    planned,
 		unplanned:  map[string]bool{},
 		passedOver: passedOver,
@@ -238,6 +240,15 @@ func newDiffer(snap *Snapshot, st *State, now time.Time, planned, passedOver map
 	}
 	d.plan.Skipped = append(d.plan.Skipped, snap.Skipped...)
 	return d
+}
+
+// sized is n for a whole plan and the planned users' count for a scoped
+// one.
+func sized(planned map[string]bool, n int) int {
+	if planned != nil {
+		return len(planned)
+	}
+	return n
 }
 
 // addPath gives user id the assignment path; in a scoped plan, a user not
