@@ -688,9 +688,9 @@ func normalized(db *sql.DB, schema, table string) (string, error) {
 			parts = append(parts, name+"jr.rank")
 			joins = append(joins, ` LEFT JOIN (SELECT id, row_number() OVER (ORDER BY id) AS rank FROM `+schema+
 				`.runs WHERE counts <> '{}'::jsonb) jr ON jr.id = x.run_id`)
-		case typ == "jsonb" && (col == "before" || col == "after"):
+		case (typ == "json" || typ == "jsonb") && (col == "before" || col == "after"):
 			// Entity snapshots: without local ids and timestamps.
-			parts = append(parts, name+"x."+col+" - '{id,archivedAt,purgedAt,createdAt,updatedAt}'::text[]")
+			parts = append(parts, name+"x."+col+"::jsonb - '{id,archivedAt,purgedAt,createdAt,updatedAt}'::text[]")
 		default:
 			parts = append(parts, name+"x."+col)
 		}
