@@ -61,12 +61,27 @@ func (s *DB) BeginCycle(ctx context.Context, tenantID string) (*CycleTx, error) 
 		return nil, err
 	}
 	c := &CycleTx{Tx: tx, end: end}
+	if c.Tenant, err = s.cycleTenant(ctx, tx, tenantID, true); err != nil {
+		_ = c.Rollback()
+		return nil, err
+	}
+	return c, nil
+}
+
+// cycleTenant reads tenantID as a cycle runs it, locking its row (lock)
+// for the rest of tx.
+func (s *DB) cycleTenant(ctx context.Context, tx *sqlx.Tx, tenantID string, lock bool) (sync.Tenant, error) {
+	var t sync.Tenant
 	var settings, overrides Text
 	var disconnected bool
-	err = tx.QueryRowxContext(ctx, s.q(`SELECT id, entra_tenant_id, settings, settings_overrides, disconnected_at IS NOT NULL,
+	q := `SELECT id, entra_tenant_id, settings, settings_overrides, disconnected_at IS NOT NULL,
 		EXISTS (SELECT 1 FROM runs WHERE tenant_id = tenants.id AND outcome = 'held' AND review = ''), directory_version
-		FROM tenants WHERE id = ?`+s.d.LockRow), tenantID).
-		Scan(&c.Tenant.ID, &c.Tenant.EntraTenantID, &settings, &overrides, &disconnected, &c.Tenant.PendingHold, &c.Tenant.DirectoryVersion)
+		FROM tenants WHERE id = ?`
+	if lock {
+		q += s.d.LockRow
+	}
+	err := tx.QueryRowxContext(ctx, s.q(q), tenantID).
+		Scan(&t.ID, &t.EntraTenantID, &settings, &overrides, &disconnected, &t.PendingHold, &t.DirectoryVersion)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		err = fmt.Errorf("store: tenant %q: %w", tenantID, sync.ErrTenantNotFound)
@@ -75,15 +90,38 @@ func (s *DB) BeginCycle(ctx context.Context, tenantID string) (*CycleTx, error) 
 	case disconnected:
 		err = fmt.Errorf("store: tenant %s: %w", tenantID, sync.ErrTenantDisconnected)
 	default:
-		if c.Tenant.Settings, err = sync.MergeSettings(settings, overrides); err != nil {
+		if t.Settings, err = sync.MergeSettings(settings, overrides); err != nil {
 			err = fmt.Errorf("store: tenant %s settings: %w", tenantID, err)
 		}
 	}
+	return t, err
+}
+
+// PreloadState loads tenantID's whole directory in one read-only snapshot
+// (sync.StatePreloader), as a cycle does beside its read: on SQLite a
+// deferred BEGIN, which takes no lock; on PostgreSQL one REPEATABLE READ
+// snapshot for the tenant's version and every row.
+func (s *DB) PreloadState(ctx context.Context, tenantID string) (*sync.State, error) {
+	tx, err := s.beginSnapshot(ctx)
 	if err != nil {
-		_ = c.Rollback()
+		return nil, fmt.Errorf("store: preload %s: %w", tenantID, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	t, err := s.cycleTenant(ctx, tx, tenantID, false)
+	if err != nil {
 		return nil, err
 	}
-	return c, nil
+	return s.LoadState(ctx, tx, t)
+}
+
+// Preloaded is pre as this transaction's state (sync.PreloadedTx): its
+// users and groups with the tenant as the transaction locked it, when the
+// directory's version is still pre's; nil when it is not.
+func (c *CycleTx) Preloaded(pre *sync.State) *sync.State {
+	if pre == nil || pre.Partial || pre.Tenant.ID != c.Tenant.ID || pre.Tenant.DirectoryVersion != c.Tenant.DirectoryVersion {
+		return nil
+	}
+	return &sync.State{Tenant: c.Tenant, Users: pre.Users, Groups: pre.Groups}
 }
 
 // Commit makes the transaction's writes durable and releases the lock.

@@ -22,19 +22,28 @@ import (
 // and the mirror's parts are read in one snapshot (a save between the two
 // reads would otherwise pair one generation's links with another's mirror).
 func (s *DB) DeltaState(ctx context.Context, tenantID string) (*sync.DeltaState, error) {
-	// A read-only transaction: on SQLite a deferred BEGIN, which holds one
-	// WAL snapshot and takes no lock (any other would wait behind every
-	// cycle's write transaction); on PostgreSQL one snapshot for both reads.
+	tx, err := s.beginSnapshot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: delta state of %s: %w", tenantID, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	return s.deltaState(ctx, tx, tenantID)
+}
+
+// beginSnapshot begins a read-only transaction: on SQLite a deferred BEGIN,
+// which holds one WAL snapshot and takes no lock (any other would wait
+// behind every cycle's write transaction); on PostgreSQL one REPEATABLE
+// READ snapshot for all its reads.
+func (s *DB) beginSnapshot(ctx context.Context) (*sqlx.Tx, error) {
 	opts := &sql.TxOptions{ReadOnly: true}
 	if s.d.Name == BackendPostgres {
 		opts.Isolation = sql.LevelRepeatableRead
 	}
 	tx, err := s.x.BeginTxx(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("store: delta state of %s: %w", tenantID, s.d.Translate(err))
+		return nil, s.d.Translate(err)
 	}
-	defer func() { _ = tx.Rollback() }()
-	return s.deltaState(ctx, tx, tenantID)
+	return tx, nil
 }
 
 func (s *DB) deltaState(ctx context.Context, tx *sqlx.Tx, tenantID string) (*sync.DeltaState, error) {

@@ -218,7 +218,7 @@ func fullReason(prev *DeltaState, scope string, opt CycleOptions, now time.Time)
 // allows, in full otherwise (or when Graph refuses the state, logged and
 // recorded on the run). It returns the state to save with the cycle (nil
 // when there is none to save).
-func (s *Syncer) readDelta(ctx context.Context, tenantID string, src DeltaSource, ds DeltaStore, run *Run, opt CycleOptions) (*Snapshot, *DeltaState, error) {
+func (s *Syncer) readDelta(ctx context.Context, tenantID string, src DeltaSource, ds DeltaStore, run *Run, opt CycleOptions, full func()) (*Snapshot, *DeltaState, error) {
 	prev, err := ds.DeltaState(ctx, tenantID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("sync: load delta state: %w", err)
@@ -245,6 +245,7 @@ func (s *Syncer) readDelta(ctx context.Context, tenantID string, src DeltaSource
 		s.logger.Warn("delta state refused; reading in full", LogTenant, tenantID, "reason", reason)
 	}
 	run.Mode, run.FullReason = ModeFull, reason
+	full()
 	snap, next, err := src.SnapshotDelta(ctx)
 	if snap != nil && tried != nil {
 		snap.GraphRequests += tried.GraphRequests

@@ -264,6 +264,9 @@ type State struct {
 	// Provisioned, in a Partial state, names which of the scope's
 	// PassedOver users have a provisioned row.
 	Provisioned map[string]bool `json:"provisioned,omitempty"`
+	// preloaded is set on a whole state loaded during the read
+	// (StatePreloader) and taken by the cycle's transaction.
+	preloaded bool
 }
 
 // Totals count what the whole directory holds, for the archive guard (C6):

@@ -251,7 +251,9 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 	if !opt.started.IsZero() {
 		run.StartedAt = opt.started // a full read replacing a refused incremental one
 	}
-	snap, next, err := s.read(ctx, tenantID, src, run, opt)
+	var pre *preload // the directory, loaded during a full read
+	defer func() { pre.stop() }()
+	snap, next, err := s.read(ctx, tenantID, src, run, opt, func() { pre = s.startPreload(ctx, tenantID) })
 	run.ReadMillis = time.Since(run.StartedAt).Milliseconds()
 	if snap != nil && opt.spent != nil {
 		snap.GraphRequests += opt.spent.GraphRequests
@@ -272,7 +274,7 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 		return nil, err
 	}
 	if !settled {
-		if tx, st, plan, err = s.plan(ctx, tenantID, snap, planStart, next, opt.Approved); err != nil {
+		if tx, st, plan, err = s.plan(ctx, tenantID, snap, planStart, next, opt.Approved, pre); err != nil {
 			return nil, err
 		}
 	}
@@ -308,7 +310,7 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 			if err != nil {
 				return s.readFailed(ctx, run, opt, err)
 			}
-			if tx, st, plan, err = s.plan(ctx, tenantID, snap, planStart, next, opt.Approved); err != nil {
+			if tx, st, plan, err = s.plan(ctx, tenantID, snap, planStart, next, opt.Approved, pre); err != nil {
 				return nil, err
 			}
 			if a2, groups2 := toProve(plan); (a2 && !a) || !subset(groups2, groups) {
@@ -376,6 +378,8 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 		planned = "settled"
 	case st.Partial:
 		planned = fmt.Sprintf("scoped (%d users loaded)", len(st.Users))
+	case st.preloaded:
+		planned = "whole directory, loaded during the read"
 	}
 	log.Info("cycle finished", LogRun, run.ID, "outcome", run.Outcome, "mode", run.Mode, "planned", planned, "changes", len(plan.Changes),
 		"conflicts", len(plan.Conflicts), "graph_requests", run.GraphRequests, "read_ms", run.ReadMillis)
@@ -383,12 +387,14 @@ func (s *Syncer) Cycle(ctx context.Context, tenantID string, src Source, opt Cyc
 }
 
 // read reads the cycle's picture: incrementally or in full for a
-// DeltaSource (readDelta), in full otherwise.
-func (s *Syncer) read(ctx context.Context, tenantID string, src Source, run *Run, opt CycleOptions) (*Snapshot, *DeltaState, error) {
+// DeltaSource (readDelta), in full otherwise. full is called as a full
+// read starts.
+func (s *Syncer) read(ctx context.Context, tenantID string, src Source, run *Run, opt CycleOptions, full func()) (*Snapshot, *DeltaState, error) {
 	dsrc, ok := src.(DeltaSource)
 	if ds, stores := s.dir.(DeltaStore); ok && stores {
-		return s.readDelta(ctx, tenantID, dsrc, ds, run, opt)
+		return s.readDelta(ctx, tenantID, dsrc, ds, run, opt, full)
 	}
+	full()
 	run.Mode = ModeFull
 	snap, err := src.Snapshot(ctx)
 	return snap, nil, err
@@ -396,8 +402,9 @@ func (s *Syncer) read(ctx context.Context, tenantID string, src Source, run *Run
 
 // plan begins the cycle's transaction (locking the tenant), loads the
 // directory and plans against snap: only the part snap's changes reach
-// when it can (planScoped), else the whole.
-func (s *Syncer) plan(ctx context.Context, tenantID string, snap *Snapshot, now time.Time, next *DeltaState, approved map[string]bool) (Tx, *State, *Plan, error) {
+// when it can (planScoped), else the whole (pre's, when it is still the
+// directory's).
+func (s *Syncer) plan(ctx context.Context, tenantID string, snap *Snapshot, now time.Time, next *DeltaState, approved map[string]bool, pre *preload) (Tx, *State, *Plan, error) {
 	tx, err := s.dir.Begin(ctx, tenantID)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("sync: begin: %w", err)
@@ -408,7 +415,7 @@ func (s *Syncer) plan(ctx context.Context, tenantID string, snap *Snapshot, now 
 		}
 		return tx, st, plan, err
 	}
-	st, err := tx.State(ctx)
+	st, err := wholeState(ctx, tx, pre)
 	if err != nil {
 		_ = tx.Rollback()
 		return nil, nil, nil, fmt.Errorf("sync: load state: %w", err)

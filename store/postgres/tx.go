@@ -57,6 +57,20 @@ func (t *tx) State(ctx context.Context) (*sync.State, error) {
 	return t.indexed(t.s.LoadState(ctx, t.c.Tx, t.c.Tenant))
 }
 
+var _ sync.PreloadedTx = (*tx)(nil)
+
+// StateFrom is the state preloaded during the read while the directory is
+// as it was then (store.CycleTx.Preloaded), else State; its local ids are
+// indexed either way.
+func (t *tx) StateFrom(ctx context.Context, pre *sync.State) (*sync.State, bool, error) {
+	if st := t.c.Preloaded(pre); st != nil {
+		st, err := t.indexed(st, nil)
+		return st, err == nil, err
+	}
+	st, err := t.State(ctx)
+	return st, false, err
+}
+
 var _ sync.ScopedTx = (*tx)(nil)
 
 // StateOf loads the part of the directory scope names (store.DB.LoadStateOf)

@@ -76,6 +76,18 @@ func (t *tx) State(ctx context.Context) (*sync.State, error) {
 	return t.s.LoadState(ctx, t.c.Tx, t.c.Tenant)
 }
 
+var _ sync.PreloadedTx = (*tx)(nil)
+
+// StateFrom is the state preloaded during the read while the directory is
+// as it was then (store.CycleTx.Preloaded), else State.
+func (t *tx) StateFrom(ctx context.Context, pre *sync.State) (*sync.State, bool, error) {
+	if st := t.c.Preloaded(pre); st != nil {
+		return st, true, nil
+	}
+	st, err := t.State(ctx)
+	return st, false, err
+}
+
 var _ sync.ScopedTx = (*tx)(nil)
 
 // StateOf loads the part of the directory scope names (store.DB.LoadStateOf).

@@ -114,7 +114,8 @@ var conformance = []struct {
 	{"DeltaMirrorSavedInParts", testDeltaMirrorParts},
 	{"DeltaStateReadDuringACycle", testDeltaStateReadDuringACycle},
 	{"DirectoryVersionCountsWrites", testDirectoryVersion},
-	{"StateOfLoadsWhatTheScopeNames", testStateOf}, // scoped.go
+	{"StateOfLoadsWhatTheScopeNames", testStateOf},                // scoped.go
+	{"PreloadedStateTakenOnlyWhileUnchanged", testPreloadedState}, // preload.go
 }
 
 // Dir is a directory backend as the suite opens it: the store, and its

@@ -38,6 +38,9 @@ type Memory struct {
 	tokens  map[string]bool // hash → live
 	access  access          // token scopes and labels, the audit trail (access.go)
 	lastID  struct{ user, group, run, log, event int64 }
+	// preloads counts PreloadState's states, preloadsTaken those a
+	// transaction's StateFrom took.
+	preloads, preloadsTaken int
 }
 
 // tenant is one tenant's rows.
@@ -125,6 +128,36 @@ func (m *Memory) Begin(ctx context.Context, tenantID string) (sync.Tx, error) {
 		}
 	}
 	return &tx{m: m, tn: tn, tenant: st}, nil
+}
+
+var _ sync.StatePreloader = (*Memory)(nil)
+
+// PreloadState is a copy of tenantID's committed directory as a State, its
+// version the directory's (sync.StatePreloader); it takes no tenant lock.
+func (m *Memory) PreloadState(_ context.Context, tenantID string) (*sync.State, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	tn := m.tenants[tenantID]
+	if tn == nil {
+		return nil, fmt.Errorf("synctest: tenant %q: %w", tenantID, sync.ErrTenantNotFound)
+	}
+	m.preloads++
+	st := &sync.State{Tenant: sync.Tenant{ID: tn.id, EntraTenantID: tn.entraTenantID, DirectoryVersion: tn.version},
+		Groups: tn.dir.groupsWithMembers()}
+	for _, u := range tn.dir.users {
+		if u.Status != sync.StatusPurged {
+			st.Users = append(st.Users, cloneUser(u))
+		}
+	}
+	return st, nil
+}
+
+// Preloads counts the states PreloadState gave and those a cycle's
+// transaction took (StateFrom).
+func (m *Memory) Preloads() (given, taken int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.preloads, m.preloadsTaken
 }
 
 // DeltaState returns a copy of tenantID's delta state, nil when it has none.

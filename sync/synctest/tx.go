@@ -27,6 +27,21 @@ type tx struct {
 	bump   bool             // an Apply changed the directory: Commit counts it
 }
 
+var _ sync.PreloadedTx = (*tx)(nil)
+
+// StateFrom is pre's users and groups with the transaction's tenant while
+// the directory's version is still pre's, else State (sync.PreloadedTx).
+func (t *tx) StateFrom(ctx context.Context, pre *sync.State) (*sync.State, bool, error) {
+	own, err := t.State(ctx) // the working copy Apply writes to, either way
+	if err != nil || pre == nil || pre.Partial || pre.Tenant.ID != t.tenant.ID || pre.Tenant.DirectoryVersion != t.tenant.DirectoryVersion {
+		return own, false, err
+	}
+	t.m.mu.Lock()
+	t.m.preloadsTaken++
+	t.m.mu.Unlock()
+	return &sync.State{Tenant: t.tenant, Users: pre.Users, Groups: pre.Groups}, true, nil
+}
+
 // Tenant is the tenant as Begin locked it.
 func (t *tx) Tenant() sync.Tenant { return t.tenant }
 
