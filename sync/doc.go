@@ -25,7 +25,9 @@
 //   - syncer.go: Source, Directory and Tx, Run, Event, and Syncer.Cycle
 //     (C3, C4, C9). delta.go: incremental cycles — the delta state, the
 //     DeltaSource and DeltaStore interfaces, when a cycle reads in full
-//     (C11). ondemand.go: provision on demand (C2).
+//     (C11). preload.go: the directory loaded beside a full read, planned
+//     against only while its version holds. ondemand.go: provision on
+//     demand (C2).
 //   - worker.go: Leaser, Cadence and the Worker: schedules, leases claimed
 //     into a bounded number of slots, quarantine and pause (C1, C5, C7, C8).
 //   - usecases.go: approving a held run, provision on demand under the
