@@ -105,7 +105,7 @@ func (s *DB) AdminActions(ctx context.Context, tenantID string, limit int) ([]sy
 }
 
 // RunLog returns the page q selects of run runID's provisioning log, the
-// filters and paging done by the query (provisioning_log_run serves the
+// filters and paging done by the query (the log's key, run and id, serves the
 // order); ErrRunNotFound when there is no such run.
 func (s *DB) RunLog(ctx context.Context, runID int64, q sync.LogQuery) (sync.LogPage, error) {
 	page := sync.LogPage{Offset: max(q.Offset, 0), Limit: q.PageLimit()}

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"errors"
 )
 
 // A full cycle plans against the whole directory. Loading it (a large
@@ -51,17 +52,29 @@ func (s *Syncer) startPreload(ctx context.Context, tenantID string) *preload {
 	go func() {
 		defer close(p.done)
 		p.st, p.err = pl.PreloadState(ctx, tenantID)
+		if p.err != nil && ctx.Err() == nil && !errors.Is(p.err, context.Canceled) {
+			s.logger.Warn("loading the directory during the read failed; the cycle loads it in its transaction",
+				LogTenant, tenantID, "err", p.err)
+		}
 	}()
 	return p
 }
 
-// take waits for the preloaded state and hands it over once: nil when
-// there is none, it failed, or it was taken already.
-func (p *preload) take() *State {
+// take waits for the preloaded state, or for ctx, and hands it over once:
+// nil when there is none, it failed, ctx ended, or it was taken already.
+// It is called before the cycle's transaction begins: a transaction that
+// held a connection and the tenant's lock while its preload waited for a
+// connection could leave every connection of the pool to cycles waiting
+// for their own preloads.
+func (p *preload) take(ctx context.Context) *State {
 	if p == nil {
 		return nil
 	}
-	<-p.done
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		return nil
+	}
 	st := p.st
 	p.st = nil
 	if p.err != nil {
@@ -79,13 +92,13 @@ func (p *preload) stop() {
 	}
 }
 
-// wholeState loads tx's whole state: the preloaded one when the directory
-// is still as it was (PreloadedTx; the state's preloaded is set), else its
-// own.
-func wholeState(ctx context.Context, tx Tx, pre *preload) (*State, error) {
+// wholeState loads tx's whole state: pre (taken before tx began) when the
+// directory is still as it was (PreloadedTx; the state's preloaded is
+// set), else its own.
+func wholeState(ctx context.Context, tx Tx, pre *State) (*State, error) {
 	if ptx, ok := tx.(PreloadedTx); ok {
-		if p := pre.take(); p != nil {
-			st, reused, err := ptx.StateFrom(ctx, p)
+		if pre != nil {
+			st, reused, err := ptx.StateFrom(ctx, pre)
 			if st != nil {
 				st.preloaded = reused
 			}

@@ -405,6 +405,10 @@ func (s *Syncer) read(ctx context.Context, tenantID string, src Source, run *Run
 // when it can (planScoped), else the whole (pre's, when it is still the
 // directory's).
 func (s *Syncer) plan(ctx context.Context, tenantID string, snap *Snapshot, now time.Time, next *DeltaState, approved map[string]bool, pre *preload) (Tx, *State, *Plan, error) {
+	preloaded := pre.take(ctx) // before the transaction holds a connection and the lock
+	if err := ctx.Err(); err != nil {
+		return nil, nil, nil, fmt.Errorf("sync: begin: %w", err)
+	}
 	tx, err := s.dir.Begin(ctx, tenantID)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("sync: begin: %w", err)
@@ -415,7 +419,7 @@ func (s *Syncer) plan(ctx context.Context, tenantID string, snap *Snapshot, now 
 		}
 		return tx, st, plan, err
 	}
-	st, err := wholeState(ctx, tx, pre)
+	st, err := wholeState(ctx, tx, preloaded)
 	if err != nil {
 		_ = tx.Rollback()
 		return nil, nil, nil, fmt.Errorf("sync: load state: %w", err)

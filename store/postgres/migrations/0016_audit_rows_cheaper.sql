@@ -5,7 +5,9 @@
 --
 -- * json instead of jsonb. No query looks inside these documents; they are
 --   written once and read back whole. jsonb parsed every document into its
---   binary form on the way in: about a third of the log's COPY.
+--   binary form on the way in: about a third of the log's COPY. (json also
+--   takes what jsonb refused, \u0000 and repeated keys; entrasync writes
+--   neither, and text columns beside them refuse NUL anyway.)
 -- * One index each instead of two. The key each is read by becomes the
 --   primary key; the id-only keys served no query (ids still come from
 --   their sequences, one apart within a run, in the order the run wrote
