@@ -65,17 +65,11 @@ func openWith(ctx context.Context, url string, logger *slog.Logger, opt store.Op
 	}
 	db := &DB{}
 	db.DB = store.New(x, store.Dialect{
-		Name:      store.BackendPostgres,
-		Translate: translate,
-		BeginWrite: func(ctx context.Context) (*sqlx.Tx, func(), error) {
-			tx, err := x.BeginTxx(ctx, nil)
-			if err != nil {
-				return nil, nil, fmt.Errorf("store: begin: %w", translate(err))
-			}
-			return tx, func() {}, nil
-		},
-		LockRow: " FOR UPDATE",
-		Time:    func(t time.Time) any { return t.UTC() },
+		Name:       store.BackendPostgres,
+		Translate:  translate,
+		BeginWrite: func(ctx context.Context) (*sqlx.Tx, func(), error) { return beginWrite(ctx, x) },
+		LockRow:    " FOR UPDATE",
+		Time:       func(t time.Time) any { return t.UTC() },
 		MigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
 		MigrationLock: `SELECT pg_advisory_xact_lock(7146250113)`,

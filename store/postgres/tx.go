@@ -422,24 +422,3 @@ func (t *tx) WriteEvents(ctx context.Context, runID int64, events []sync.Event) 
 		return store.EventRows(runID, t.c.Tenant.ID, events, row)
 	})
 }
-
-// copyIn streams the rows rows gives into table with COPY.
-func (t *tx) copyIn(ctx context.Context, table string, cols []string, rows func(row func(...any) error) error) error {
-	stmt, err := t.c.Tx.PrepareContext(ctx, pq.CopyIn(table, cols...))
-	if err != nil {
-		return fmt.Errorf("store: copy into %s: %w", table, translate(err))
-	}
-	defer stmt.Close()
-	if err := rows(func(vals ...any) error {
-		if _, err := stmt.ExecContext(ctx, vals...); err != nil {
-			return fmt.Errorf("store: copy into %s: %w", table, translate(err))
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	if _, err := stmt.ExecContext(ctx); err != nil {
-		return fmt.Errorf("store: copy into %s: %w", table, translate(err))
-	}
-	return nil
-}
