@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	gosync "sync"
 
@@ -38,9 +39,11 @@ func beginWrite(ctx context.Context, x *sqlx.DB) (*sqlx.Tx, func(), error) {
 		return nil, nil, fmt.Errorf("store: begin: %w", translate(err))
 	}
 	writeConns.Store(tx, conn)
-	// The transaction has ended when end runs (Commit, Rollback, or its
-	// context): the connection goes back to the pool.
-	return tx, func() { writeConns.Delete(tx); _ = conn.Close() }, nil
+	// end runs once the transaction has ended (Commit, Rollback, or its
+	// context); the Rollback is a no-op then, and makes sure of it
+	// otherwise: closing a connection waits for its open transaction. The
+	// connection goes back to the pool.
+	return tx, func() { writeConns.Delete(tx); _ = tx.Rollback(); _ = conn.Close() }, nil
 }
 
 // copyIn streams the rows rows gives into table with COPY, on the
@@ -50,8 +53,30 @@ func (t *tx) copyIn(ctx context.Context, table string, cols []string, rows func(
 	if !ok {
 		return sync.Errorf(sync.EINTERNAL, "store: copy into %s: the transaction was not begun on a connection of its own", table)
 	}
-	err := conn.(*sqlx.Conn).Raw(func(dc any) error { return copyDirect(ctx, dc, table, cols, rows) })
+	// What goes wrong inside Raw is carried out of it, not returned by it:
+	// Raw closes the connection of an error that says it is bad (or of a
+	// panic), and closing it waits for the transaction still open on it,
+	// which waits for this COPY — for ever. The transaction's rollback,
+	// after, discards a bad connection as it should.
+	var err error
+	var panicked any
+	rawErr := conn.(*sqlx.Conn).Raw(func(dc any) error {
+		defer func() { panicked = recover() }()
+		err = copyDirect(ctx, dc, table, cols, rows)
+		return nil
+	})
+	if panicked != nil {
+		panic(panicked)
+	}
+	if err == nil {
+		err = rawErr
+	}
 	if err != nil {
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			// lib/pq marks a cancelled connection bad at once: the COPY
+			// stops with "bad connection", and the cause is the context.
+			err = fmt.Errorf("%w (%w)", cerr, err)
+		}
 		return fmt.Errorf("store: copy into %s: %w", table, translate(err))
 	}
 	return nil
