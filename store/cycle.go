@@ -45,7 +45,10 @@ func (s *DB) RegisterTenant(ctx context.Context, t sync.Tenant) error {
 // transaction, holding the tenant's lock, and the tenant as it runs (its
 // effective settings, whether a held run awaits review).
 type CycleTx struct {
-	Tx     *sqlx.Tx
+	Tx *sqlx.Tx
+	// Conn is the connection Tx runs on, where it has one of its own
+	// (Dialect.BeginWrite).
+	Conn   *sqlx.Conn
 	Tenant sync.Tenant
 	end    func()
 	done   bool
@@ -56,11 +59,11 @@ type CycleTx struct {
 // tenant waits for the first. ErrTenantNotFound for an unknown tenant,
 // ErrTenantDisconnected for a disconnected one.
 func (s *DB) BeginCycle(ctx context.Context, tenantID string) (*CycleTx, error) {
-	tx, end, err := s.d.BeginWrite(ctx)
+	tx, conn, end, err := s.d.BeginWrite(ctx)
 	if err != nil {
 		return nil, err
 	}
-	c := &CycleTx{Tx: tx, end: end}
+	c := &CycleTx{Tx: tx, Conn: conn, end: end}
 	if c.Tenant, err = s.cycleTenant(ctx, tx, tenantID, true); err != nil {
 		_ = c.Rollback()
 		return nil, err

@@ -61,10 +61,12 @@ type Dialect struct {
 	// Translate turns a driver error into a sync error at the adapter edge:
 	// a unique violation becomes ECONFLICT, a rejected value EINVALID.
 	Translate func(error) error
-	// BeginWrite starts a write transaction. end releases what it took
-	// beyond the transaction (SQLite's in-process write lock); it is called
-	// once, after Commit or Rollback.
-	BeginWrite func(ctx context.Context) (tx *sqlx.Tx, end func(), err error)
+	// BeginWrite starts a write transaction, on conn where it runs on a
+	// connection of its own (PostgreSQL's, whose COPYs go to the driver on
+	// it; nil on SQLite). end releases what it took beyond the transaction
+	// (the connection, SQLite's in-process write lock); it is called once,
+	// after Commit or Rollback.
+	BeginWrite func(ctx context.Context) (tx *sqlx.Tx, conn *sqlx.Conn, end func(), err error)
 	// LockRow ends a SELECT of one tenant row inside a write transaction so
 	// that it locks the row until the transaction ends (" FOR UPDATE"), or
 	// is empty where the write transaction already excludes every writer.
@@ -129,7 +131,7 @@ func (s *DB) now() any { return s.d.Time(time.Now()) }
 // WriteTx runs f in a write transaction (BeginWrite) and commits it when f
 // returns nil.
 func (s *DB) WriteTx(ctx context.Context, f func(tx *sqlx.Tx) error) error {
-	tx, end, err := s.d.BeginWrite(ctx)
+	tx, _, end, err := s.d.BeginWrite(ctx)
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	gosync "sync"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -23,34 +22,30 @@ import (
 // connection of their own (BeginWrite), and copyIn gives the rows to the
 // driver's COPY directly, on that connection, inside the transaction.
 
-// writeConns are the connections of the open write transactions, by
-// transaction (BeginWrite adds them, its end removes them).
-var writeConns gosync.Map // *sqlx.Tx → *sqlx.Conn
-
-// beginWrite begins a write transaction on a connection of its own.
-func beginWrite(ctx context.Context, x *sqlx.DB) (*sqlx.Tx, func(), error) {
+// beginWrite begins a write transaction on a connection of its own (the
+// dialect's BeginWrite).
+func beginWrite(ctx context.Context, x *sqlx.DB) (*sqlx.Tx, *sqlx.Conn, func(), error) {
 	conn, err := x.Connx(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("store: begin: %w", translate(err))
+		return nil, nil, nil, fmt.Errorf("store: begin: %w", translate(err))
 	}
 	tx, err := conn.BeginTxx(ctx, nil)
 	if err != nil {
 		_ = conn.Close()
-		return nil, nil, fmt.Errorf("store: begin: %w", translate(err))
+		return nil, nil, nil, fmt.Errorf("store: begin: %w", translate(err))
 	}
-	writeConns.Store(tx, conn)
 	// end runs once the transaction has ended (Commit, Rollback, or its
 	// context); the Rollback is a no-op then, and makes sure of it
 	// otherwise: closing a connection waits for its open transaction. The
 	// connection goes back to the pool.
-	return tx, func() { writeConns.Delete(tx); _ = tx.Rollback(); _ = conn.Close() }, nil
+	return tx, conn, func() { _ = tx.Rollback(); _ = conn.Close() }, nil
 }
 
 // copyIn streams the rows rows gives into table with COPY, on the
 // transaction's own connection (beginWrite).
 func (t *tx) copyIn(ctx context.Context, table string, cols []string, rows func(row func(...any) error) error) error {
-	conn, ok := writeConns.Load(t.c.Tx)
-	if !ok {
+	conn := t.c.Conn
+	if conn == nil {
 		return sync.Errorf(sync.EINTERNAL, "store: copy into %s: the transaction was not begun on a connection of its own", table)
 	}
 	// What goes wrong inside Raw is carried out of it, not returned by it:
@@ -60,7 +55,7 @@ func (t *tx) copyIn(ctx context.Context, table string, cols []string, rows func(
 	// after, discards a bad connection as it should.
 	var err error
 	var panicked any
-	rawErr := conn.(*sqlx.Conn).Raw(func(dc any) error {
+	rawErr := conn.Raw(func(dc any) error {
 		defer func() { panicked = recover() }()
 		err = copyDirect(ctx, dc, table, cols, rows)
 		return nil

@@ -30,7 +30,7 @@ func TestCopyOnAConnectionThatDiesMidwayEnds(t *testing.T) {
 
 	tctx, cancel := context.WithTimeout(ctx, time.Minute) // ends long after the test would
 	defer cancel()
-	sqlTx, end, err := beginWrite(tctx, db.SQL())
+	sqlTx, conn, end, err := beginWrite(tctx, db.SQL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestCopyOnAConnectionThatDiesMidwayEnds(t *testing.T) {
 	if err := sqlTx.QueryRowContext(tctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
 		t.Fatal(err)
 	}
-	w := &tx{s: db, c: &store.CycleTx{Tx: sqlTx}}
+	w := &tx{s: db, c: &store.CycleTx{Tx: sqlTx, Conn: conn}}
 	done := make(chan error, 1)
 	go func() {
 		err := w.copyIn(tctx, "scratch", []string{"n", "s"}, func(row func(...any) error) error {
@@ -84,11 +84,11 @@ func TestCopyCancelledMidwaySaysSo(t *testing.T) {
 	db, _ := scratchDB(t)
 	tctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	sqlTx, end, err := beginWrite(tctx, db.SQL())
+	sqlTx, conn, end, err := beginWrite(tctx, db.SQL())
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &tx{s: db, c: &store.CycleTx{Tx: sqlTx}}
+	w := &tx{s: db, c: &store.CycleTx{Tx: sqlTx, Conn: conn}}
 	err = w.copyIn(tctx, "scratch", []string{"n", "s"}, func(row func(...any) error) error {
 		for i := range 200_000 {
 			if i == 100 {

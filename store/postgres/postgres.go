@@ -67,7 +67,7 @@ func openWith(ctx context.Context, url string, logger *slog.Logger, opt store.Op
 	db.DB = store.New(x, store.Dialect{
 		Name:       store.BackendPostgres,
 		Translate:  translate,
-		BeginWrite: func(ctx context.Context) (*sqlx.Tx, func(), error) { return beginWrite(ctx, x) },
+		BeginWrite: func(ctx context.Context) (*sqlx.Tx, *sqlx.Conn, func(), error) { return beginWrite(ctx, x) },
 		LockRow:    " FOR UPDATE",
 		Time:       func(t time.Time) any { return t.UTC() },
 		MigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -208,18 +208,18 @@ func (s *DB) unlock() { <-s.write }
 // BEGIN IMMEDIATE transaction (the DSN's _txlock), which takes the file's
 // write lock at once. Another process's lock is waited for until ctx ends,
 // not only for busy_timeout.
-func (s *DB) beginWrite(ctx context.Context) (*sqlx.Tx, func(), error) {
+func (s *DB) beginWrite(ctx context.Context) (*sqlx.Tx, *sqlx.Conn, func(), error) {
 	if err := s.lock(ctx); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for {
 		tx, err := s.SQL().BeginTxx(ctx, nil)
 		if err == nil {
-			return tx, s.unlock, nil
+			return tx, nil, s.unlock, nil
 		}
 		if ctx.Err() == nil && !isBusy(err) {
 			s.unlock()
-			return nil, nil, fmt.Errorf("store: begin: %w", translate(err))
+			return nil, nil, nil, fmt.Errorf("store: begin: %w", translate(err))
 		}
 		if ctx.Err() == nil {
 			s.Logger().Debug("sqlite: still waiting for another process's write lock", "path", s.path)
@@ -231,7 +231,7 @@ func (s *DB) beginWrite(ctx context.Context) (*sqlx.Tx, func(), error) {
 		}
 		s.unlock()
 		// As when giving up on the in-process lock (lock).
-		return nil, nil, &sync.Error{Code: sync.EUNAVAILABLE, Message: "store: begin: gave up waiting for the write lock", Err: ctx.Err()}
+		return nil, nil, nil, &sync.Error{Code: sync.EUNAVAILABLE, Message: "store: begin: gave up waiting for the write lock", Err: ctx.Err()}
 	}
 }
 
